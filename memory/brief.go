@@ -1,0 +1,106 @@
+package memory
+
+import (
+	"slices"
+	"time"
+)
+
+// BriefQuery says what a brief is for. The zero value asks for a service
+// brief now.
+type BriefQuery struct {
+	// Purpose filters the facts to those the customer's consent allows for
+	// it; zero means PurposeService.
+	Purpose Purpose
+	// Channel, when set, applies the customer's consent on that channel.
+	Channel Channel
+	// Now is the time the brief is for; zero means the store's clock.
+	Now time.Time
+}
+
+// Brief is what an agent screen or a help widget needs about a customer
+// now. Its slices are the caller's own.
+type Brief struct {
+	Customer CustomerID `json:"customer"`
+	Name     string     `json:"name,omitempty"`
+	// OpenIssues are newest first.
+	OpenIssues []Issue `json:"open_issues"`
+	// LastContacts holds the newest contact on each channel, newest first;
+	// LastContact returns the first.
+	LastContacts []Contact `json:"last_contacts"`
+	// Facts are the customer's answers that must not be asked again, as far
+	// as the query's purpose and the customer's consent allow.
+	Facts       []Fact       `json:"facts"`
+	Preferences []Preference `json:"preferences"`
+	// Escalate is set when an open issue is escalated: the customer had to
+	// come back about it.
+	Escalate bool `json:"escalate"`
+	// AtRisk is set after two negative experiences within the at-risk
+	// window: act before the third. Internal.
+	AtRisk bool `json:"at_risk"`
+	// DoNotContact is set when the customer must not be contacted now for
+	// service; DoNotContactReason says why.
+	DoNotContact       bool   `json:"do_not_contact"`
+	DoNotContactReason string `json:"do_not_contact_reason,omitempty"`
+}
+
+// LastContact returns the customer's newest contact on any channel.
+func (b *Brief) LastContact() (Contact, bool) {
+	if len(b.LastContacts) == 0 {
+		return Contact{}, false
+	}
+	return b.LastContacts[0], true
+}
+
+// Fact returns the value of a fact in the brief.
+func (b *Brief) Fact(key string) (string, bool) {
+	for _, f := range b.Facts {
+		if f.Key == key {
+			return f.Value, true
+		}
+	}
+	return "", false
+}
+
+// Preference returns the value of a preference in the brief.
+func (b *Brief) Preference(key string) (string, bool) { return findPref(b.Preferences, key) }
+
+// brief builds the brief of p. It reads p and copies what it returns.
+func (p *profile) brief(q BriefQuery, window time.Duration) Brief {
+	b := Brief{
+		Customer:     p.ID,
+		Name:         p.Name,
+		OpenIssues:   slices.Clone(p.Open),
+		LastContacts: slices.Clone(p.Last),
+		Preferences:  slices.Clone(p.Prefs),
+		AtRisk:       atRisk(p.Negatives, q.Now, window),
+	}
+	purpose := q.Purpose
+	if purpose == "" {
+		purpose = PurposeService
+	}
+	n := 0
+	for i := range p.Facts {
+		if f := &p.Facts[i]; !f.expired(q.Now) && f.usableFor(purpose, q.Channel, p.Consents) {
+			n++
+		}
+	}
+	if n > 0 {
+		b.Facts = make([]Fact, 0, n)
+		for i := range p.Facts {
+			if f := &p.Facts[i]; !f.expired(q.Now) && f.usableFor(purpose, q.Channel, p.Consents) {
+				b.Facts = append(b.Facts, *f)
+			}
+		}
+	}
+	for i := range p.Open {
+		if p.Open[i].Escalated {
+			b.Escalate = true
+			break
+		}
+	}
+	ch, _ := findPref(p.Prefs, PrefChannel)
+	if d := p.mayContact(Channel(ch), PurposeService, q.Now); !d.Allowed {
+		b.DoNotContact, b.DoNotContactReason = true, d.Explain
+	}
+	return b
+}

@@ -1,0 +1,91 @@
+package memory
+
+import "time"
+
+// Purpose is what the organization uses what it remembers for. Consent is
+// recorded and enforced per purpose.
+type Purpose string
+
+// The purposes. Service is allowed unless the customer refused it; the
+// others need the customer's consent.
+const (
+	PurposeService         Purpose = "service"         // helping with what the customer came for
+	PurposePersonalization Purpose = "personalization" // tailoring pages and offers
+	PurposeMarketing       Purpose = "marketing"       // contact the customer did not ask for
+	PurposeProfiling       Purpose = "profiling"       // scoring, such as influence
+)
+
+func (p Purpose) check() error {
+	switch p {
+	case PurposeService, PurposePersonalization, PurposeMarketing, PurposeProfiling:
+		return nil
+	case "":
+		return invalid("purpose", "empty")
+	}
+	return invalid("purpose", "unknown purpose "+quote(string(p))+"; use service, personalization, marketing or profiling")
+}
+
+// Consent is the customer's answer for one purpose, on one channel or, with
+// Channel empty, on every channel. The newest answer for a purpose and
+// channel replaces older ones; a channel's own answer overrides the answer
+// for every channel.
+type Consent struct {
+	Purpose Purpose   `json:"purpose" msgpack:"p"`
+	Channel Channel   `json:"channel,omitempty" msgpack:"c,omitempty"`
+	Granted bool      `json:"granted" msgpack:"g"`
+	At      time.Time `json:"at" msgpack:"t"`
+	Source  string    `json:"source,omitempty" msgpack:"s,omitempty"` // where the customer said it, such as "checkout form"
+}
+
+func (c *Consent) check() error {
+	if err := c.Purpose.check(); err != nil {
+		return err
+	}
+	if c.Channel != "" {
+		if err := c.Channel.check("consent channel"); err != nil {
+			return err
+		}
+	}
+	return checkText("consent source", c.Source, 256)
+}
+
+// consentFor returns whether purpose is allowed on ch ("" for in general),
+// and the answer it rests on, if any.
+func consentFor(cs []Consent, purpose Purpose, ch Channel) (bool, *Consent) {
+	var general *Consent
+	for i := range cs {
+		c := &cs[i]
+		if c.Purpose != purpose {
+			continue
+		}
+		if ch != "" && c.Channel == ch {
+			return c.Granted, c
+		}
+		if c.Channel == "" {
+			general = c
+		}
+	}
+	if general != nil {
+		return general.Granted, general
+	}
+	return purpose == PurposeService, nil
+}
+
+// refused reports whether the customer explicitly refused purpose in general.
+func refused(cs []Consent, purpose Purpose) bool {
+	ok, c := consentFor(cs, purpose, "")
+	return c != nil && !ok
+}
+
+// upsertConsent keeps one answer per purpose and channel, the newest.
+func upsertConsent(cs []Consent, c Consent) []Consent {
+	for i := range cs {
+		if cs[i].Purpose == c.Purpose && cs[i].Channel == c.Channel {
+			if !c.At.Before(cs[i].At) {
+				cs[i] = c
+			}
+			return cs
+		}
+	}
+	return append(cs, c)
+}

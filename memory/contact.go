@@ -1,0 +1,105 @@
+package memory
+
+import "time"
+
+// Outcome is how a contact went for the customer.
+type Outcome string
+
+// Outcomes. Two negative outcomes within the store's at-risk window mark the
+// customer at risk: act before the third.
+const (
+	OutcomePositive Outcome = "positive"
+	OutcomeNeutral  Outcome = "neutral"
+	OutcomeNegative Outcome = "negative"
+)
+
+func (o Outcome) check() error {
+	switch o {
+	case OutcomePositive, OutcomeNeutral, OutcomeNegative:
+		return nil
+	}
+	return invalid("contact outcome", quote(string(o))+" is not positive, neutral or negative")
+}
+
+// Contact is one interaction with the customer on a channel.
+type Contact struct {
+	Channel Channel   `json:"channel" msgpack:"c"`
+	At      time.Time `json:"at" msgpack:"t"` // zero means now
+	Issue   IssueID   `json:"issue,omitempty" msgpack:"i,omitempty"`
+	Outcome Outcome   `json:"outcome" msgpack:"o"` // zero means neutral
+	Summary string    `json:"summary,omitempty" msgpack:"s,omitempty"`
+}
+
+const maxSummary = 1024
+
+func (c *Contact) check() error {
+	if err := c.Channel.check("contact channel"); err != nil {
+		return err
+	}
+	if err := c.Outcome.check(); err != nil {
+		return err
+	}
+	return checkText("contact summary", c.Summary, maxSummary)
+}
+
+// ContactResult is what recording a contact changed.
+type ContactResult struct {
+	// Issue is the issue the contact was about, after it, if any.
+	Issue *Issue
+	// Escalated is true when the issue is escalated: this was a repeat
+	// contact about it (or it already was).
+	Escalated bool
+	// AtRisk is true when the customer is at risk after this contact.
+	AtRisk bool
+}
+
+// upsertLast keeps the newest contact per channel, newest first.
+func upsertLast(last []Contact, c Contact) []Contact {
+	for i := range last {
+		if last[i].Channel == c.Channel {
+			if c.At.Before(last[i].At) {
+				return last
+			}
+			last = append(last[:i], last[i+1:]...)
+			break
+		}
+	}
+	i := 0
+	for i < len(last) && !last[i].At.Before(c.At) {
+		i++
+	}
+	last = append(last, Contact{})
+	copy(last[i+1:], last[i:])
+	last[i] = c
+	return last
+}
+
+// negativesKept is how many negative outcomes a profile remembers for the
+// at-risk rule.
+const negativesKept = 8
+
+func addNegative(ns []time.Time, t time.Time) []time.Time {
+	i := len(ns)
+	for i > 0 && ns[i-1].After(t) {
+		i--
+	}
+	ns = append(ns, time.Time{})
+	copy(ns[i+1:], ns[i:])
+	ns[i] = t
+	if len(ns) > negativesKept {
+		ns = ns[len(ns)-negativesKept:]
+	}
+	return ns
+}
+
+// atRisk reports whether at least two negatives fall within window before now.
+func atRisk(ns []time.Time, now time.Time, window time.Duration) bool {
+	n := 0
+	from := now.Add(-window)
+	for _, t := range ns {
+		if t.After(from) && !t.After(now) {
+			n++
+		}
+	}
+	return n >= 2
+}

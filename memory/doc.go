@@ -1,0 +1,77 @@
+// Package memory is a fast, private, per-customer memory for Go
+// applications: who a customer is across email, phone, account and device;
+// what they already told you; their open issues and last contacts on each
+// channel; their preferences and consent. Embed it in a shop, a help desk or
+// a CRM, and nobody asks the customer twice.
+//
+// # The model
+//
+// A Store holds customers. Each customer has identifiers (Identifier:
+// email, phone, account, device, or a custom kind), normalized and marked
+// verified or claimed. Recognize resolves identifiers to one customer,
+// creating and linking as needed; only verified identifiers merge two
+// customers, and a merge can be undone with Unmerge.
+//
+// Every change is an Event appended to the customer's history; the stored
+// profile is the projection of those events, written in the same
+// transaction. The profile holds:
+//
+//   - facts (Remember): answers the customer gave, each with its channel,
+//     time, purpose and retention; one value per key, the newest;
+//   - preferences (SetPreference): preferred channel, language, contact
+//     hours, a pause, and free keys;
+//   - consent (RecordConsent) per purpose and channel, which the store
+//     enforces rather than just keeps;
+//   - issues (OpenIssue, RecordContact, ResolveIssue) and the contact
+//     timeline across channels, with repeat-contact escalation and an at-risk
+//     flag after two negative outcomes in a window;
+//   - drafts (SaveDraft): work in progress that survives everything;
+//   - influence signals (RecordSignal), scored 1 to 5 by Influence, internal.
+//
+// Brief is the one call an agent screen or help widget makes; it is served
+// from memory for hot customers. MayContact answers whether the customer may
+// be contacted on a channel for a purpose now, and why not. Customer, Export
+// and History show everything held; Forget erases it and returns a Receipt.
+// Watch delivers events as they commit.
+//
+// # Storage
+//
+// The store keeps its data in Badger, on disk (DefaultOptions) or in memory
+// (InMemoryOptions). Writes are transactions; concurrent writes to one
+// customer are retried and never lose an update. With sync writes (the
+// default) a write returns once it is on disk, concurrent writes sharing one
+// flush. Every stored value carries its format version: data written by one
+// release is readable by every later one, and data written by a newer
+// release is refused with ErrFormat, never misread.
+//
+// # Limits
+//
+// Limits bound what one customer holds (identifiers, merges, facts,
+// preferences, issues, contacts, drafts). A change past a limit fails with a
+// *LimitError and changes nothing; the contact and resolved-issue timelines
+// keep their newest entries instead.
+//
+// # Errors
+//
+// Errors can be tested with errors.Is: ErrNotFound, ErrInvalidIdentifier
+// (an *IdentifierError saying which and why), ErrInvalidInput (an
+// *InputError), ErrLimit, ErrClosed, ErrBusy, ErrFormat, ErrNotMerged,
+// ErrNoConsent, ErrLagged. A call that fails changes nothing.
+//
+// # The wasm build
+//
+// The model and rules (Normalize, projection, brief, contact rules,
+// influence) also build for GOOS=wasip1, without the Store and without
+// Badger. In that build phone numbers are accepted only in international
+// form (+…), because the phone-number library's metadata alone would make
+// the module about 12 MB; numbers typed in a browser are claims, and the
+// server normalizes them fully. Contact hours in a time zone other than UTC
+// are read in UTC there, as the zone database is left out too.
+//
+// # Caveats
+//
+// Forget deletes every key of the customer, but Badger, like most
+// log-structured stores, may keep deleted bytes in its files until
+// compaction rewrites them, and backups taken before a Forget still hold the
+// customer. Do not rely on deletion alone for erasure from disk.
+package memory

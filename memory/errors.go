@@ -1,0 +1,104 @@
+package memory
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrNotFound is returned when no customer, issue, draft or receipt
+	// matches what was asked for.
+	ErrNotFound = errors.New("memory: not found")
+
+	// ErrInvalidIdentifier is returned when an identifier cannot be
+	// normalized or is a placeholder that would glue strangers together.
+	// The error is an *IdentifierError that says which and why.
+	ErrInvalidIdentifier = errors.New("memory: invalid identifier")
+
+	// ErrInvalidInput is returned when an argument other than an identifier
+	// is malformed: an empty fact key, an unknown purpose, a summary that is
+	// too long. The error is an *InputError that says which field and why.
+	ErrInvalidInput = errors.New("memory: invalid input")
+
+	// ErrLimit is returned when a change would take a customer past one of
+	// the store's limits. The error is a *LimitError.
+	ErrLimit = errors.New("memory: limit reached")
+
+	// ErrClosed is returned by calls on a store after Close.
+	ErrClosed = errors.New("memory: store closed")
+
+	// ErrBusy is returned when a write kept conflicting with concurrent
+	// writes to the same customer and gave up; the write changed nothing.
+	ErrBusy = errors.New("memory: too many concurrent writes to one customer")
+
+	// ErrFormat is returned when stored data was written by a newer format
+	// version than this build reads, or cannot be decoded at all.
+	ErrFormat = errors.New("memory: unreadable stored data")
+
+	// ErrNotMerged is returned by Unmerge for a customer that was not merged
+	// into another.
+	ErrNotMerged = errors.New("memory: customer is not merged")
+
+	// ErrNoConsent is returned when the customer's consent does not allow
+	// what was asked, such as computing influence after they objected to
+	// profiling.
+	ErrNoConsent = errors.New("memory: no consent")
+
+	// ErrLagged is returned by Watch when its function fell so far behind
+	// the store's writes that events would have had to be dropped. Resume
+	// from History.
+	ErrLagged = errors.New("memory: watcher fell behind")
+)
+
+// IdentifierError describes an identifier that was refused.
+type IdentifierError struct {
+	Kind   Kind
+	Value  string // as given, shortened
+	Reason string
+}
+
+func (e *IdentifierError) Error() string {
+	return fmt.Sprintf("memory: invalid %s identifier %q: %s", e.Kind, shorten(e.Value, 48), e.Reason)
+}
+
+// Is reports whether target is ErrInvalidIdentifier.
+func (e *IdentifierError) Is(target error) bool { return target == ErrInvalidIdentifier }
+
+// InputError describes an argument that was refused.
+type InputError struct {
+	Field  string // such as "fact key" or "contact summary"
+	Reason string
+}
+
+func (e *InputError) Error() string {
+	return "memory: invalid " + e.Field + ": " + e.Reason
+}
+
+// Is reports whether target is ErrInvalidInput.
+func (e *InputError) Is(target error) bool { return target == ErrInvalidInput }
+
+// LimitError describes a limit that a change would pass.
+type LimitError struct {
+	What  string // such as "identifiers" or "facts"
+	Limit int
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("memory: limit reached: at most %d %s per customer", e.Limit, e.What)
+}
+
+// Is reports whether target is ErrLimit.
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+
+func invalid(field, reason string) error { return &InputError{Field: field, Reason: reason} }
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary.
+	for n > 0 && s[n]&0xc0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,58 @@
+package memory
+
+import "time"
+
+// EventKind is what an event records.
+type EventKind string
+
+// Event kinds. The fields of Event each kind sets are listed beside it.
+const (
+	EventCreated            EventKind = "customer.created"    // —
+	EventIdentifierLinked   EventKind = "identifier.linked"   // Identifier
+	EventIdentifierVerified EventKind = "identifier.verified" // Identifier
+	EventIdentifierUnlinked EventKind = "identifier.unlinked" // Identifier, Reason
+	EventNamed              EventKind = "profile.named"       // Name
+	EventFactRemembered     EventKind = "fact.remembered"     // Fact
+	EventFactForgotten      EventKind = "fact.forgotten"      // Key
+	EventFactExpired        EventKind = "fact.expired"        // Key
+	EventPreferenceSet      EventKind = "preference.set"      // Key, Value ("" clears)
+	EventConsentRecorded    EventKind = "consent.recorded"    // Consent
+	EventIssueOpened        EventKind = "issue.opened"        // Issue
+	EventIssueEscalated     EventKind = "issue.escalated"     // Issue
+	EventIssueResolved      EventKind = "issue.resolved"      // Issue
+	EventIssueReopened      EventKind = "issue.reopened"      // Issue
+	EventContactRecorded    EventKind = "contact.recorded"    // Contact
+	EventAtRisk             EventKind = "customer.at_risk"    // —
+	EventDraftSaved         EventKind = "draft.saved"         // Draft
+	EventDraftDeleted       EventKind = "draft.deleted"       // Draft (name)
+	EventSignalRecorded     EventKind = "signal.recorded"     // Signal
+	EventMerged             EventKind = "customer.merged"     // Merge: this customer absorbed Merge.From
+	EventAbsorbed           EventKind = "customer.absorbed"   // Merge: this customer was merged into Merge.Into
+	EventUnmerged           EventKind = "customer.unmerged"   // Merge: undone, on both customers
+	EventForgotten          EventKind = "customer.forgotten"  // Receipt; delivered by Watch only, never stored
+)
+
+// Event is one change to a customer. Every change is an event appended to
+// the customer's history, and the stored profile is the projection of those
+// events, written in the same transaction.
+type Event struct {
+	Customer CustomerID `json:"customer" msgpack:"-"`
+	// Seq numbers the customer's events from 1, in the order they apply.
+	Seq  uint64    `json:"seq" msgpack:"q"`
+	Kind EventKind `json:"kind" msgpack:"k"`
+	At   time.Time `json:"at" msgpack:"t"`
+
+	Identifier *Identifier `json:"identifier,omitempty" msgpack:"id,omitempty"`
+	Name       string      `json:"name,omitempty" msgpack:"nm,omitempty"`
+	Key        string      `json:"key,omitempty" msgpack:"ky,omitempty"`
+	Value      string      `json:"value,omitempty" msgpack:"vl,omitempty"`
+	Reason     string      `json:"reason,omitempty" msgpack:"rs,omitempty"`
+	Fact       *Fact       `json:"fact,omitempty" msgpack:"fa,omitempty"`
+	Consent    *Consent    `json:"consent,omitempty" msgpack:"co,omitempty"`
+	Issue      *Issue      `json:"issue,omitempty" msgpack:"is,omitempty"`
+	Contact    *Contact    `json:"contact,omitempty" msgpack:"ct,omitempty"`
+	Draft      *DraftInfo  `json:"draft,omitempty" msgpack:"dr,omitempty"`
+	Signal     *Signal     `json:"signal,omitempty" msgpack:"sg,omitempty"`
+	Merge      *Merge      `json:"merge,omitempty" msgpack:"mg,omitempty"`
+	Receipt    *Receipt    `json:"receipt,omitempty" msgpack:"-"`
+}

@@ -1,0 +1,131 @@
+//go:build !wasip1
+
+// Package cache keeps decoded values in memory, bounded in number, and keeps
+// them correct while the store beneath them changes.
+//
+// A reader that misses takes a generation with Gen before it reads the
+// source, and hands the value to Fill with that generation. A writer calls
+// Invalidate after its change is committed. Fill stores nothing when the
+// key's shard was invalidated after Gen, so a value read before a commit is
+// never cached after it. Every operation takes effect before it returns.
+package cache
+
+import (
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+)
+
+const shards = 64
+
+// Cache is safe for concurrent use. A nil *Cache caches nothing.
+type Cache[K comparable, V any] struct {
+	seed   maphash.Seed
+	shards [shards]shard[K, V]
+}
+
+type shard[K comparable, V any] struct {
+	mu  sync.Mutex // guards lru and orders Fill against Invalidate
+	lru *simplelru.LRU[K, V]
+	gen atomic.Uint64 // bumped by Invalidate under mu
+	_   [40]byte      // keep shards on separate cache lines
+}
+
+// New returns a cache of about size entries, or nil when size is not positive.
+func New[K comparable, V any](size int) (*Cache[K, V], error) {
+	if size <= 0 {
+		return nil, nil
+	}
+	c := &Cache[K, V]{seed: maphash.MakeSeed()}
+	per := max(size/shards, 1)
+	for i := range c.shards {
+		lru, err := simplelru.NewLRU[K, V](per, nil)
+		if err != nil {
+			return nil, err
+		}
+		c.shards[i].lru = lru
+	}
+	return c, nil
+}
+
+func (c *Cache[K, V]) shard(key K) *shard[K, V] {
+	return &c.shards[maphash.Comparable(c.seed, key)%shards]
+}
+
+// Get returns the cached value of key.
+func (c *Cache[K, V]) Get(key K) (V, bool) {
+	if c == nil {
+		var zero V
+		return zero, false
+	}
+	s := c.shard(key)
+	s.mu.Lock()
+	v, ok := s.lru.Get(key)
+	s.mu.Unlock()
+	return v, ok
+}
+
+// Gen returns the generation to pass to Fill for key; take it before reading
+// the source.
+func (c *Cache[K, V]) Gen(key K) uint64 {
+	if c == nil {
+		return 0
+	}
+	return c.shard(key).gen.Load()
+}
+
+// Fill caches v for key unless key's shard was invalidated since gen.
+func (c *Cache[K, V]) Fill(key K, v V, gen uint64) {
+	if c == nil {
+		return
+	}
+	s := c.shard(key)
+	s.mu.Lock()
+	if s.gen.Load() == gen {
+		s.lru.Add(key, v)
+	}
+	s.mu.Unlock()
+}
+
+// Invalidate drops key and makes pending Fills in its shard do nothing.
+func (c *Cache[K, V]) Invalidate(key K) {
+	if c == nil {
+		return
+	}
+	s := c.shard(key)
+	s.mu.Lock()
+	s.gen.Add(1)
+	s.lru.Remove(key)
+	s.mu.Unlock()
+}
+
+// Len returns the number of cached entries.
+func (c *Cache[K, V]) Len() int {
+	if c == nil {
+		return 0
+	}
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		n += s.lru.Len()
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// Purge drops every entry.
+func (c *Cache[K, V]) Purge() {
+	if c == nil {
+		return
+	}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		s.gen.Add(1)
+		s.lru.Purge()
+		s.mu.Unlock()
+	}
+}

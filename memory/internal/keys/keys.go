@@ -1,0 +1,84 @@
+// Package keys lays out the store's keys.
+//
+// All keys of one customer share a prefix, so that a customer is read,
+// listed and erased with prefix scans:
+//
+//	c/<id>/p          the profile: the projection a brief reads
+//	c/<id>/k          the contact log (bounded)
+//	c/<id>/r          the resolved-issue log (bounded)
+//	c/<id>/d/<name>   a draft
+//	e/<id>/<seq>      an event of the customer's history; seq is big-endian
+//	i/<kind>\x00<v>   an identifier, pointing at its customer
+//	r/<receipt>       a forget receipt (no personal data)
+//	x/<id>            a forget that has started and not finished
+//	m/format          the store's format version
+//
+// Customer identifiers are fixed-length, so no prefix of one customer is the
+// prefix of another.
+package keys
+
+import "encoding/binary"
+
+// Format is the key of the store's format version.
+var Format = []byte("m/format")
+
+// Customer is the prefix of every key under c/ of customer id.
+func Customer(id string) []byte { return join("c/", id, "/") }
+
+// Profile is the key of a customer's profile.
+func Profile(id string) []byte { return join("c/", id, "/p") }
+
+// Contacts is the key of a customer's contact log.
+func Contacts(id string) []byte { return join("c/", id, "/k") }
+
+// Resolved is the key of a customer's resolved-issue log.
+func Resolved(id string) []byte { return join("c/", id, "/r") }
+
+// Drafts is the prefix of a customer's drafts.
+func Drafts(id string) []byte { return join("c/", id, "/d/") }
+
+// Draft is the key of one draft.
+func Draft(id, name string) []byte { return join("c/", id, "/d/", name) }
+
+// Events is the prefix of a customer's history.
+func Events(id string) []byte { return join("e/", id, "/") }
+
+// Event is the key of event seq of a customer.
+func Event(id string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(Events(id), seq)
+}
+
+// EventSeq returns the sequence number of an event key.
+func EventSeq(key []byte) uint64 {
+	if len(key) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(key[len(key)-8:])
+}
+
+// Identifier is the key of a normalized identifier.
+func Identifier(kind, value string) []byte { return join("i/", kind, "\x00", value) }
+
+// Receipts is the prefix of forget receipts.
+var Receipts = []byte("r/")
+
+// Receipt is the key of one forget receipt.
+func Receipt(id string) []byte { return join("r/", id) }
+
+// Pending is the prefix of unfinished forgets.
+var Pending = []byte("x/")
+
+// PendingForget is the key marking an unfinished forget of a customer.
+func PendingForget(id string) []byte { return join("x/", id) }
+
+func join(parts ...string) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := make([]byte, 0, n+8)
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
+}

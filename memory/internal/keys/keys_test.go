@@ -1,0 +1,23 @@
+package keys
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestLayout(t *testing.T) {
+	id := "abcdefghijklmnopqrstuvwxyz"
+	require.Equal(t, "c/"+id+"/p", string(Profile(id)))
+	require.True(t, bytes.HasPrefix(Profile(id), Customer(id)))
+	require.True(t, bytes.HasPrefix(Draft(id, "cart"), Drafts(id)))
+	require.True(t, bytes.HasPrefix(Draft(id, "cart"), Customer(id)))
+	require.True(t, bytes.HasPrefix(Event(id, 7), Events(id)))
+	require.Equal(t, uint64(7), EventSeq(Event(id, 7)))
+	// Events sort by sequence number.
+	require.Negative(t, bytes.Compare(Event(id, 255), Event(id, 256)))
+	require.Equal(t, "i/email\x00a@b.c", string(Identifier("email", "a@b.c")))
+	require.True(t, bytes.HasPrefix(Receipt("x"), Receipts))
+	require.True(t, bytes.HasPrefix(PendingForget(id), Pending))
+}

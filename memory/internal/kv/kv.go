@@ -1,0 +1,213 @@
+//go:build !wasip1
+
+// Package kv is the store's seam to its storage engine, Badger. The memory
+// package reads and writes through DB and Txn only, and sees Badger's errors
+// translated to the ones below.
+package kv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+var (
+	// ErrNotFound is returned when a key does not exist.
+	ErrNotFound = errors.New("kv: key not found")
+	// ErrConflict is returned by Commit when another transaction changed what
+	// this one read; the caller retries.
+	ErrConflict = errors.New("kv: transaction conflict")
+	// ErrTooBig is returned when a transaction holds more than the engine
+	// commits at once.
+	ErrTooBig = errors.New("kv: transaction too big")
+	// ErrClosed is returned after the database was closed.
+	ErrClosed = errors.New("kv: database closed")
+)
+
+// Options configures the engine.
+type Options struct {
+	Dir            string // empty with InMemory
+	InMemory       bool
+	SyncWrites     bool
+	Logger         *slog.Logger // nil discards the engine's messages
+	MemTableSize   int64
+	BlockCacheSize int64
+}
+
+// DB is an open database. It is safe for concurrent use.
+type DB struct {
+	db *badger.DB
+}
+
+// Open opens or creates the database.
+func Open(o Options) (*DB, error) {
+	bo := badger.DefaultOptions(o.Dir).
+		WithInMemory(o.InMemory).
+		WithSyncWrites(o.SyncWrites).
+		WithLogger(logger{o.Logger}).
+		WithMetricsEnabled(false).
+		WithNumVersionsToKeep(1).
+		// A flipped bit in the value log must be an error, not a value.
+		WithVerifyValueChecksum(true).
+		WithCompression(options.Snappy)
+	if o.InMemory {
+		bo = bo.WithDir("").WithValueDir("")
+	}
+	if o.MemTableSize > 0 {
+		bo = bo.WithMemTableSize(o.MemTableSize)
+	}
+	if o.BlockCacheSize > 0 {
+		bo = bo.WithBlockCacheSize(o.BlockCacheSize)
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("kv: open %s: %w", o.Dir, err)
+	}
+	return &DB{db: db}, nil
+}
+
+// Close flushes and closes the database.
+func (d *DB) Close() error { return translate(d.db.Close()) }
+
+// Begin starts a transaction; update allows writes. Discard it when done.
+func (d *DB) Begin(update bool) *Txn { return &Txn{t: d.db.NewTransaction(update)} }
+
+// Sync flushes written data to disk.
+func (d *DB) Sync() error { return translate(d.db.Sync()) }
+
+// DeletePrefixes deletes every key under the given prefixes in batches that
+// need not fit one transaction. It is not atomic.
+func (d *DB) DeletePrefixes(prefixes ...[]byte) error {
+	wb := d.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, p := range prefixes {
+		var ks [][]byte
+		err := d.db.View(func(t *badger.Txn) error {
+			it := t.NewIterator(badger.IteratorOptions{Prefix: p})
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				ks = append(ks, it.Item().KeyCopy(nil))
+			}
+			return nil
+		})
+		if err != nil {
+			return translate(err)
+		}
+		for _, k := range ks {
+			if err := wb.Delete(k); err != nil {
+				return translate(err)
+			}
+		}
+	}
+	return translate(wb.Flush())
+}
+
+// Txn is a transaction. It is not safe for concurrent use; values passed
+// to Set must not change until Commit.
+type Txn struct {
+	t *badger.Txn
+}
+
+// Get calls fn with the value of key, valid only during fn.
+func (t *Txn) Get(key []byte, fn func(val []byte) error) error {
+	item, err := t.t.Get(key)
+	if err != nil {
+		return translate(err)
+	}
+	return item.Value(fn)
+}
+
+// Has reports whether key exists.
+func (t *Txn) Has(key []byte) (bool, error) {
+	_, err := t.t.Get(key)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return false, nil
+	}
+	return false, translate(err)
+}
+
+// Set writes key.
+func (t *Txn) Set(key, val []byte) error { return translate(t.t.Set(key, val)) }
+
+// Delete deletes key.
+func (t *Txn) Delete(key []byte) error { return translate(t.t.Delete(key)) }
+
+// Scan calls fn with every key under prefix in order and, unless keysOnly,
+// its value; both are valid only during fn.
+func (t *Txn) Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error) error {
+	it := t.t.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: !keysOnly, PrefetchSize: 16})
+	defer it.Close()
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		item := it.Item()
+		if keysOnly {
+			if err := fn(item.Key(), nil); err != nil {
+				return err
+			}
+			continue
+		}
+		err := item.Value(func(v []byte) error { return fn(item.Key(), v) })
+		if err != nil {
+			return translate(err)
+		}
+	}
+	return nil
+}
+
+// Last returns a copy of the greatest key under prefix, or ErrNotFound.
+func (t *Txn) Last(prefix []byte) ([]byte, error) {
+	it := t.t.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
+	defer it.Close()
+	seek := append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	it.Seek(seek)
+	if !it.ValidForPrefix(prefix) {
+		return nil, ErrNotFound
+	}
+	return it.Item().KeyCopy(nil), nil
+}
+
+// Commit commits the transaction.
+func (t *Txn) Commit() error { return translate(t.t.Commit()) }
+
+// Discard ends the transaction; it is safe after Commit.
+func (t *Txn) Discard() { t.t.Discard() }
+
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return ErrNotFound
+	case errors.Is(err, badger.ErrConflict):
+		return ErrConflict
+	case errors.Is(err, badger.ErrTxnTooBig):
+		return ErrTooBig
+	case errors.Is(err, badger.ErrDBClosed), errors.Is(err, badger.ErrBlockedWrites):
+		return fmt.Errorf("%w: %v", ErrClosed, err)
+	}
+	return err
+}
+
+// logger hands Badger's messages to slog; Badger's INFO is chatty, so it
+// becomes DEBUG.
+type logger struct{ l *slog.Logger }
+
+func (l logger) Errorf(f string, a ...any)   { l.log(slog.LevelError, f, a) }
+func (l logger) Warningf(f string, a ...any) { l.log(slog.LevelWarn, f, a) }
+func (l logger) Infof(f string, a ...any)    { l.log(slog.LevelDebug, f, a) }
+func (l logger) Debugf(f string, a ...any)   { l.log(slog.LevelDebug-4, f, a) }
+
+func (l logger) log(level slog.Level, f string, a []any) {
+	ctx := context.Background()
+	if l.l == nil || !l.l.Enabled(ctx, level) {
+		return
+	}
+	l.l.Log(ctx, level, fmt.Sprintf(f, a...), "component", "badger")
+}

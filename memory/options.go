@@ -1,0 +1,128 @@
+//go:build !wasip1
+
+package memory
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Options configures a Store. Start from DefaultOptions or InMemoryOptions
+// and change what you need with the With methods; Open checks them.
+type Options struct {
+	dir          string
+	inMemory     bool
+	syncDisabled bool // negative so that the zero value syncs
+	cacheSize    int
+	region       string
+	atRiskWindow time.Duration
+	logger       *slog.Logger
+	limits       Limits
+	clock        func() time.Time
+}
+
+// DefaultOptions returns the options for a store kept on disk in dir.
+func DefaultOptions(dir string) Options {
+	return Options{
+		dir:          dir,
+		cacheSize:    65536,
+		atRiskWindow: DefaultAtRiskWindow,
+		limits:       DefaultLimits(),
+	}
+}
+
+// InMemoryOptions returns the options for a store kept in memory only, for
+// tests and tools; its data is gone when it is closed.
+func InMemoryOptions() Options {
+	o := DefaultOptions("")
+	o.inMemory = true
+	return o
+}
+
+// WithDir returns a copy that keeps the store in dir.
+func (o Options) WithDir(dir string) Options {
+	o.dir = dir
+	return o
+}
+
+// WithInMemory returns a copy that keeps the store in memory (true) or on
+// disk (false). Default false for DefaultOptions.
+func (o Options) WithInMemory(inMemory bool) Options {
+	o.inMemory = inMemory
+	return o
+}
+
+// WithSyncWrites returns a copy that makes every write wait until it is on
+// disk (true) before it returns. Concurrent writes share one flush (group
+// commit). With false, an acknowledged write survives a crash of the process
+// but may be lost when the machine loses power. Default true.
+func (o Options) WithSyncWrites(sync bool) Options {
+	o.syncDisabled = !sync
+	return o
+}
+
+// WithCacheSize returns a copy that keeps up to n customers' profiles and
+// identifiers decoded in memory for fast briefs; 0 turns the cache off.
+// Default 65536.
+func (o Options) WithCacheSize(n int) Options {
+	o.cacheSize = n
+	return o
+}
+
+// WithDefaultRegion returns a copy that reads phone numbers without a
+// country code as numbers of region, an ISO 3166 code such as "NL". Default
+// none: such numbers are refused.
+func (o Options) WithDefaultRegion(region string) Options {
+	o.region = region
+	return o
+}
+
+// WithAtRiskWindow returns a copy in which two negative outcomes within d
+// mark a customer at risk. Default 90 days.
+func (o Options) WithAtRiskWindow(d time.Duration) Options {
+	o.atRiskWindow = d
+	return o
+}
+
+// WithLogger returns a copy that logs to l; the store logs only what its
+// storage engine reports, at Debug and above. Default none.
+func (o Options) WithLogger(l *slog.Logger) Options {
+	o.logger = l
+	return o
+}
+
+// WithLimits returns a copy with the given per-customer limits. Default
+// DefaultLimits().
+func (o Options) WithLimits(l Limits) Options {
+	o.limits = l
+	return o
+}
+
+// WithClock returns a copy that takes the time from now, for tests and
+// replays. Default time.Now.
+func (o Options) WithClock(now func() time.Time) Options {
+	o.clock = now
+	return o
+}
+
+func (o *Options) check() error {
+	if !o.inMemory && o.dir == "" {
+		return invalid("options", "no directory; use DefaultOptions(dir) or InMemoryOptions()")
+	}
+	if o.cacheSize < 0 {
+		return invalid("options", "negative cache size")
+	}
+	if o.atRiskWindow <= 0 {
+		return invalid("options", "the at-risk window must be positive")
+	}
+	if !validRegion(o.region) {
+		return invalid("options", "unknown phone region "+quote(o.region)+"; use an ISO 3166 code such as \"NL\"")
+	}
+	if err := o.limits.check(); err != nil {
+		return err
+	}
+	if o.clock == nil {
+		o.clock = time.Now
+	}
+	return nil
+}

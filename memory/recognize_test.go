@@ -1,0 +1,148 @@
+package memory_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/herken/herken/memory"
+)
+
+func TestRecognizeCreatesLinksAndFinds(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+
+	r := recognize(t, s, memory.Email("Ada@Example.com"))
+	require.True(t, r.Created)
+	require.Len(t, r.Linked, 1)
+	require.Equal(t, "ada@example.com", r.Linked[0].Value)
+
+	// The same address in another form finds the same customer.
+	again := recognize(t, s, memory.Email(" ADA@example.com"))
+	require.False(t, again.Created)
+	require.Equal(t, r.Customer, again.Customer)
+	require.Empty(t, again.Linked)
+
+	// A new identifier with a known one is linked to the same customer.
+	withPhone := recognize(t, s, memory.Email("ada@example.com"), memory.Phone("06 12345678"))
+	require.Equal(t, r.Customer, withPhone.Customer)
+	require.Equal(t, []memory.Identifier{memory.Phone("+31612345678")}, withPhone.Linked)
+
+	id, err := s.Lookup(ctx, memory.Phone("+31 6 1234 5678"))
+	require.NoError(t, err)
+	require.Equal(t, r.Customer, id)
+
+	_, err = s.Lookup(ctx, memory.Email("nobody@example.com"))
+	require.ErrorIs(t, err, memory.ErrNotFound)
+}
+
+func TestRecognizeRefusesBadIdentifiersAndChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	_, err := s.Recognize(ctx, memory.Email("ada@example.com"), memory.Account("undefined"))
+	require.ErrorIs(t, err, memory.ErrInvalidIdentifier)
+	require.Contains(t, err.Error(), "account")
+	_, err = s.Lookup(ctx, memory.Email("ada@example.com"))
+	require.ErrorIs(t, err, memory.ErrNotFound, "a failed call must not link anything")
+
+	_, err = s.Recognize(ctx)
+	require.ErrorIs(t, err, memory.ErrInvalidInput)
+}
+
+func TestPlaceholdersNeverGlueStrangers(t *testing.T) {
+	s := openStore(t)
+	for _, v := range []string{"null", "0", "-1", "undefined", "anonymous", "", "---"} {
+		_, err := s.Recognize(context.Background(), memory.Email("a@example.com"), memory.Account(v))
+		require.ErrorIs(t, err, memory.ErrInvalidIdentifier, v)
+	}
+}
+
+func TestClaimNeverRevealsOrTakesAnotherCustomer(t *testing.T) {
+	s := openStore(t)
+	owner := recognize(t, s, memory.Email("ada@example.com").AsVerified(), memory.Device("owner-device-1"))
+
+	// A stranger's device types the owner's email: a claim.
+	stranger := recognize(t, s, memory.Device("stranger-device-1"))
+	r := recognize(t, s, memory.Device("stranger-device-1"), memory.Email("ada@example.com"))
+	require.Equal(t, stranger.Customer, r.Customer, "the device decides who this is")
+	require.Equal(t, []memory.Identifier{memory.Email("ada@example.com")}, r.Conflicts)
+	require.Empty(t, r.Merged)
+	require.NotEqual(t, owner.Customer, r.Customer)
+
+	// The email still belongs to the owner.
+	id, err := s.Lookup(context.Background(), memory.Email("ada@example.com"))
+	require.NoError(t, err)
+	require.Equal(t, owner.Customer, id)
+}
+
+func TestVerifiedIdentifierTakesOverAClaim(t *testing.T) {
+	s := openStore(t)
+	// A stranger claimed the address first.
+	stranger := recognize(t, s, memory.Device("stranger-device-1"), memory.Email("ada@example.com"))
+	// The owner proves it.
+	owner := recognize(t, s, memory.Account("acct-1").AsVerified(), memory.Email("ada@example.com").AsVerified())
+	require.True(t, owner.Created)
+	require.NotEqual(t, stranger.Customer, owner.Customer)
+	require.Empty(t, owner.Merged, "a claim is no proof: nothing is merged")
+
+	id, err := s.Lookup(context.Background(), memory.Email("ada@example.com"))
+	require.NoError(t, err)
+	require.Equal(t, owner.Customer, id)
+
+	c, err := s.Customer(context.Background(), stranger.Customer)
+	require.NoError(t, err)
+	require.Equal(t, []memory.Identifier{memory.Device("stranger-device-1")}, c.Identifiers)
+}
+
+func TestVerifyUpgradesAClaimOfTheSameCustomer(t *testing.T) {
+	s := openStore(t)
+	first := recognize(t, s, memory.Device("device-abcdefgh"), memory.Email("ada@example.com"))
+	r := recognize(t, s, memory.Device("device-abcdefgh"), memory.Email("ada@example.com").AsVerified())
+	require.Equal(t, first.Customer, r.Customer)
+	require.Equal(t, []memory.Identifier{memory.Email("ada@example.com").AsVerified()}, r.Linked)
+	c, err := s.Customer(context.Background(), r.Customer)
+	require.NoError(t, err)
+	require.Contains(t, c.Identifiers, memory.Email("ada@example.com").AsVerified())
+}
+
+func TestLookupNeverCreates(t *testing.T) {
+	s := openStore(t)
+	_, err := s.Lookup(context.Background(), memory.Device("device-abcdefgh"))
+	require.ErrorIs(t, err, memory.ErrNotFound)
+	_, err = s.BriefFor(context.Background(), memory.Device("device-abcdefgh"), memory.BriefQuery{})
+	require.ErrorIs(t, err, memory.ErrNotFound)
+	_, err = s.Lookup(context.Background(), memory.Device("device-abcdefgh"))
+	require.ErrorIs(t, err, memory.ErrNotFound)
+}
+
+func TestLinkToKnownCustomer(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	a := recognize(t, s, memory.Email("ada@example.com"))
+	b := recognize(t, s, memory.Email("bob@example.com"))
+	r, err := s.Link(ctx, a.Customer, memory.Phone("+31612345678"), memory.Email("bob@example.com"))
+	require.NoError(t, err)
+	require.Equal(t, []memory.Identifier{memory.Phone("+31612345678")}, r.Linked)
+	require.Equal(t, []memory.Identifier{memory.Email("bob@example.com")}, r.Conflicts)
+	id, err := s.Lookup(ctx, memory.Email("bob@example.com"))
+	require.NoError(t, err)
+	require.Equal(t, b.Customer, id)
+}
+
+func TestIdentifierLimit(t *testing.T) {
+	s := openStore(t, func(o memory.Options) memory.Options {
+		l := memory.DefaultLimits()
+		l.Identifiers = 2
+		return o.WithLimits(l)
+	})
+	r := recognize(t, s, memory.Email("a@example.com"), memory.Device("device-abcdefgh"))
+	_, err := s.Recognize(context.Background(), memory.Email("a@example.com"), memory.Account("acct-9"))
+	require.ErrorIs(t, err, memory.ErrLimit)
+	var le *memory.LimitError
+	require.ErrorAs(t, err, &le)
+	require.Equal(t, "identifiers", le.What)
+	c, err := s.Customer(context.Background(), r.Customer)
+	require.NoError(t, err)
+	require.Len(t, c.Identifiers, 2)
+}

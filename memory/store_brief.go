@@ -1,0 +1,95 @@
+//go:build !wasip1
+
+package memory
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Brief returns what an agent or a help widget needs about a customer now:
+// name, open issues, last contacts, the facts not to ask again (as far as
+// q's purpose and the customer's consent allow), preferences and flags.
+// Repeated briefs of a customer come from memory; every write keeps that
+// memory correct.
+func (s *Store) Brief(ctx context.Context, id CustomerID, q BriefQuery) (Brief, error) {
+	if err := s.checkQuery(&q); err != nil {
+		return Brief{}, err
+	}
+	p, err := s.customerOf(ctx, id)
+	if err != nil {
+		return Brief{}, err
+	}
+	return p.brief(q, s.opts.atRiskWindow), nil
+}
+
+// BriefFor returns the brief of the customer an identifier belongs to,
+// without creating or linking anything; ErrNotFound when it belongs to no
+// one. It is the hot path of a help widget or an agent screen.
+func (s *Store) BriefFor(ctx context.Context, ident Identifier, q BriefQuery) (Brief, error) {
+	if err := s.checkQuery(&q); err != nil {
+		return Brief{}, err
+	}
+	n, err := s.normalize(ident)
+	if err != nil {
+		return Brief{}, err
+	}
+	p, err := s.customerByIdent(ctx, n)
+	if err != nil {
+		return Brief{}, err
+	}
+	return p.brief(q, s.opts.atRiskWindow), nil
+}
+
+func (s *Store) checkQuery(q *BriefQuery) error {
+	if q.Purpose == "" {
+		q.Purpose = PurposeService
+	} else if err := q.Purpose.check(); err != nil {
+		return err
+	}
+	if q.Channel != "" {
+		if err := q.Channel.check("brief channel"); err != nil {
+			return err
+		}
+	}
+	if q.Now.IsZero() {
+		q.Now = s.now()
+	}
+	return nil
+}
+
+// MayContact says whether the customer may be contacted on channel ch for
+// purpose at the given time (zero means now), and if not, why: no consent,
+// outside their contact hours, a pause they asked for, or a preference for
+// another channel.
+func (s *Store) MayContact(ctx context.Context, id CustomerID, ch Channel, purpose Purpose, at time.Time) (Decision, error) {
+	if err := ch.check("channel"); err != nil {
+		return Decision{}, err
+	}
+	if err := purpose.check(); err != nil {
+		return Decision{}, err
+	}
+	if at.IsZero() {
+		at = s.now()
+	}
+	p, err := s.customerOf(ctx, id)
+	if err != nil {
+		return Decision{}, err
+	}
+	return p.mayContact(ch, purpose, at), nil
+}
+
+// Influence returns the customer's influence score, 1 to 5, with its
+// reasons. It is internal: never show it to the customer. It is profiling:
+// when the customer refused profiling, it fails with ErrNoConsent.
+func (s *Store) Influence(ctx context.Context, id CustomerID) (Influence, error) {
+	p, err := s.customerOf(ctx, id)
+	if err != nil {
+		return Influence{}, err
+	}
+	if refused(p.Consents, PurposeProfiling) {
+		return Influence{}, fmt.Errorf("%w: the customer refused profiling", ErrNoConsent)
+	}
+	return influenceOf(p.Signals), nil
+}

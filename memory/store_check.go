@@ -1,0 +1,186 @@
+//go:build !wasip1
+
+package memory
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keys"
+	"github.com/herken/herken/memory/internal/kv"
+)
+
+// maxProblems bounds how many problems Check reports.
+const maxProblems = 20
+
+// Check verifies the store's invariants in one snapshot and returns the
+// problems it finds, joined, or nil:
+//
+//   - every identifier points at a live customer that lists it, verified as
+//     the index says, and every identifier a live customer lists points at it;
+//   - every customer's history is numbered 1..n without gaps, and replaying
+//     it gives the stored profile and timelines;
+//   - every draft a customer lists has its data;
+//   - no forget is left unfinished.
+//
+// It reads the whole store; use it in tests, after a crash, or from a tool.
+func (s *Store) Check(ctx context.Context) error {
+	var problems []error
+	report := func(format string, args ...any) {
+		if len(problems) < maxProblems {
+			problems = append(problems, fmt.Errorf("memory: check: "+format, args...))
+		}
+	}
+	err := s.view(ctx, func(t *kv.Txn) error {
+		profiles := map[CustomerID]*profile{}
+		err := t.Scan([]byte("c/"), false, func(k, v []byte) error {
+			if !bytes.HasSuffix(k, []byte("/p")) || len(k) != len("c/")+customerIDLen+len("/p") {
+				return nil
+			}
+			p := new(profile)
+			if err := codec.Unmarshal(v, p); err != nil {
+				report("profile %s: %v", k, err)
+				return nil
+			}
+			profiles[p.ID] = p
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = t.Scan([]byte("i/"), false, func(k, v []byte) error {
+			kind, value, _ := bytes.Cut(k[2:], []byte{0})
+			var e indexEntry
+			if err := codec.Unmarshal(v, &e); err != nil {
+				report("identifier %s: %v", kind, err)
+				return nil
+			}
+			p, ok := profiles[e.Customer]
+			switch {
+			case !ok:
+				report("a %s identifier points at missing customer %s", kind, e.Customer)
+			case p.MergedInto != "":
+				report("a %s identifier points at %s, merged into %s", kind, p.ID, p.MergedInto)
+			default:
+				l, ok := p.linked(Identifier{Kind: Kind(kind), Value: string(value)})
+				if !ok {
+					report("a %s identifier points at %s, which does not list it", kind, p.ID)
+				} else if l.Verified != e.Verified {
+					report("a %s identifier of %s is verified=%v in the index and %v in the profile", kind, p.ID, e.Verified, l.Verified)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range profiles {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			s.checkCustomer(t, p, profiles, report)
+		}
+		return t.Scan(keys.Pending, true, func(k, _ []byte) error {
+			report("forget of %s not finished", k[len(keys.Pending):])
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(problems...)
+}
+
+func (s *Store) checkCustomer(t *kv.Txn, p *profile, profiles map[CustomerID]*profile, report func(string, ...any)) {
+	if p.MergedInto == "" {
+		for _, l := range p.Idents {
+			e, ok, err := readIndex(t, keys.Identifier(string(l.Kind), l.Value))
+			if err != nil || !ok || e.Customer != p.ID {
+				report("customer %s lists a %s identifier that does not point at it", p.ID, l.Kind)
+			}
+		}
+	} else if _, ok := profiles[p.MergedInto]; !ok {
+		report("customer %s is merged into missing %s", p.ID, p.MergedInto)
+	}
+	events, err := readHistory(t, p.ID)
+	if err != nil {
+		report("history of %s: %v", p.ID, err)
+		return
+	}
+	lim := s.opts.limits
+	replayed := newProfile(p.ID, time.Time{})
+	var contacts []Contact
+	var resolved []Issue
+	undone := map[string]bool{}
+	for _, e := range events {
+		if e.Kind == EventUnmerged && e.Merge != nil && e.Merge.Into == p.ID {
+			undone[e.Merge.ID] = true
+		}
+	}
+	for i := range events {
+		e := &events[i]
+		if e.Seq != uint64(i+1) {
+			report("history of %s: event %d has seq %d", p.ID, i+1, e.Seq)
+			return
+		}
+		var absorbed *profile
+		if e.Kind == EventMerged && e.Merge != nil && !undone[e.Merge.ID] {
+			if absorbed = profiles[e.Merge.From]; absorbed == nil {
+				report("customer %s absorbed missing %s", p.ID, e.Merge.From)
+				return
+			}
+		}
+		fx := replayed.apply(e, absorbed)
+		if fx.contact != nil {
+			contacts = append(contacts, *fx.contact)
+		}
+		if fx.resolved != nil {
+			resolved = append(resolved, *fx.resolved)
+		}
+	}
+	if replayed.Seq != p.Seq {
+		report("customer %s: profile at seq %d, history ends at %d", p.ID, p.Seq, replayed.Seq)
+		return
+	}
+	want, _ := codec.Marshal(replayed)
+	got, _ := codec.Marshal(p)
+	if !bytes.Equal(want, got) {
+		report("customer %s: the stored profile is not the projection of its history", p.ID)
+	}
+	contacts = contacts[max(0, len(contacts)-lim.Contacts):]
+	resolved = resolved[max(0, len(resolved)-lim.Issues):]
+	checkLog(t, keys.Contacts(string(p.ID)), contacts, func(msg string) { report("customer %s contacts: %s", p.ID, msg) })
+	checkLog(t, keys.Resolved(string(p.ID)), resolved, func(msg string) { report("customer %s resolved issues: %s", p.ID, msg) })
+	for _, d := range p.Drafts {
+		if d.Deleted {
+			continue
+		}
+		if ok, err := t.Has(keys.Draft(string(d.Owner), d.Name)); err != nil || !ok {
+			report("customer %s lists draft %q without data", p.ID, d.Name)
+		}
+	}
+}
+
+func checkLog[T any](t *kv.Txn, key []byte, want []T, report func(string)) {
+	var got []T
+	if err := readLog(t, key, func(v *T) { got = append(got, *v) }); err != nil {
+		report(err.Error())
+		return
+	}
+	if len(got) != len(want) {
+		report(fmt.Sprintf("%d entries stored, %d in history", len(got), len(want)))
+		return
+	}
+	for i := range got {
+		a, _ := codec.Marshal(&got[i])
+		b, _ := codec.Marshal(&want[i])
+		if !bytes.Equal(a, b) {
+			report(fmt.Sprintf("entry %d differs from history", i))
+			return
+		}
+	}
+}

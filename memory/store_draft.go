@@ -1,0 +1,120 @@
+//go:build !wasip1
+
+package memory
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keys"
+	"github.com/herken/herken/memory/internal/kv"
+)
+
+// SaveDraft saves work in progress under name, replacing the draft of that
+// name. Drafts hold up to Limits.DraftSize bytes (default 1 MiB).
+func (s *Store) SaveDraft(ctx context.Context, id CustomerID, name string, data []byte) error {
+	if err := checkDraftName(name); err != nil {
+		return err
+	}
+	if len(data) > s.opts.limits.DraftSize {
+		return invalid("draft", strconv.Itoa(len(data))+" bytes; at most "+strconv.Itoa(s.opts.limits.DraftSize))
+	}
+	// The stored value is the version byte and the data, a copy of it.
+	val := append([]byte{codec.Version}, data...)
+	return s.update(ctx, id, func(w *wtx, c *wcust) error {
+		if _, ok := c.p.draft(name); !ok && countDrafts(c.p) >= w.s.opts.limits.Drafts {
+			return &LimitError{What: "drafts", Limit: w.s.opts.limits.Drafts}
+		}
+		if err := w.txn.Set(keys.Draft(string(c.p.ID), name), val); err != nil {
+			return err
+		}
+		return w.emit(c, Event{Kind: EventDraftSaved, Draft: &DraftInfo{Name: name, Size: len(data), Saved: w.now}}, nil)
+	})
+}
+
+func countDrafts(p *profile) int {
+	n := 0
+	for _, d := range p.Drafts {
+		if !d.Deleted {
+			n++
+		}
+	}
+	return n
+}
+
+// LoadDraft returns the draft saved under name, or ErrNotFound.
+func (s *Store) LoadDraft(ctx context.Context, id CustomerID, name string) (Draft, error) {
+	if err := checkDraftName(name); err != nil {
+		return Draft{}, err
+	}
+	var d Draft
+	err := s.view(ctx, func(t *kv.Txn) error {
+		if err := id.check(); err != nil {
+			return err
+		}
+		p, err := s.current(t, id)
+		if err != nil {
+			return err
+		}
+		ref, ok := p.draft(name)
+		if !ok {
+			return fmt.Errorf("%w: draft %q", ErrNotFound, name)
+		}
+		d, err = readDraft(t, ref)
+		return err
+	})
+	return d, err
+}
+
+func readDraft(t *kv.Txn, ref draftRef) (Draft, error) {
+	d := Draft{Name: ref.Name, Saved: ref.Saved}
+	err := t.Get(keys.Draft(string(ref.Owner), ref.Name), func(b []byte) error {
+		body, err := codec.Body(b)
+		if err != nil {
+			return err
+		}
+		d.Data = bytes.Clone(body)
+		return nil
+	})
+	if err != nil {
+		return Draft{}, fmt.Errorf("draft %q: %w", ref.Name, storeErr(err))
+	}
+	return d, nil
+}
+
+// DeleteDraft deletes the draft saved under name, or returns ErrNotFound.
+func (s *Store) DeleteDraft(ctx context.Context, id CustomerID, name string) error {
+	if err := checkDraftName(name); err != nil {
+		return err
+	}
+	return s.update(ctx, id, func(w *wtx, c *wcust) error {
+		ref, ok := c.p.draft(name)
+		if !ok {
+			return fmt.Errorf("%w: draft %q", ErrNotFound, name)
+		}
+		if ref.Owner == c.p.ID {
+			if err := w.txn.Delete(keys.Draft(string(c.p.ID), name)); err != nil {
+				return err
+			}
+		}
+		return w.emit(c, Event{Kind: EventDraftDeleted, Draft: &DraftInfo{Name: name}}, nil)
+	})
+}
+
+// Drafts lists the customer's drafts.
+func (s *Store) Drafts(ctx context.Context, id CustomerID) ([]DraftInfo, error) {
+	p, err := s.customerOf(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var ds []DraftInfo
+	for _, d := range p.Drafts {
+		if !d.Deleted {
+			ds = append(ds, d.DraftInfo)
+		}
+	}
+	return ds, nil
+}

@@ -1,0 +1,190 @@
+//go:build !wasip1
+
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keys"
+	"github.com/herken/herken/memory/internal/kv"
+)
+
+// Forget erases a customer: profile, identifiers, facts, preferences,
+// consent, issues, contacts, drafts and history, and those of every customer
+// merged into it. Afterwards no lookup by any of its identifiers finds
+// anything, and a returning device is a stranger. The returned receipt,
+// also kept in the store (see Receipts), says what was erased and holds no
+// personal data.
+//
+// Forget first makes the customer unreachable in one transaction, then
+// deletes the rest in batches; a crash in between is finished when the store
+// opens next. How deleted data leaves the files on disk is described in the
+// package documentation.
+func (s *Store) Forget(ctx context.Context, id CustomerID) (Receipt, error) {
+	var r Receipt
+	var members []CustomerID
+	err := s.write(ctx, func(w *wtx) error {
+		var err error
+		r, members, err = w.forget(id)
+		return err
+	})
+	if err != nil {
+		return Receipt{}, err
+	}
+	if err := s.erase(members); err != nil {
+		return r, fmt.Errorf("memory: forget %s: erasure will finish when the store opens next: %w", r.Customer, err)
+	}
+	return r, nil
+}
+
+func (w *wtx) forget(id CustomerID) (Receipt, []CustomerID, error) {
+	top, err := w.load(id)
+	if err != nil {
+		return Receipt{}, nil, err
+	}
+	// The customer and everyone merged into it, recursively.
+	members := []*wcust{top}
+	for i := 0; i < len(members); i++ {
+		for _, m := range members[i].p.activeMerges() {
+			c, err := w.loadExact(m.From)
+			if err != nil {
+				return Receipt{}, nil, err
+			}
+			members = append(members, c)
+		}
+	}
+	r := Receipt{ID: randomID(10), Customer: top.p.ID, At: w.now, Erased: map[string]int{}}
+	p := top.p
+	r.Erased["customers"] = len(members)
+	r.Erased["identifiers"] = len(p.Idents)
+	r.Erased["facts"] = len(p.Facts)
+	r.Erased["preferences"] = len(p.Prefs)
+	r.Erased["consents"] = len(p.Consents)
+	r.Erased["signals"] = len(p.Signals)
+	r.Erased["issues"] = len(p.Open)
+	ids := make([]CustomerID, len(members))
+	inSet := map[CustomerID]bool{}
+	for i, c := range members {
+		ids[i] = c.p.ID
+		inSet[c.p.ID] = true
+	}
+	for _, c := range members {
+		cid := string(c.p.ID)
+		for _, l := range c.p.Idents {
+			e, found, err := w.index(l.Identifier)
+			if err != nil {
+				return Receipt{}, nil, err
+			}
+			if found && inSet[e.Customer] {
+				if err := w.deleteIndex(l.Identifier); err != nil {
+					return Receipt{}, nil, err
+				}
+			}
+		}
+		n, err := w.countLog(keys.Contacts(cid))
+		if err != nil {
+			return Receipt{}, nil, err
+		}
+		r.Erased["contacts"] += n
+		if n, err = w.countLog(keys.Resolved(cid)); err != nil {
+			return Receipt{}, nil, err
+		}
+		r.Erased["issues"] += n
+		if n, err = w.countKeys(keys.Drafts(cid)); err != nil {
+			return Receipt{}, nil, err
+		}
+		r.Erased["drafts"] += n
+		if n, err = w.countKeys(keys.Events(cid)); err != nil {
+			return Receipt{}, nil, err
+		}
+		r.Erased["events"] += n
+		if err := w.txn.Delete(keys.Profile(cid)); err != nil {
+			return Receipt{}, nil, err
+		}
+		if err := w.txn.Set(keys.PendingForget(cid), []byte{codec.Version}); err != nil {
+			return Receipt{}, nil, err
+		}
+		c.erased, c.dirty = true, false
+	}
+	b, err := codec.Marshal(&r)
+	if err != nil {
+		return Receipt{}, nil, err
+	}
+	if err := w.txn.Set(keys.Receipt(r.ID), b); err != nil {
+		return Receipt{}, nil, err
+	}
+	// Nothing of the customer reaches watchers but the receipt.
+	w.out = append(w.out[:0], Event{Customer: top.p.ID, Kind: EventForgotten, At: w.now, Receipt: &r})
+	return r, ids, nil
+}
+
+func (w *wtx) countKeys(prefix []byte) (int, error) {
+	n := 0
+	err := w.txn.Scan(prefix, true, func(_, _ []byte) error { n++; return nil })
+	return n, err
+}
+
+func (w *wtx) countLog(key []byte) (int, error) {
+	n := 0
+	err := w.txn.Get(key, func(b []byte) error {
+		return codec.Entries(b, func([]byte) error { n++; return nil })
+	})
+	if errors.Is(err, kv.ErrNotFound) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// erase deletes what is left of forgotten customers, then their pending marks.
+func (s *Store) erase(ids []CustomerID) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	return s.eraseLocked(ids)
+}
+
+func (s *Store) eraseLocked(ids []CustomerID) error {
+	for _, id := range ids {
+		if err := s.db.DeletePrefixes(keys.Customer(string(id)), keys.Events(string(id)), keys.PendingForget(string(id))); err != nil {
+			return storeErr(err)
+		}
+	}
+	return nil
+}
+
+// finishForgets completes forgets that a crash interrupted.
+func (s *Store) finishForgets() error {
+	var ids []CustomerID
+	t := s.db.Begin(false)
+	err := t.Scan(keys.Pending, true, func(k, _ []byte) error {
+		ids = append(ids, CustomerID(k[len(keys.Pending):]))
+		return nil
+	})
+	t.Discard()
+	if err != nil {
+		return storeErr(err)
+	}
+	return s.eraseLocked(ids)
+}
+
+// Receipts returns the receipts of every Forget, oldest first.
+func (s *Store) Receipts(ctx context.Context) ([]Receipt, error) {
+	var rs []Receipt
+	err := s.view(ctx, func(t *kv.Txn) error {
+		return t.Scan(keys.Receipts, false, func(_, v []byte) error {
+			var r Receipt
+			if err := codec.Unmarshal(v, &r); err != nil {
+				return storeErr(err)
+			}
+			rs = append(rs, r)
+			return nil
+		})
+	})
+	slices.SortStableFunc(rs, func(a, b Receipt) int { return a.At.Compare(b.At) })
+	return rs, err
+}

@@ -1,0 +1,216 @@
+//go:build !wasip1
+
+package memory
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keys"
+)
+
+// Merge merges customer from into customer into: they are one person. The
+// survivor holds both customers' identifiers, facts, issues, contacts,
+// drafts and consent, the newest value winning per field; from's data is
+// kept as it was, so that Unmerge can restore it. Calls given from's ID act
+// on the survivor from then on.
+//
+// Recognize merges by itself when verified identifiers prove it; call Merge
+// when a person decides, such as an agent who confirmed it.
+func (s *Store) Merge(ctx context.Context, into, from CustomerID, reason string) (Merge, error) {
+	if err := checkText("merge reason", reason, 256); err != nil {
+		return Merge{}, err
+	}
+	if reason == "" {
+		reason = "merged by the application"
+	}
+	var m Merge
+	err := s.write(ctx, func(w *wtx) error {
+		a, err := w.load(into)
+		if err != nil {
+			return err
+		}
+		b, err := w.load(from)
+		if err != nil {
+			return err
+		}
+		if a == b {
+			return invalid("merge", "the customers are already one")
+		}
+		if err := w.merge(a, b, reason); err != nil {
+			return err
+		}
+		m = a.p.Merges[len(a.p.Merges)-1]
+		return nil
+	})
+	return m, err
+}
+
+// merge merges absorbed into survivor.
+func (w *wtx) merge(survivor, absorbed *wcust, reason string) error {
+	lim := w.s.opts.limits
+	if len(survivor.p.activeMerges()) >= lim.Merges {
+		return &LimitError{What: "merges", Limit: lim.Merges}
+	}
+	idents, facts := survivor.p.mergedSize(absorbed.p)
+	if idents > lim.Identifiers {
+		return &LimitError{What: "identifiers", Limit: lim.Identifiers}
+	}
+	if facts > lim.Facts {
+		return &LimitError{What: "facts", Limit: lim.Facts}
+	}
+	m := Merge{ID: randomID(10), Into: survivor.p.ID, From: absorbed.p.ID, At: w.now, Reason: reason}
+	snapshot := absorbed.p.clone()
+	if err := w.emit(absorbed, Event{Kind: EventAbsorbed, Merge: &m}, nil); err != nil {
+		return err
+	}
+	if err := w.emit(survivor, Event{Kind: EventMerged, Merge: &m}, snapshot); err != nil {
+		return err
+	}
+	for _, l := range absorbed.p.Idents {
+		if err := w.setIndex(l.Identifier, survivor.p.ID, l.Verified); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Unmerge undoes the merge of customer absorbed into another: both are
+// restored as they were before it, and changes made to the survivor since
+// stay on the survivor. Identifiers the absorbed customer had return to it.
+func (s *Store) Unmerge(ctx context.Context, absorbed CustomerID) error {
+	if err := absorbed.check(); err != nil {
+		return err
+	}
+	return s.write(ctx, func(w *wtx) error {
+		x, err := w.loadExact(absorbed)
+		if err != nil {
+			return err
+		}
+		if x.p.MergedInto == "" {
+			return fmt.Errorf("%w: customer %s", ErrNotMerged, absorbed)
+		}
+		a, err := w.loadExact(x.p.MergedInto)
+		if err != nil {
+			return err
+		}
+		var m *Merge
+		for i := range a.p.Merges {
+			if mm := &a.p.Merges[i]; mm.From == absorbed && mm.Undone.IsZero() {
+				m = mm
+			}
+		}
+		if m == nil {
+			return fmt.Errorf("%w: customer %s has no merge record on %s", ErrFormat, absorbed, a.p.ID)
+		}
+		undo := *m
+		if err := w.emit(x, Event{Kind: EventUnmerged, Merge: &undo}, nil); err != nil {
+			return err
+		}
+		if err := w.emit(a, Event{Kind: EventUnmerged, Merge: &undo}, nil); err != nil {
+			return err
+		}
+		// Rebuild the survivor, and every customer it was merged into since,
+		// from their own events.
+		top := a
+		for c := a; ; {
+			if err := w.rebuild(c); err != nil {
+				return err
+			}
+			top = c
+			if c.p.MergedInto == "" {
+				break
+			}
+			if c, err = w.loadExact(c.p.MergedInto); err != nil {
+				return err
+			}
+		}
+		for _, l := range x.p.Idents {
+			e, found, err := w.index(l.Identifier)
+			if err != nil {
+				return err
+			}
+			if found && (e.Customer == top.p.ID || e.Customer == a.p.ID) {
+				if err := w.setIndex(l.Identifier, x.p.ID, e.Verified); err != nil {
+					return err
+				}
+				continue
+			}
+			// It went to another customer while merged.
+			id := l.Identifier
+			if err := w.emit(x, Event{Kind: EventIdentifierUnlinked, Identifier: &id,
+				Reason: "linked to another customer while merged"}, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// rebuild replays c's history into a new profile and timelines, skipping
+// merges that were undone: the customers they absorbed are read as they are
+// kept now.
+func (w *wtx) rebuild(c *wcust) error {
+	id := string(c.p.ID)
+	var events []Event
+	// Stored events up to the load, then the ones this write made.
+	err := w.txn.Scan(keys.Events(id), false, func(k, v []byte) error {
+		if keys.EventSeq(k) > c.loadSeq {
+			return nil
+		}
+		var e Event
+		if err := codec.Unmarshal(v, &e); err != nil {
+			return err
+		}
+		events = append(events, e)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range w.out {
+		if e.Customer == c.p.ID && e.Seq > c.loadSeq {
+			events = append(events, e)
+		}
+	}
+	undone := map[string]bool{}
+	for _, e := range events {
+		if e.Kind == EventUnmerged && e.Merge != nil && e.Merge.Into == c.p.ID {
+			undone[e.Merge.ID] = true
+		}
+	}
+	fresh := newProfile(c.p.ID, time.Time{})
+	var contacts []Contact
+	var resolved []Issue
+	lim := w.s.opts.limits
+	for i := range events {
+		e := &events[i]
+		var absorbed *profile
+		if e.Kind == EventMerged && e.Merge != nil && !undone[e.Merge.ID] {
+			o, err := w.loadExact(e.Merge.From)
+			if err != nil {
+				return err
+			}
+			absorbed = o.p
+		}
+		fx := fresh.apply(e, absorbed)
+		if fx.contact != nil {
+			contacts = append(contacts, *fx.contact)
+			if len(contacts) > lim.Contacts {
+				contacts = contacts[1:]
+			}
+		}
+		if fx.resolved != nil {
+			resolved = append(resolved, *fx.resolved)
+			if len(resolved) > lim.Issues {
+				resolved = resolved[1:]
+			}
+		}
+	}
+	fresh.MergedInto = c.p.MergedInto
+	c.p = fresh
+	c.contacts, c.resolved, c.rebuilt, c.dirty = contacts, resolved, true, true
+	return nil
+}

@@ -1,0 +1,168 @@
+//go:build !wasip1
+
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keys"
+	"github.com/herken/herken/memory/internal/kv"
+)
+
+// indexEntry is the stored value of an identifier key: whose it is and
+// whether it was verified.
+type indexEntry struct {
+	Customer CustomerID `msgpack:"c"`
+	Verified bool       `msgpack:"v,omitempty"`
+}
+
+// maxRedirects bounds how many merges a lookup follows from a merged
+// customer's ID to the customer that holds it now.
+const maxRedirects = 64
+
+func identKey(id Identifier) string { return string(keys.Identifier(string(id.Kind), id.Value)) }
+
+// normalize normalizes id with the store's region.
+func (s *Store) normalize(id Identifier) (Identifier, error) {
+	return Normalize(id, s.opts.region)
+}
+
+// lookupIndex returns the index entry of a normalized identifier, from the
+// cache or the store.
+func (s *Store) lookupIndex(t *kv.Txn, key string) (indexEntry, bool, error) {
+	if e, ok := s.idents.Get(key); ok {
+		return e, true, nil
+	}
+	gen := s.idents.Gen(key)
+	e, ok, err := readIndex(t, []byte(key))
+	if err == nil && ok {
+		s.idents.Fill(key, e, gen)
+	}
+	return e, ok, err
+}
+
+func readIndex(t *kv.Txn, key []byte) (indexEntry, bool, error) {
+	var e indexEntry
+	err := t.Get(key, func(b []byte) error { return codec.Unmarshal(b, &e) })
+	if errors.Is(err, kv.ErrNotFound) {
+		return e, false, nil
+	}
+	if err != nil {
+		return e, false, storeErr(err)
+	}
+	return e, true, nil
+}
+
+// readProfile reads the profile of id as stored, without following merges
+// and without the cache.
+func readProfile(t *kv.Txn, id CustomerID) (*profile, error) {
+	p := new(profile)
+	err := t.Get(keys.Profile(string(id)), func(b []byte) error { return codec.Unmarshal(b, p) })
+	if err != nil {
+		if errors.Is(err, kv.ErrNotFound) {
+			return nil, fmt.Errorf("%w: customer %s", ErrNotFound, id)
+		}
+		return nil, storeErr(err)
+	}
+	return p, nil
+}
+
+// current returns the shared profile of the customer that holds id now,
+// following merges, from the cache or the store. The caller must not change
+// it.
+func (s *Store) current(t *kv.Txn, id CustomerID) (*profile, error) {
+	for range maxRedirects {
+		if p, ok := s.profiles.Get(id); ok {
+			return p, nil
+		}
+		gen := s.profiles.Gen(id)
+		p, err := readProfile(t, id)
+		if err != nil {
+			return nil, err
+		}
+		if p.MergedInto == "" {
+			s.profiles.Fill(id, p, gen)
+			return p, nil
+		}
+		id = p.MergedInto
+	}
+	return nil, fmt.Errorf("%w: customer %s: more than %d merges deep", ErrFormat, id, maxRedirects)
+}
+
+// view runs fn in a read-only transaction.
+func (s *Store) view(ctx context.Context, fn func(t *kv.Txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	t := s.db.Begin(false)
+	defer t.Discard()
+	return fn(t)
+}
+
+// customerOf reads the customer that holds id now.
+func (s *Store) customerOf(ctx context.Context, id CustomerID) (*profile, error) {
+	if err := id.check(); err != nil {
+		return nil, err
+	}
+	if p, ok := s.profiles.Get(id); ok {
+		if s.closed.Load() {
+			return nil, ErrClosed
+		}
+		return p, nil
+	}
+	var p *profile
+	err := s.view(ctx, func(t *kv.Txn) error {
+		var err error
+		p, err = s.current(t, id)
+		return err
+	})
+	return p, err
+}
+
+// Lookup returns the customer an identifier belongs to, or ErrNotFound. It
+// never creates or links anything.
+func (s *Store) Lookup(ctx context.Context, id Identifier) (CustomerID, error) {
+	n, err := s.normalize(id)
+	if err != nil {
+		return "", err
+	}
+	p, err := s.customerByIdent(ctx, n)
+	if err != nil {
+		return "", err
+	}
+	return p.ID, nil
+}
+
+// customerByIdent returns the profile of the customer a normalized
+// identifier belongs to.
+func (s *Store) customerByIdent(ctx context.Context, n Identifier) (*profile, error) {
+	key := identKey(n)
+	if e, ok := s.idents.Get(key); ok {
+		if p, ok := s.profiles.Get(e.Customer); ok {
+			if s.closed.Load() {
+				return nil, ErrClosed
+			}
+			return p, nil
+		}
+	}
+	var p *profile
+	err := s.view(ctx, func(t *kv.Txn) error {
+		e, ok, err := s.lookupIndex(t, key)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: no customer with this %s", ErrNotFound, n.Kind)
+		}
+		p, err = s.current(t, e.Customer)
+		return err
+	})
+	return p, err
+}

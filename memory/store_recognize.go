@@ -1,0 +1,292 @@
+//go:build !wasip1
+
+package memory
+
+import (
+	"context"
+
+	"github.com/herken/herken/memory/internal/kv"
+)
+
+// Recognition is what Recognize found and changed.
+type Recognition struct {
+	// Customer is who the identifiers belong to.
+	Customer CustomerID
+	// Created is set when no identifier matched and a customer was made.
+	Created bool
+	// Linked lists identifiers newly linked to the customer, or newly
+	// verified.
+	Linked []Identifier
+	// Merged lists customers merged into Customer because a verified
+	// identifier proved they are one person.
+	Merged []CustomerID
+	// Conflicts lists claimed identifiers that belong to another customer.
+	// They were neither linked nor used to merge: a claim proves nothing.
+	Conflicts []Identifier
+}
+
+// Recognize resolves identifiers to one customer, linking the new ones and
+// creating the customer when none matches. It follows these rules:
+//
+//   - A verified identifier that is stored verified proves its customer.
+//     When it proves two or more customers, they are one person: the others
+//     are merged into the oldest, and the merge can be undone with Unmerge.
+//   - Otherwise the first claimed identifier that matches picks the customer.
+//   - A verified identifier stored as a claim on another customer moves to
+//     this one: the owner proved it, the claim did not.
+//   - A claimed identifier of another customer is a conflict: it is reported,
+//     not linked, and reveals nothing of that customer.
+//
+// Identifiers are normalized first; one that cannot be, or is a placeholder,
+// fails the call with an *IdentifierError and nothing changes.
+func (s *Store) Recognize(ctx context.Context, ids ...Identifier) (Recognition, error) {
+	norm, err := s.normalizeAll(ids)
+	if err != nil {
+		return Recognition{}, err
+	}
+	if rec, ok, err := s.recognizeKnown(ctx, norm); err != nil || ok {
+		return rec, err
+	}
+	var rec Recognition
+	err = s.write(ctx, func(w *wtx) error {
+		rec = Recognition{}
+		return w.recognize(norm, &rec)
+	})
+	if err != nil {
+		return Recognition{}, err
+	}
+	return rec, nil
+}
+
+// Link links identifiers to a known customer. A claimed identifier of
+// another customer is refused as a conflict; a verified one stored as a claim
+// elsewhere moves here; a verified one that is verified on another customer
+// merges that customer into this one.
+func (s *Store) Link(ctx context.Context, id CustomerID, ids ...Identifier) (Recognition, error) {
+	norm, err := s.normalizeAll(ids)
+	if err != nil {
+		return Recognition{}, err
+	}
+	var rec Recognition
+	err = s.write(ctx, func(w *wtx) error {
+		rec = Recognition{}
+		c, err := w.load(id)
+		if err != nil {
+			return err
+		}
+		return w.resolve(c, norm, &rec)
+	})
+	if err != nil {
+		return Recognition{}, err
+	}
+	return rec, nil
+}
+
+func (s *Store) normalizeAll(ids []Identifier) ([]Identifier, error) {
+	if len(ids) == 0 {
+		return nil, invalid("identifiers", "none given")
+	}
+	if len(ids) > s.opts.limits.Identifiers {
+		return nil, &LimitError{What: "identifiers", Limit: s.opts.limits.Identifiers}
+	}
+	out := make([]Identifier, 0, len(ids))
+	for _, id := range ids {
+		n, err := s.normalize(id)
+		if err != nil {
+			return nil, err
+		}
+		dup := false
+		for i := range out {
+			if out[i].Kind == n.Kind && out[i].Value == n.Value {
+				out[i].Verified = out[i].Verified || n.Verified
+				dup = true
+			}
+		}
+		if !dup {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// recognizeKnown answers without writing when every identifier is already
+// linked, as verified as given, to one customer.
+func (s *Store) recognizeKnown(ctx context.Context, ids []Identifier) (Recognition, bool, error) {
+	var rec Recognition
+	ok := false
+	err := s.view(ctx, func(t *kv.Txn) error {
+		var who CustomerID
+		for _, id := range ids {
+			e, found, err := s.lookupIndex(t, identKey(id))
+			if err != nil || !found || id.Verified && !e.Verified || who != "" && e.Customer != who {
+				return err
+			}
+			who = e.Customer
+		}
+		p, err := s.current(t, who)
+		if err != nil {
+			return err
+		}
+		rec.Customer, ok = p.ID, true
+		return nil
+	})
+	return rec, ok, err
+}
+
+// match is what one identifier of a Recognize call matched.
+type match struct {
+	id       Identifier
+	found    bool
+	cust     CustomerID
+	verified bool // stored verified
+}
+
+func (w *wtx) matches(ids []Identifier) ([]match, error) {
+	ms := make([]match, len(ids))
+	for i, id := range ids {
+		e, found, err := w.index(id)
+		if err != nil {
+			return nil, err
+		}
+		ms[i] = match{id: id, found: found, cust: e.Customer, verified: e.Verified}
+		if found {
+			c, err := w.load(e.Customer)
+			if err != nil {
+				return nil, err
+			}
+			ms[i].cust = c.p.ID
+		}
+	}
+	return ms, nil
+}
+
+func (w *wtx) recognize(ids []Identifier, rec *Recognition) error {
+	ms, err := w.matches(ids)
+	if err != nil {
+		return err
+	}
+	var survivor *wcust
+	for _, m := range ms {
+		if m.found && m.id.Verified && m.verified {
+			c, err := w.load(m.cust)
+			if err != nil {
+				return err
+			}
+			if survivor == nil {
+				survivor = c
+			} else if c != survivor {
+				survivor, _ = pickSurvivor(survivor, c)
+			}
+		}
+	}
+	if survivor == nil {
+		for _, m := range ms {
+			if m.found && !m.id.Verified {
+				if survivor, err = w.load(m.cust); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	if survivor == nil {
+		if survivor, err = w.create(); err != nil {
+			return err
+		}
+		rec.Created = true
+	}
+	return w.settle(survivor, ms, rec)
+}
+
+// resolve links ids to a customer chosen by the caller, as Link describes.
+func (w *wtx) resolve(c *wcust, ids []Identifier, rec *Recognition) error {
+	ms, err := w.matches(ids)
+	if err != nil {
+		return err
+	}
+	return w.settle(c, ms, rec)
+}
+
+// settle merges the customers that verified identifiers prove into survivor
+// and links the rest of the identifiers.
+func (w *wtx) settle(survivor *wcust, ms []match, rec *Recognition) error {
+	for _, m := range ms {
+		if !m.found || !m.id.Verified || !m.verified {
+			continue
+		}
+		c, err := w.load(m.cust)
+		if err != nil {
+			return err
+		}
+		if c == survivor {
+			continue
+		}
+		if err := w.merge(survivor, c, "both have verified "+string(m.id.Kind)); err != nil {
+			return err
+		}
+		rec.Merged = append(rec.Merged, c.p.ID)
+	}
+	for _, m := range ms {
+		var owner *wcust
+		if m.found {
+			c, err := w.load(m.cust)
+			if err != nil {
+				return err
+			}
+			owner = c
+		}
+		switch {
+		case owner == nil:
+			if err := w.link(survivor, m.id); err != nil {
+				return err
+			}
+			rec.Linked = append(rec.Linked, m.id)
+		case owner == survivor:
+			if m.id.Verified && !m.verified {
+				if err := w.setIndex(m.id, survivor.p.ID, true); err != nil {
+					return err
+				}
+				if err := w.emit(survivor, Event{Kind: EventIdentifierVerified, Identifier: &m.id}, nil); err != nil {
+					return err
+				}
+				rec.Linked = append(rec.Linked, m.id)
+			}
+		case m.id.Verified:
+			// Stored as a claim on another customer (verified ones merged
+			// above): the owner proved it, so it moves.
+			claim := m.id
+			claim.Verified = false
+			if err := w.emit(owner, Event{Kind: EventIdentifierUnlinked, Identifier: &claim,
+				Reason: "verified by another customer"}, nil); err != nil {
+				return err
+			}
+			if err := w.link(survivor, m.id); err != nil {
+				return err
+			}
+			rec.Linked = append(rec.Linked, m.id)
+		default:
+			rec.Conflicts = append(rec.Conflicts, m.id)
+		}
+	}
+	rec.Customer = survivor.p.ID
+	return nil
+}
+
+// link links a new identifier to c.
+func (w *wtx) link(c *wcust, id Identifier) error {
+	if len(c.p.Idents) >= w.s.opts.limits.Identifiers {
+		return &LimitError{What: "identifiers", Limit: w.s.opts.limits.Identifiers}
+	}
+	if err := w.setIndex(id, c.p.ID, id.Verified); err != nil {
+		return err
+	}
+	return w.emit(c, Event{Kind: EventIdentifierLinked, Identifier: &id}, nil)
+}
+
+// pickSurvivor returns which of two customers survives their merge.
+func pickSurvivor(a, b *wcust) (survivor, absorbed *wcust) {
+	if s, _ := survivorOf(a.p, b.p); s == a.p {
+		return a, b
+	}
+	return b, a
+}

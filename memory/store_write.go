@@ -1,0 +1,289 @@
+//go:build !wasip1
+
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keys"
+	"github.com/herken/herken/memory/internal/kv"
+)
+
+// maxAttempts bounds how often a write is retried after conflicting with
+// concurrent writes before it fails with ErrBusy.
+const maxAttempts = 64
+
+// wtx is one attempt at a write: a transaction and the customers it loaded.
+// Writers decode their own profiles and never change shared ones.
+type wtx struct {
+	s     *Store
+	txn   *kv.Txn
+	now   time.Time
+	custs map[CustomerID]*wcust
+	order []*wcust        // in load order, for deterministic writes
+	keys  map[string]bool // identifier keys written, to invalidate
+	out   []Event         // events to deliver to watchers after commit
+	after []func()        // work to run after a successful commit
+}
+
+// wcust is a customer as a write sees it.
+type wcust struct {
+	p       *profile
+	loadSeq uint64 // the profile's Seq when loaded
+	isNew   bool
+	dirty   bool
+	swept   bool // expired facts were dropped
+	erased  bool // forgotten by this write: write nothing for it
+	// Timeline entries to append, or, after a rebuild, the whole timelines.
+	contacts []Contact
+	resolved []Issue
+	rebuilt  bool
+}
+
+// write runs fn in a transaction and commits it, retrying fn from the start
+// when the commit conflicts with a concurrent write. fn must not keep state
+// between attempts other than through w.
+func (s *Store) write(ctx context.Context, fn func(w *wtx) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		w := &wtx{s: s, txn: s.db.Begin(true), now: s.now(), custs: map[CustomerID]*wcust{}, keys: map[string]bool{}}
+		err := fn(w)
+		if err == nil {
+			err = w.commit()
+		}
+		w.txn.Discard()
+		if !errors.Is(err, kv.ErrConflict) {
+			return storeErr(err)
+		}
+		if attempt == maxAttempts {
+			return fmt.Errorf("%w: gave up after %d attempts", ErrBusy, attempt)
+		}
+		// Back off a little, more each time, so that contenders spread out.
+		time.Sleep(time.Duration(rand.Int64N(int64(attempt)*int64(50*time.Microsecond) + 1)))
+	}
+}
+
+// loadExact returns customer id as stored, without following merges.
+func (w *wtx) loadExact(id CustomerID) (*wcust, error) {
+	if c, ok := w.custs[id]; ok {
+		if c.erased {
+			return nil, fmt.Errorf("%w: customer %s", ErrNotFound, id)
+		}
+		return c, nil
+	}
+	p, err := readProfile(w.txn, id)
+	if err != nil {
+		return nil, err
+	}
+	c := &wcust{p: p, loadSeq: p.Seq}
+	w.custs[id] = c
+	w.order = append(w.order, c)
+	return c, nil
+}
+
+// load returns the customer that holds id now, following merges.
+func (w *wtx) load(id CustomerID) (*wcust, error) {
+	if err := id.check(); err != nil {
+		return nil, err
+	}
+	for range maxRedirects {
+		c, err := w.loadExact(id)
+		if err != nil {
+			return nil, err
+		}
+		if c.p.MergedInto == "" {
+			return c, nil
+		}
+		id = c.p.MergedInto
+	}
+	return nil, fmt.Errorf("%w: customer %s: more than %d merges deep", ErrFormat, id, maxRedirects)
+}
+
+// create makes a new customer.
+func (w *wtx) create() (*wcust, error) {
+	id := newCustomerID()
+	c := &wcust{p: newProfile(id, w.now), isNew: true, swept: true}
+	w.custs[id] = c
+	w.order = append(w.order, c)
+	return c, w.emit(c, Event{Kind: EventCreated}, nil)
+}
+
+// emit appends an event to c's history and applies it to c's profile.
+func (w *wtx) emit(c *wcust, e Event, absorbed *profile) error {
+	if !c.swept {
+		c.swept = true
+		for _, f := range c.p.Facts {
+			if f.expired(w.now) {
+				if err := w.emit(c, Event{Kind: EventFactExpired, Key: f.Key}, nil); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	e.Customer = c.p.ID
+	e.Seq = c.p.Seq + 1
+	if e.At.IsZero() {
+		e.At = w.now
+	}
+	fx := c.p.apply(&e, absorbed)
+	c.dirty = true
+	if fx.contact != nil {
+		c.contacts = append(c.contacts, *fx.contact)
+	}
+	if fx.resolved != nil {
+		c.resolved = append(c.resolved, *fx.resolved)
+	}
+	b, err := codec.Marshal(&e)
+	if err != nil {
+		return err
+	}
+	if err := w.txn.Set(keys.Event(string(e.Customer), e.Seq), b); err != nil {
+		return err
+	}
+	w.out = append(w.out, e)
+	return nil
+}
+
+// index reads the index entry of a normalized identifier.
+func (w *wtx) index(id Identifier) (indexEntry, bool, error) {
+	return readIndex(w.txn, keys.Identifier(string(id.Kind), id.Value))
+}
+
+func (w *wtx) setIndex(id Identifier, c CustomerID, verified bool) error {
+	b, err := codec.Marshal(indexEntry{Customer: c, Verified: verified})
+	if err != nil {
+		return err
+	}
+	key := keys.Identifier(string(id.Kind), id.Value)
+	w.keys[string(key)] = true
+	return w.txn.Set(key, b)
+}
+
+func (w *wtx) deleteIndex(id Identifier) error {
+	key := keys.Identifier(string(id.Kind), id.Value)
+	w.keys[string(key)] = true
+	return w.txn.Delete(key)
+}
+
+// flush writes the profiles and timelines of the customers the write changed.
+func (w *wtx) flush() error {
+	lim := w.s.opts.limits
+	for _, c := range w.order {
+		if !c.dirty || c.erased {
+			continue
+		}
+		id := string(c.p.ID)
+		b, err := codec.Marshal(c.p)
+		if err != nil {
+			return err
+		}
+		if err := w.txn.Set(keys.Profile(id), b); err != nil {
+			return err
+		}
+		if err := w.appendLog(keys.Contacts(id), c.contacts, lim.Contacts, c.rebuilt); err != nil {
+			return err
+		}
+		if err := w.appendLog(keys.Resolved(id), c.resolved, lim.Issues, c.rebuilt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendLog appends entries to the log at key, keeping the newest keep; with
+// replace, the entries replace the log.
+func appendLogEntries[T any](old []byte, entries []T, keep int) ([]byte, error) {
+	log := old
+	var err error
+	for i := range entries {
+		if log, _, err = codec.AppendEntry(log, &entries[i], keep); err != nil {
+			return nil, err
+		}
+	}
+	return log, nil
+}
+
+func (w *wtx) appendLog(key []byte, entries any, keep int, replace bool) error {
+	var old []byte
+	if !replace {
+		err := w.txn.Get(key, func(b []byte) error { old = slices.Clone(b); return nil })
+		if err != nil && !errors.Is(err, kv.ErrNotFound) {
+			return err
+		}
+	}
+	var log []byte
+	var err error
+	switch es := entries.(type) {
+	case []Contact:
+		if len(es) == 0 && !replace {
+			return nil
+		}
+		log, err = appendLogEntries(old, es, keep)
+	case []Issue:
+		if len(es) == 0 && !replace {
+			return nil
+		}
+		log, err = appendLogEntries(old, es, keep)
+	}
+	if err != nil {
+		return err
+	}
+	if len(log) == 0 {
+		return w.txn.Delete(key)
+	}
+	return w.txn.Set(key, log)
+}
+
+// commit writes and commits, then, holding the commit stripes of the
+// customers it changed, drops their cached entries and delivers the events,
+// so that watchers see one customer's events in commit order.
+func (w *wtx) commit() error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	var stripes []int
+	for _, c := range w.order {
+		if c.dirty || c.erased {
+			stripes = append(stripes, int(maphash.String(w.s.seed, string(c.p.ID))%uint64(len(w.s.commit))))
+		}
+	}
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	for _, i := range stripes {
+		w.s.commit[i].Lock()
+	}
+	defer func() {
+		for _, i := range stripes {
+			w.s.commit[i].Unlock()
+		}
+	}()
+	if err := w.txn.Commit(); err != nil {
+		return err
+	}
+	for _, c := range w.order {
+		if c.dirty || c.erased {
+			w.s.profiles.Invalidate(c.p.ID)
+		}
+	}
+	for k := range w.keys {
+		w.s.idents.Invalidate(k)
+	}
+	w.s.publish(w.out)
+	for _, f := range w.after {
+		f()
+	}
+	return nil
+}
