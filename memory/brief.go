@@ -44,7 +44,7 @@ type Brief struct {
 }
 
 // LastContact returns the customer's newest contact on any channel.
-func (b *Brief) LastContact() (Contact, bool) {
+func (b Brief) LastContact() (Contact, bool) {
 	if len(b.LastContacts) == 0 {
 		return Contact{}, false
 	}
@@ -52,7 +52,7 @@ func (b *Brief) LastContact() (Contact, bool) {
 }
 
 // Fact returns the value of a fact in the brief.
-func (b *Brief) Fact(key string) (string, bool) {
+func (b Brief) Fact(key string) (string, bool) {
 	for _, f := range b.Facts {
 		if f.Key == key {
 			return f.Value, true
@@ -62,7 +62,7 @@ func (b *Brief) Fact(key string) (string, bool) {
 }
 
 // Preference returns the value of a preference in the brief.
-func (b *Brief) Preference(key string) (string, bool) { return findPref(b.Preferences, key) }
+func (b Brief) Preference(key string) (string, bool) { return findPref(b.Preferences, key) }
 
 // brief builds the brief of p. It reads p and copies what it returns.
 func (p *profile) brief(q BriefQuery, window time.Duration) Brief {

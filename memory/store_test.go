@@ -1,0 +1,106 @@
+package memory_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/herken/herken/memory"
+)
+
+func TestDataSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := memory.Open(ctx, memory.DefaultOptions(dir))
+	require.NoError(t, err)
+	r, err := s.Recognize(ctx, memory.Email("ada@example.com"))
+	require.NoError(t, err)
+	require.NoError(t, s.Remember(ctx, r.Customer, memory.Fact{Key: "size", Value: "M"}))
+	require.NoError(t, s.SaveDraft(ctx, r.Customer, "cart", []byte("cart")))
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "Close is idempotent")
+
+	s, err = memory.Open(ctx, memory.DefaultOptions(dir))
+	require.NoError(t, err)
+	defer s.Close()
+	b, err := s.BriefFor(ctx, memory.Email("ADA@example.com"), memory.BriefQuery{})
+	require.NoError(t, err)
+	require.Equal(t, r.Customer, b.Customer)
+	v, _ := b.Fact("size")
+	require.Equal(t, "M", v)
+	d, err := s.LoadDraft(ctx, r.Customer, "cart")
+	require.NoError(t, err)
+	require.Equal(t, "cart", string(d.Data))
+	require.NoError(t, s.Check(ctx))
+}
+
+func TestClosedStore(t *testing.T) {
+	ctx := context.Background()
+	s, err := memory.Open(ctx, memory.InMemoryOptions())
+	require.NoError(t, err)
+	id := recognize(t, s, memory.Email("ada@example.com")).Customer
+	brief(t, s, id) // cached
+	w, err := s.Watch(ctx)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	_, err = s.Recognize(ctx, memory.Email("ada@example.com"))
+	require.ErrorIs(t, err, memory.ErrClosed)
+	_, err = s.Brief(ctx, id, memory.BriefQuery{})
+	require.ErrorIs(t, err, memory.ErrClosed)
+	_, err = s.BriefFor(ctx, memory.Email("ada@example.com"), memory.BriefQuery{})
+	require.ErrorIs(t, err, memory.ErrClosed)
+	require.ErrorIs(t, s.SetName(ctx, id, "x"), memory.ErrClosed)
+	_, err = w.Next(ctx)
+	require.ErrorIs(t, err, memory.ErrClosed)
+	_, err = s.Watch(ctx)
+	require.ErrorIs(t, err, memory.ErrClosed)
+}
+
+func TestOptionsAreChecked(t *testing.T) {
+	ctx := context.Background()
+	for name, o := range map[string]memory.Options{
+		"no dir":        memory.DefaultOptions(""),
+		"bad region":    memory.InMemoryOptions().WithDefaultRegion("XX"),
+		"zero window":   memory.InMemoryOptions().WithAtRiskWindow(0),
+		"negative size": memory.InMemoryOptions().WithCacheSize(-1),
+		"tiny drafts":   memory.InMemoryOptions().WithLimits(memory.Limits{Identifiers: 1}),
+	} {
+		_, err := memory.Open(ctx, o)
+		require.ErrorIs(t, err, memory.ErrInvalidInput, name)
+	}
+	s, err := memory.Open(ctx, memory.InMemoryOptions().WithCacheSize(0).WithLogger(slog.New(slog.DiscardHandler)).WithSyncWrites(false))
+	require.NoError(t, err)
+	id := recognize(t, s, memory.Email("ada@example.com")).Customer
+	require.Equal(t, id, brief(t, s, id).Customer, "works without a cache")
+	require.NoError(t, s.Close())
+}
+
+func TestBadCustomerIDs(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	for _, id := range []memory.CustomerID{"", "x", "../../etc/passwd", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"} {
+		_, err := s.Brief(ctx, id, memory.BriefQuery{})
+		require.ErrorIs(t, err, memory.ErrInvalidInput, id)
+		require.ErrorIs(t, s.SetName(ctx, id, "x"), memory.ErrInvalidInput)
+	}
+	_, err := s.Brief(ctx, "aaaaaaaaaaaaaaaaaaaaaaaaaa", memory.BriefQuery{})
+	require.ErrorIs(t, err, memory.ErrNotFound)
+	require.ErrorIs(t, s.SetName(ctx, "aaaaaaaaaaaaaaaaaaaaaaaaaa", "x"), memory.ErrNotFound)
+}
+
+func TestCacheStaysCorrectAfterWrites(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	id := recognize(t, s, memory.Email("ada@example.com")).Customer
+	for i := range 20 {
+		v := string(rune('a' + i))
+		require.NoError(t, s.Remember(ctx, id, memory.Fact{Key: "k", Value: v}))
+		b, err := s.BriefFor(ctx, memory.Email("ada@example.com"), memory.BriefQuery{})
+		require.NoError(t, err)
+		got, _ := b.Fact("k")
+		require.Equal(t, v, got, "a brief after a write sees the write")
+	}
+}
