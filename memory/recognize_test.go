@@ -13,10 +13,11 @@ func TestRecognizeCreatesLinksAndFinds(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t)
 
-	r := recognize(t, s, memory.Email("Ada@Example.com"))
+	r := recognize(t, s, memory.Email("Ada@Example.com").AsVerified())
 	require.True(t, r.Created)
 	require.Len(t, r.Linked, 1)
 	require.Equal(t, "ada@example.com", r.Linked[0].Value)
+	require.True(t, r.Linked[0].Verified)
 
 	// The same address in another form finds the same customer.
 	again := recognize(t, s, memory.Email(" ADA@example.com"))
@@ -24,8 +25,8 @@ func TestRecognizeCreatesLinksAndFinds(t *testing.T) {
 	require.Equal(t, r.Customer, again.Customer)
 	require.Empty(t, again.Linked)
 
-	// A new identifier with a known one is linked to the same customer.
-	withPhone := recognize(t, s, memory.Email("ada@example.com"), memory.Phone("06 12345678"))
+	// A new identifier with a known verified one is linked to the same customer.
+	withPhone := recognize(t, s, memory.Email("ada@example.com").AsVerified(), memory.Phone("06 12345678"))
 	require.Equal(t, r.Customer, withPhone.Customer)
 	require.Equal(t, []memory.Identifier{memory.Phone("+31612345678")}, withPhone.Linked)
 
@@ -97,8 +98,8 @@ func TestVerifiedIdentifierTakesOverAClaim(t *testing.T) {
 
 func TestVerifyUpgradesAClaimOfTheSameCustomer(t *testing.T) {
 	s := openStore(t)
-	first := recognize(t, s, memory.Device("device-abcdefgh"), memory.Email("ada@example.com"))
-	r := recognize(t, s, memory.Device("device-abcdefgh"), memory.Email("ada@example.com").AsVerified())
+	first := recognize(t, s, memory.Device("device-abcdefgh").AsVerified(), memory.Email("ada@example.com"))
+	r := recognize(t, s, memory.Device("device-abcdefgh").AsVerified(), memory.Email("ada@example.com").AsVerified())
 	require.Equal(t, first.Customer, r.Customer)
 	require.Equal(t, []memory.Identifier{memory.Email("ada@example.com").AsVerified()}, r.Linked)
 	c, err := s.Customer(context.Background(), r.Customer)
@@ -136,8 +137,8 @@ func TestIdentifierLimit(t *testing.T) {
 		l.Identifiers = 2
 		return o.WithLimits(l)
 	})
-	r := recognize(t, s, memory.Email("a@example.com"), memory.Device("device-abcdefgh"))
-	_, err := s.Recognize(context.Background(), memory.Email("a@example.com"), memory.Account("acct-9"))
+	r := recognize(t, s, memory.Email("a@example.com").AsVerified(), memory.Device("device-abcdefgh"))
+	_, err := s.Recognize(context.Background(), memory.Email("a@example.com").AsVerified(), memory.Account("acct-9"))
 	require.ErrorIs(t, err, memory.ErrLimit)
 	var le *memory.LimitError
 	require.ErrorAs(t, err, &le)
@@ -145,4 +146,41 @@ func TestIdentifierLimit(t *testing.T) {
 	c, err := s.Customer(context.Background(), r.Customer)
 	require.NoError(t, err)
 	require.Len(t, c.Identifiers, 2)
+}
+
+func TestClaimsRecognizeButNeverLink(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	ada := recognize(t, s, memory.Email("ada@example.com").AsVerified())
+
+	// An inbound email (a claim) recognizes Ada for the help desk...
+	r := recognize(t, s, memory.Email("ada@example.com"), memory.Phone("+31612345678"))
+	require.Equal(t, ada.Customer, r.Customer)
+	require.False(t, r.Created)
+	// ...but the phone number that came with it is not linked to her.
+	require.Equal(t, []memory.Identifier{memory.Phone("+31612345678")}, r.Unproven)
+	require.Empty(t, r.Linked)
+	_, err := s.Lookup(ctx, memory.Phone("+31612345678"))
+	require.ErrorIs(t, err, memory.ErrNotFound)
+
+	// A fresh device the server vouches for, with Ada's email typed in:
+	// a new customer, and the email is a conflict.
+	dev := recognize(t, s, memory.Device("fresh-device-token").AsVerified(), memory.Email("ada@example.com"))
+	require.True(t, dev.Created)
+	require.NotEqual(t, ada.Customer, dev.Customer)
+	require.Equal(t, []memory.Identifier{memory.Email("ada@example.com")}, dev.Conflicts)
+
+	// Claims that match nobody make a customer with all of them.
+	fresh := recognize(t, s, memory.Email("new@example.com"), memory.Phone("+31687654321"))
+	require.True(t, fresh.Created)
+	require.Len(t, fresh.Linked, 2)
+}
+
+func TestVerifiedAnchorsChooseEvenWhenClaimsMatch(t *testing.T) {
+	s := openStore(t)
+	device := recognize(t, s, memory.Device("device-of-visitor").AsVerified())
+	// The visitor types an email nobody has: it is linked to their device.
+	r := recognize(t, s, memory.Device("device-of-visitor").AsVerified(), memory.Email("visitor@example.com"))
+	require.Equal(t, device.Customer, r.Customer)
+	require.Equal(t, []memory.Identifier{memory.Email("visitor@example.com")}, r.Linked)
 }

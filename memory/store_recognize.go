@@ -12,30 +12,40 @@ import (
 type Recognition struct {
 	// Customer is who the identifiers belong to.
 	Customer CustomerID
-	// Created is set when no identifier matched and a customer was made.
+	// Created is set when a customer was made for the identifiers.
 	Created bool
 	// Linked lists identifiers newly linked to the customer, or newly
 	// verified.
 	Linked []Identifier
-	// Merged lists customers merged into Customer because a verified
-	// identifier proved they are one person.
+	// Merged lists customers merged into Customer because verified
+	// identifiers proved they are one person.
 	Merged []CustomerID
 	// Conflicts lists claimed identifiers that belong to another customer.
-	// They were neither linked nor used to merge: a claim proves nothing.
+	// They were neither linked nor used: a claim proves nothing, and reveals
+	// nothing of that customer.
 	Conflicts []Identifier
+	// Unproven lists new claimed identifiers that were not linked because
+	// the customer was recognized by claims only: a claim never links
+	// anything to an existing customer. Link them once they are verified.
+	Unproven []Identifier
 }
 
-// Recognize resolves identifiers to one customer, linking the new ones and
-// creating the customer when none matches. It follows these rules:
+// Recognize resolves identifiers to one customer, linking new ones and
+// creating the customer when needed. Identifiers given as verified
+// (Identifier.AsVerified) are proof; the others are claims. The rules:
 //
-//   - A verified identifier that is stored verified proves its customer.
-//     When it proves two or more customers, they are one person: the others
-//     are merged into the oldest, and the merge can be undone with Unmerge.
-//   - Otherwise the first claimed identifier that matches picks the customer.
-//   - A verified identifier stored as a claim on another customer moves to
-//     this one: the owner proved it, the claim did not.
-//   - A claimed identifier of another customer is a conflict: it is reported,
-//     not linked, and reveals nothing of that customer.
+//   - When any identifier is verified, the verified ones alone choose the
+//     customer: a verified identifier that is stored verified proves its
+//     customer, and when they prove two or more customers, those are one
+//     person and are merged into the oldest (Unmerge undoes it). When they
+//     prove none, a new customer is made. A verified identifier stored as a
+//     claim on another customer moves to the chosen one: its owner proved it.
+//     New claimed identifiers are linked as claims.
+//   - When all are claims, the first one that matches recognizes its
+//     customer, and nothing is linked to it (see Recognition.Unproven); when
+//     none matches, a customer is made with all of them.
+//   - A claimed identifier of a customer other than the chosen one is a
+//     conflict: reported, never linked, never merged.
 //
 // Identifiers are normalized first; one that cannot be, or is a placeholder,
 // fails the call with an *IdentifierError and nothing changes.
@@ -165,9 +175,14 @@ func (w *wtx) recognize(ids []Identifier, rec *Recognition) error {
 	if err != nil {
 		return err
 	}
+	anchored := false
 	var survivor *wcust
 	for _, m := range ms {
-		if m.found && m.id.Verified && m.verified {
+		if !m.id.Verified {
+			continue
+		}
+		anchored = true
+		if m.found && m.verified {
 			c, err := w.load(m.cust)
 			if err != nil {
 				return err
@@ -179,12 +194,14 @@ func (w *wtx) recognize(ids []Identifier, rec *Recognition) error {
 			}
 		}
 	}
-	if survivor == nil {
+	claimsOnly := false
+	if !anchored {
 		for _, m := range ms {
-			if m.found && !m.id.Verified {
+			if m.found {
 				if survivor, err = w.load(m.cust); err != nil {
 					return err
 				}
+				claimsOnly = true
 				break
 			}
 		}
@@ -194,6 +211,18 @@ func (w *wtx) recognize(ids []Identifier, rec *Recognition) error {
 			return err
 		}
 		rec.Created = true
+	}
+	if claimsOnly {
+		for _, m := range ms {
+			switch {
+			case !m.found:
+				rec.Unproven = append(rec.Unproven, m.id)
+			case m.cust != survivor.p.ID:
+				rec.Conflicts = append(rec.Conflicts, m.id)
+			}
+		}
+		rec.Customer = survivor.p.ID
+		return nil
 	}
 	return w.settle(survivor, ms, rec)
 }
