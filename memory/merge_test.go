@@ -151,3 +151,22 @@ func TestMergeLimit(t *testing.T) {
 	_, err = s.Merge(ctx, a, c, "")
 	require.ErrorIs(t, err, memory.ErrLimit)
 }
+
+func TestUnmergeAfterChangesToAbsorbedIdentifiers(t *testing.T) {
+	ctx := context.Background()
+	s, clk := openClocked(t)
+	a := recognize(t, s, memory.Email("a@example.com").AsVerified()).Customer
+	b := recognize(t, s, memory.Email("b@example.com")).Customer
+	require.NoError(t, s.Remember(ctx, b, memory.Fact{Key: "short", Value: "lived", Retention: time.Hour}))
+	clk.Advance(2 * time.Hour) // b's fact expires before the merge
+	_, err := s.Merge(ctx, a, b, "")
+	require.NoError(t, err)
+	// b's claimed email is verified on the survivor, then its phone moves away.
+	r := recognize(t, s, memory.Email("a@example.com").AsVerified(), memory.Email("b@example.com").AsVerified())
+	require.Equal(t, a, r.Customer)
+	require.NoError(t, s.Unmerge(ctx, b))
+	id, err := s.Lookup(ctx, memory.Email("b@example.com"))
+	require.NoError(t, err)
+	require.Equal(t, b, id)
+	require.NoError(t, s.Check(ctx))
+}

@@ -75,9 +75,17 @@ func (p *profile) apply(e *Event, absorbed *profile) effects {
 		if p.Created.IsZero() {
 			p.Created = e.At
 		}
-	case EventIdentifierLinked, EventIdentifierVerified:
+	case EventIdentifierLinked:
 		if e.Identifier != nil {
 			p.link(*e.Identifier, e.At)
+		}
+	case EventIdentifierVerified:
+		// Only an identifier the customer has; replaying a history after
+		// an unmerge may meet one that went back to its own customer.
+		if e.Identifier != nil {
+			if _, ok := p.linked(*e.Identifier); ok {
+				p.link(*e.Identifier, e.At)
+			}
 		}
 	case EventIdentifierUnlinked:
 		if e.Identifier != nil {

@@ -5,6 +5,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/herken/herken/memory/internal/codec"
@@ -62,6 +63,10 @@ func (w *wtx) merge(survivor, absorbed *wcust, reason string) error {
 		return &LimitError{What: "facts", Limit: lim.Facts}
 	}
 	m := Merge{ID: randomID(10), Into: survivor.p.ID, From: absorbed.p.ID, At: w.now, Reason: reason}
+	// The survivor absorbs the profile as it is kept from now on.
+	if err := w.sweep(absorbed); err != nil {
+		return err
+	}
 	snapshot := absorbed.p.clone()
 	if err := w.emit(absorbed, Event{Kind: EventAbsorbed, Merge: &m}, nil); err != nil {
 		return err
@@ -127,19 +132,33 @@ func (s *Store) Unmerge(ctx context.Context, absorbed CustomerID) error {
 				return err
 			}
 		}
-		for _, l := range x.p.Idents {
-			e, found, err := w.index(l.Identifier)
+		// A clone: unlinking changes x.p.Idents.
+		for _, l := range slices.Clone(x.p.Idents) {
+			id := l.Identifier
+			e, found, err := w.index(id)
 			if err != nil {
 				return err
 			}
 			if found && (e.Customer == top.p.ID || e.Customer == a.p.ID) {
-				if err := w.setIndex(l.Identifier, x.p.ID, e.Verified); err != nil {
+				if kept, ok := top.p.linked(id); ok {
+					// Linked to the survivor by its own events after the
+					// merge: a change made since, which stays.
+					if err := w.setIndex(id, top.p.ID, kept.Verified); err != nil {
+						return err
+					}
+					if err := w.emit(x, Event{Kind: EventIdentifierUnlinked, Identifier: &id,
+						Reason: "kept by the customer it was merged into"}, nil); err != nil {
+						return err
+					}
+					continue
+				}
+				// Back as it was: verified as the absorbed customer had it.
+				if err := w.setIndex(id, x.p.ID, l.Verified); err != nil {
 					return err
 				}
 				continue
 			}
 			// It went to another customer while merged.
-			id := l.Identifier
 			if err := w.emit(x, Event{Kind: EventIdentifierUnlinked, Identifier: &id,
 				Reason: "linked to another customer while merged"}, nil); err != nil {
 				return err

@@ -121,17 +121,26 @@ func (w *wtx) create() (*wcust, error) {
 	return c, w.emit(c, Event{Kind: EventCreated}, nil)
 }
 
-// emit appends an event to c's history and applies it to c's profile.
-func (w *wtx) emit(c *wcust, e Event, absorbed *profile) error {
-	if !c.swept {
-		c.swept = true
-		for _, f := range c.p.Facts {
-			if f.expired(w.now) {
-				if err := w.emit(c, Event{Kind: EventFactExpired, Key: f.Key}, nil); err != nil {
-					return err
-				}
+// sweep drops c's expired facts, once per write, before its first event.
+func (w *wtx) sweep(c *wcust) error {
+	if c.swept {
+		return nil
+	}
+	c.swept = true
+	for _, f := range slices.Clone(c.p.Facts) {
+		if f.expired(w.now) {
+			if err := w.emit(c, Event{Kind: EventFactExpired, Key: f.Key}, nil); err != nil {
+				return err
 			}
 		}
+	}
+	return nil
+}
+
+// emit appends an event to c's history and applies it to c's profile.
+func (w *wtx) emit(c *wcust, e Event, absorbed *profile) error {
+	if err := w.sweep(c); err != nil {
+		return err
 	}
 	e.Customer = c.p.ID
 	e.Seq = c.p.Seq + 1
