@@ -204,19 +204,24 @@ func checkDomain(d string) string {
 	if d == "" {
 		return "no domain after the @"
 	}
-	labels := strings.Split(d, ".")
-	if len(labels) < 2 {
+	if !strings.Contains(d, ".") {
 		return "the domain has no dot"
 	}
-	for _, l := range labels {
-		if l == "" || len(l) > 63 {
+	for label := range strings.SplitSeq(d, ".") {
+		if label == "" || len(label) > 63 {
 			return "the domain has an empty or overlong part"
 		}
-		if l[0] == '-' || l[len(l)-1] == '-' {
+		if label[0] == '-' || label[len(label)-1] == '-' {
 			return "a part of the domain starts or ends with '-'"
 		}
-		for _, r := range l {
-			if !(r == '-' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r > 0x7f && unicode.IsLetter(r) || r > 0x7f && unicode.IsDigit(r) || r > 0x7f && unicode.Is(unicode.Mn, r)) {
+		for _, r := range label {
+			if r < 0x80 {
+				if r == '-' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+					continue
+				}
+				return "the domain has a character a domain cannot have"
+			}
+			if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.Mn, r) {
 				return "the domain has a character a domain cannot have"
 			}
 		}

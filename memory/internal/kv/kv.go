@@ -6,7 +6,6 @@
 package kv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -76,9 +75,6 @@ func (d *DB) Close() error { return translate(d.db.Close()) }
 
 // Begin starts a transaction; update allows writes. Discard it when done.
 func (d *DB) Begin(update bool) *Txn { return &Txn{t: d.db.NewTransaction(update)} }
-
-// Sync flushes written data to disk.
-func (d *DB) Sync() error { return translate(d.db.Sync()) }
 
 // DeletePrefixes deletes every key under the given prefixes in batches that
 // need not fit one transaction. It is not atomic.
@@ -159,18 +155,6 @@ func (t *Txn) Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error)
 		}
 	}
 	return nil
-}
-
-// Last returns a copy of the greatest key under prefix, or ErrNotFound.
-func (t *Txn) Last(prefix []byte) ([]byte, error) {
-	it := t.t.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
-	defer it.Close()
-	seek := append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-	it.Seek(seek)
-	if !it.ValidForPrefix(prefix) {
-		return nil, ErrNotFound
-	}
-	return it.Item().KeyCopy(nil), nil
 }
 
 // Commit commits the transaction.
