@@ -27,6 +27,7 @@ type Store struct {
 	db   *kv.DB
 	opts Options
 
+	epoch    cache.Epoch // orders cache fills against invalidations
 	profiles *cache.Cache[CustomerID, *profile]
 	idents   *cache.Cache[string, indexEntry]
 
@@ -68,8 +69,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		seed:     maphash.MakeSeed(),
 		watchers: map[*Watcher]struct{}{},
 	}
-	if s.profiles, err = cache.New[CustomerID, *profile](opts.cacheSize); err == nil {
-		s.idents, err = cache.New[string, indexEntry](opts.cacheSize * 2)
+	if s.profiles, err = cache.New[CustomerID, *profile](opts.cacheSize, &s.epoch); err == nil {
+		s.idents, err = cache.New[string, indexEntry](opts.cacheSize*2, &s.epoch)
 	}
 	if err == nil {
 		err = s.checkFormat()

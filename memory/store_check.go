@@ -35,7 +35,8 @@ func (s *Store) Check(ctx context.Context) error {
 			problems = append(problems, fmt.Errorf("memory: check: "+format, args...))
 		}
 	}
-	err := s.view(ctx, func(t *kv.Txn) error {
+	err := s.view(ctx, func(r *reader) error {
+		t := r.t
 		profiles := map[CustomerID]*profile{}
 		err := t.Scan([]byte("c/"), false, func(k, v []byte) error {
 			if !bytes.HasSuffix(k, []byte("/p")) || len(k) != len("c/")+customerIDLen+len("/p") {

@@ -50,20 +50,19 @@ func (s *Store) LoadDraft(ctx context.Context, id CustomerID, name string) (Draf
 	if err := checkDraftName(name); err != nil {
 		return Draft{}, err
 	}
+	p, err := s.customerOf(ctx, id)
+	if err != nil {
+		return Draft{}, err
+	}
+	ref, ok := p.draft(name)
+	if !ok {
+		return Draft{}, fmt.Errorf("%w: draft %q", ErrNotFound, name)
+	}
+	// The transaction starts after the profile was read, so it holds the
+	// draft the profile lists, unless it was deleted since.
 	var d Draft
-	err := s.view(ctx, func(t *kv.Txn) error {
-		if err := id.check(); err != nil {
-			return err
-		}
-		p, err := s.current(t, id)
-		if err != nil {
-			return err
-		}
-		ref, ok := p.draft(name)
-		if !ok {
-			return fmt.Errorf("%w: draft %q", ErrNotFound, name)
-		}
-		d, err = readDraft(t, ref)
+	err = s.view(ctx, func(r *reader) error {
+		d, err = readDraft(r.t, ref)
 		return err
 	})
 	return d, err

@@ -15,7 +15,8 @@ func (s *Store) Export(ctx context.Context, id CustomerID) (*Export, error) {
 		return nil, err
 	}
 	x := &Export{Format: ExportFormat, Exported: s.now()}
-	err := s.view(ctx, func(t *kv.Txn) error {
+	err := s.view(ctx, func(r *reader) error {
+		t := r.t
 		p, err := readCurrent(t, id)
 		if err != nil {
 			return err

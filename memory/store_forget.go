@@ -175,7 +175,8 @@ func (s *Store) finishForgets() error {
 // Receipts returns the receipts of every Forget, oldest first.
 func (s *Store) Receipts(ctx context.Context) ([]Receipt, error) {
 	var rs []Receipt
-	err := s.view(ctx, func(t *kv.Txn) error {
+	err := s.view(ctx, func(r *reader) error {
+		t := r.t
 		return t.Scan(keys.Receipts, false, func(_, v []byte) error {
 			var r Receipt
 			if err := codec.Unmarshal(v, &r); err != nil {

@@ -30,20 +30,6 @@ func (s *Store) normalize(id Identifier) (Identifier, error) {
 	return Normalize(id, s.opts.region)
 }
 
-// lookupIndex returns the index entry of a normalized identifier, from the
-// cache or the store.
-func (s *Store) lookupIndex(t *kv.Txn, key string) (indexEntry, bool, error) {
-	if e, ok := s.idents.Get(key); ok {
-		return e, true, nil
-	}
-	gen := s.idents.Gen(key)
-	e, ok, err := readIndex(t, []byte(key))
-	if err == nil && ok {
-		s.idents.Fill(key, e, gen)
-	}
-	return e, ok, err
-}
-
 func readIndex(t *kv.Txn, key []byte) (indexEntry, bool, error) {
 	var e indexEntry
 	err := t.Get(key, func(b []byte) error { return codec.Unmarshal(b, &e) })
@@ -70,30 +56,16 @@ func readProfile(t *kv.Txn, id CustomerID) (*profile, error) {
 	return p, nil
 }
 
-// current returns the shared profile of the customer that holds id now,
-// following merges, from the cache or the store. The caller must not change
-// it.
-func (s *Store) current(t *kv.Txn, id CustomerID) (*profile, error) {
-	for range maxRedirects {
-		if p, ok := s.profiles.Get(id); ok {
-			return p, nil
-		}
-		gen := s.profiles.Gen(id)
-		p, err := readProfile(t, id)
-		if err != nil {
-			return nil, err
-		}
-		if p.MergedInto == "" {
-			s.profiles.Fill(id, p, gen)
-			return p, nil
-		}
-		id = p.MergedInto
-	}
-	return nil, fmt.Errorf("%w: customer %s: more than %d merges deep", ErrFormat, id, maxRedirects)
+// reader is a read-only transaction and the cache epoch taken before it
+// began, so that what it reads may fill the caches.
+type reader struct {
+	s     *Store
+	t     *kv.Txn
+	start uint64
 }
 
 // view runs fn in a read-only transaction.
-func (s *Store) view(ctx context.Context, fn func(t *kv.Txn) error) error {
+func (s *Store) view(ctx context.Context, fn func(r *reader) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -101,12 +73,45 @@ func (s *Store) view(ctx context.Context, fn func(t *kv.Txn) error) error {
 		return err
 	}
 	defer s.leave()
-	t := s.db.Begin(false)
-	defer t.Discard()
-	return fn(t)
+	r := &reader{s: s, start: s.epoch.Now()}
+	r.t = s.db.Begin(false)
+	defer r.t.Discard()
+	return fn(r)
 }
 
-// customerOf reads the customer that holds id now.
+// index reads a normalized identifier's entry and caches it.
+func (r *reader) index(key string) (indexEntry, bool, error) {
+	e, ok, err := readIndex(r.t, []byte(key))
+	if err == nil && ok {
+		r.s.idents.Fill(key, e, r.start)
+	}
+	return e, ok, err
+}
+
+// current returns the shared profile of the customer that holds id now,
+// following merges, and caches it. A cached profile may be newer than the
+// transaction: use what current returns, not the transaction, for what
+// depends on it. The caller must not change the profile.
+func (r *reader) current(id CustomerID) (*profile, error) {
+	for range maxRedirects {
+		if p, ok := r.s.profiles.Get(id); ok {
+			return p, nil
+		}
+		p, err := readProfile(r.t, id)
+		if err != nil {
+			return nil, err
+		}
+		if p.MergedInto == "" {
+			r.s.profiles.Fill(id, p, r.start)
+			return p, nil
+		}
+		id = p.MergedInto
+	}
+	return nil, fmt.Errorf("%w: customer %s: more than %d merges deep", ErrFormat, id, maxRedirects)
+}
+
+// customerOf returns the shared profile of the customer that holds id now,
+// from the cache or a new transaction.
 func (s *Store) customerOf(ctx context.Context, id CustomerID) (*profile, error) {
 	if err := id.check(); err != nil {
 		return nil, err
@@ -118,9 +123,9 @@ func (s *Store) customerOf(ctx context.Context, id CustomerID) (*profile, error)
 		return p, nil
 	}
 	var p *profile
-	err := s.view(ctx, func(t *kv.Txn) error {
+	err := s.view(ctx, func(r *reader) error {
 		var err error
-		p, err = s.current(t, id)
+		p, err = r.current(id)
 		return err
 	})
 	return p, err
@@ -145,23 +150,19 @@ func (s *Store) Lookup(ctx context.Context, id Identifier) (CustomerID, error) {
 func (s *Store) customerByIdent(ctx context.Context, n Identifier) (*profile, error) {
 	key := identKey(n)
 	if e, ok := s.idents.Get(key); ok {
-		if p, ok := s.profiles.Get(e.Customer); ok {
-			if s.closed.Load() {
-				return nil, ErrClosed
-			}
-			return p, nil
-		}
+		// Any transaction customerOf starts is at least as new as the entry.
+		return s.customerOf(ctx, e.Customer)
 	}
 	var p *profile
-	err := s.view(ctx, func(t *kv.Txn) error {
-		e, ok, err := s.lookupIndex(t, key)
+	err := s.view(ctx, func(r *reader) error {
+		e, ok, err := r.index(key)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return fmt.Errorf("%w: no customer with this %s", ErrNotFound, n.Kind)
 		}
-		p, err = s.current(t, e.Customer)
+		p, err = r.current(e.Customer)
 		return err
 	})
 	return p, err

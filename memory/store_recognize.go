@@ -4,8 +4,6 @@ package memory
 
 import (
 	"context"
-
-	"github.com/herken/herken/memory/internal/kv"
 )
 
 // Recognition is what Recognize found and changed.
@@ -122,25 +120,44 @@ func (s *Store) normalizeAll(ids []Identifier) ([]Identifier, error) {
 // recognizeKnown answers without writing when every identifier is already
 // linked, as verified as given, to one customer.
 func (s *Store) recognizeKnown(ctx context.Context, ids []Identifier) (Recognition, bool, error) {
-	var rec Recognition
-	ok := false
-	err := s.view(ctx, func(t *kv.Txn) error {
+	same := func(entry func(Identifier) (indexEntry, bool, error)) (CustomerID, bool, error) {
 		var who CustomerID
 		for _, id := range ids {
-			e, found, err := s.lookupIndex(t, identKey(id))
+			e, found, err := entry(id)
 			if err != nil || !found || id.Verified && !e.Verified || who != "" && e.Customer != who {
-				return err
+				return "", false, err
 			}
 			who = e.Customer
 		}
-		p, err := s.current(t, who)
+		return who, true, nil
+	}
+	// All from the cache, or all from one transaction: never a mix, as the
+	// cache may be newer than the transaction.
+	who, ok, _ := same(func(id Identifier) (indexEntry, bool, error) {
+		e, ok := s.idents.Get(identKey(id))
+		return e, ok, nil
+	})
+	if ok {
+		p, err := s.customerOf(ctx, who)
+		if err != nil {
+			return Recognition{}, false, err
+		}
+		return Recognition{Customer: p.ID}, true, nil
+	}
+	var rec Recognition
+	err := s.view(ctx, func(r *reader) error {
+		who, ok, err := same(func(id Identifier) (indexEntry, bool, error) { return r.index(identKey(id)) })
+		if err != nil || !ok {
+			return err
+		}
+		p, err := r.current(who)
 		if err != nil {
 			return err
 		}
-		rec.Customer, ok = p.ID, true
+		rec.Customer = p.ID
 		return nil
 	})
-	return rec, ok, err
+	return rec, rec.Customer != "", err
 }
 
 // match is what one identifier of a Recognize call matched.

@@ -19,8 +19,10 @@ func (s *Store) Customer(ctx context.Context, id CustomerID) (*Customer, error) 
 		return nil, err
 	}
 	var c *Customer
-	err := s.view(ctx, func(t *kv.Txn) error {
-		p, err := s.current(t, id)
+	err := s.view(ctx, func(r *reader) error {
+		t := r.t
+		// Not from the cache: the timelines must come from the same snapshot.
+		p, err := readCurrent(t, id)
 		if err != nil {
 			return err
 		}
@@ -71,7 +73,8 @@ func (s *Store) History(ctx context.Context, id CustomerID) ([]Event, error) {
 		return nil, err
 	}
 	var es []Event
-	err := s.view(ctx, func(t *kv.Txn) error {
+	err := s.view(ctx, func(r *reader) error {
+		t := r.t
 		if _, err := readProfile(t, id); err != nil {
 			return err
 		}

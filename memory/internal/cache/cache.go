@@ -3,11 +3,13 @@
 // Package cache keeps decoded values in memory, bounded in number, and keeps
 // them correct while the store beneath them changes.
 //
-// A reader that misses takes a generation with Gen before it reads the
-// source, and hands the value to Fill with that generation. A writer calls
-// Invalidate after its change is committed. Fill stores nothing when the
-// key's shard was invalidated after Gen, so a value read before a commit is
-// never cached after it. Every operation takes effect before it returns.
+// Caches that describe one store share an Epoch, a counter that every
+// invalidation advances. A reader that misses reads Epoch.Now before it
+// starts reading the store, and hands the value to Fill with it. A writer
+// calls Invalidate after its change is committed. Fill stores nothing when
+// the key's shard was invalidated after the reader started, so a value read
+// before a commit is never cached after it. Every operation takes effect
+// before it returns.
 package cache
 
 import (
@@ -20,25 +22,33 @@ import (
 
 const shards = 64
 
+// Epoch orders invalidations against reads. The zero value is ready.
+type Epoch struct{ n atomic.Uint64 }
+
+// Now returns the epoch to pass to Fill; read it before reading the source.
+func (e *Epoch) Now() uint64 { return e.n.Load() }
+
 // Cache is safe for concurrent use. A nil *Cache caches nothing.
 type Cache[K comparable, V any] struct {
+	epoch  *Epoch
 	seed   maphash.Seed
 	shards [shards]shard[K, V]
 }
 
 type shard[K comparable, V any] struct {
-	mu  sync.Mutex // guards lru and orders Fill against Invalidate
-	lru *simplelru.LRU[K, V]
-	gen atomic.Uint64 // bumped by Invalidate under mu
-	_   [40]byte      // keep shards on separate cache lines
+	mu   sync.Mutex // guards lru and last; orders Fill against Invalidate
+	lru  *simplelru.LRU[K, V]
+	last uint64   // the epoch of the shard's last invalidation
+	_    [40]byte // keep shards on separate cache lines
 }
 
-// New returns a cache of about size entries, or nil when size is not positive.
-func New[K comparable, V any](size int) (*Cache[K, V], error) {
+// New returns a cache of about size entries ordered by epoch, or nil when
+// size is not positive.
+func New[K comparable, V any](size int, epoch *Epoch) (*Cache[K, V], error) {
 	if size <= 0 {
 		return nil, nil
 	}
-	c := &Cache[K, V]{seed: maphash.MakeSeed()}
+	c := &Cache[K, V]{epoch: epoch, seed: maphash.MakeSeed()}
 	per := max(size/shards, 1)
 	for i := range c.shards {
 		lru, err := simplelru.NewLRU[K, V](per, nil)
@@ -67,36 +77,29 @@ func (c *Cache[K, V]) Get(key K) (V, bool) {
 	return v, ok
 }
 
-// Gen returns the generation to pass to Fill for key; take it before reading
-// the source.
-func (c *Cache[K, V]) Gen(key K) uint64 {
-	if c == nil {
-		return 0
-	}
-	return c.shard(key).gen.Load()
-}
-
-// Fill caches v for key unless key's shard was invalidated since gen.
-func (c *Cache[K, V]) Fill(key K, v V, gen uint64) {
+// Fill caches v, read from the source after epoch start, unless key's
+// shard was invalidated since.
+func (c *Cache[K, V]) Fill(key K, v V, start uint64) {
 	if c == nil {
 		return
 	}
 	s := c.shard(key)
 	s.mu.Lock()
-	if s.gen.Load() == gen {
+	if s.last <= start {
 		s.lru.Add(key, v)
 	}
 	s.mu.Unlock()
 }
 
-// Invalidate drops key and makes pending Fills in its shard do nothing.
+// Invalidate drops key and makes Fills of reads that started before it do
+// nothing in its shard.
 func (c *Cache[K, V]) Invalidate(key K) {
 	if c == nil {
 		return
 	}
 	s := c.shard(key)
 	s.mu.Lock()
-	s.gen.Add(1)
+	s.last = c.epoch.n.Add(1)
 	s.lru.Remove(key)
 	s.mu.Unlock()
 }
@@ -124,7 +127,7 @@ func (c *Cache[K, V]) Purge() {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		s.gen.Add(1)
+		s.last = c.epoch.n.Add(1)
 		s.lru.Purge()
 		s.mu.Unlock()
 	}
