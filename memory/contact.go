@@ -64,14 +64,7 @@ func upsertLast(last []Contact, c Contact) []Contact {
 			break
 		}
 	}
-	i := 0
-	for i < len(last) && !last[i].At.Before(c.At) {
-		i++
-	}
-	last = append(last, Contact{})
-	copy(last[i+1:], last[i:])
-	last[i] = c
-	return last
+	return insertBefore(last, c, func(x Contact) bool { return x.At.Before(c.At) })
 }
 
 // negativesKept is how many negative outcomes a profile remembers for the
@@ -79,13 +72,7 @@ func upsertLast(last []Contact, c Contact) []Contact {
 const negativesKept = 8
 
 func addNegative(ns []time.Time, t time.Time) []time.Time {
-	i := len(ns)
-	for i > 0 && ns[i-1].After(t) {
-		i--
-	}
-	ns = append(ns, time.Time{})
-	copy(ns[i+1:], ns[i:])
-	ns[i] = t
+	ns = insertBefore(ns, t, func(x time.Time) bool { return x.After(t) })
 	if len(ns) > negativesKept {
 		ns = ns[len(ns)-negativesKept:]
 	}

@@ -1,6 +1,9 @@
 package memory
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // IssueID names an issue; it is unique across customers, so issues keep
 // their IDs through merges.
@@ -44,14 +47,17 @@ func newIssueID() IssueID { return IssueID(randomID(10)) }
 
 // insertOpen puts is into the open issues, kept newest first.
 func insertOpen(open []Issue, is Issue) []Issue {
-	i := 0
-	for i < len(open) && !open[i].Opened.Before(is.Opened) {
-		i++
+	return insertBefore(open, is, func(x Issue) bool { return x.Opened.Before(is.Opened) })
+}
+
+// insertBefore inserts v before the first element for which before is
+// true, or at the end.
+func insertBefore[T any](s []T, v T, before func(T) bool) []T {
+	i := slices.IndexFunc(s, before)
+	if i < 0 {
+		i = len(s)
 	}
-	open = append(open, Issue{})
-	copy(open[i+1:], open[i:])
-	open[i] = is
-	return open
+	return slices.Insert(s, i, v)
 }
 
 func findIssue(open []Issue, id IssueID) int {
