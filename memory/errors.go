@@ -2,7 +2,7 @@ package memory
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 )
 
 var (
@@ -58,7 +58,8 @@ type IdentifierError struct {
 }
 
 func (e *IdentifierError) Error() string {
-	return fmt.Sprintf("memory: invalid %s identifier %q: %s", e.Kind, shorten(e.Value, 48), e.Reason)
+	// No fmt: this file is part of the wasm build, where every package counts.
+	return "memory: invalid " + string(e.Kind) + " identifier " + strconv.Quote(shorten(e.Value, 48)) + ": " + e.Reason
 }
 
 // Is reports whether target is ErrInvalidIdentifier.
@@ -84,7 +85,7 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("memory: limit reached: at most %d %s per customer", e.Limit, e.What)
+	return "memory: limit reached: at most " + strconv.Itoa(e.Limit) + " " + e.What + " per customer"
 }
 
 // Is reports whether target is ErrLimit.

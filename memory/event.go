@@ -17,7 +17,7 @@ const (
 	EventFactExpired        EventKind = "fact.expired"        // Key
 	EventPreferenceSet      EventKind = "preference.set"      // Key, Value ("" clears)
 	EventConsentRecorded    EventKind = "consent.recorded"    // Consent
-	EventIssueOpened        EventKind = "issue.opened"        // Issue
+	EventIssueOpened        EventKind = "issue.opened"        // Issue; also the first contact about it
 	EventIssueEscalated     EventKind = "issue.escalated"     // Issue
 	EventIssueResolved      EventKind = "issue.resolved"      // Issue
 	EventIssueReopened      EventKind = "issue.reopened"      // Issue

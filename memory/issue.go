@@ -68,5 +68,3 @@ func findIssue(open []Issue, id IssueID) int {
 	}
 	return -1
 }
-
-var zeroTime time.Time

@@ -107,7 +107,17 @@ func (p *profile) apply(e *Event, absorbed *profile) effects {
 		if e.Consent != nil {
 			p.Consents = upsertConsent(p.Consents, *e.Consent)
 		}
-	case EventIssueOpened, EventIssueReopened:
+	case EventIssueOpened:
+		// Opening an issue is the customer's first contact about it.
+		if e.Issue != nil && findIssue(p.Open, e.Issue.ID) < 0 {
+			is := *e.Issue
+			is.Status, is.Contacts, is.LastContact, is.LastChannel = IssueOpen, 1, e.At, is.Channel
+			p.Open = insertOpen(p.Open, is)
+			c := Contact{Channel: is.Channel, At: e.At, Issue: is.ID, Outcome: OutcomeNeutral, Summary: is.Subject}
+			p.Last = upsertLast(p.Last, c)
+			fx.contact = &c
+		}
+	case EventIssueReopened:
 		if e.Issue != nil && findIssue(p.Open, e.Issue.ID) < 0 {
 			is := *e.Issue
 			is.Status = IssueOpen

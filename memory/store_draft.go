@@ -24,7 +24,8 @@ func (s *Store) SaveDraft(ctx context.Context, id CustomerID, name string, data 
 	}
 	// The stored value is the version byte and the data, a copy of it.
 	val := append([]byte{codec.Version}, data...)
-	return s.update(ctx, id, func(w *wtx, c *wcust) error {
+	return s.update(ctx, id, func(r onCustomer) error {
+		w, c := r.w, r.c
 		if _, ok := c.p.draft(name); !ok && countDrafts(c.p) >= w.s.opts.limits.Drafts {
 			return &LimitError{What: "drafts", Limit: w.s.opts.limits.Drafts}
 		}
@@ -89,7 +90,8 @@ func (s *Store) DeleteDraft(ctx context.Context, id CustomerID, name string) err
 	if err := checkDraftName(name); err != nil {
 		return err
 	}
-	return s.update(ctx, id, func(w *wtx, c *wcust) error {
+	return s.update(ctx, id, func(r onCustomer) error {
+		w, c := r.w, r.c
 		ref, ok := c.p.draft(name)
 		if !ok {
 			return fmt.Errorf("%w: draft %q", ErrNotFound, name)

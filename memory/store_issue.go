@@ -5,7 +5,6 @@ package memory
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
@@ -15,31 +14,14 @@ import (
 // OpenIssue opens an issue the customer came with on channel ch. Opening it
 // is recorded as the customer's first contact about it.
 func (s *Store) OpenIssue(ctx context.Context, id CustomerID, subject string, ch Channel) (Issue, error) {
-	if subject == "" {
-		return Issue{}, invalid("issue subject", "empty")
-	}
-	if err := checkText("issue subject", subject, maxSubject); err != nil {
-		return Issue{}, err
-	}
-	if err := ch.check("issue channel"); err != nil {
+	if err := checkIssue(subject, ch); err != nil {
 		return Issue{}, err
 	}
 	var out Issue
-	err := s.update(ctx, id, func(w *wtx, c *wcust) error {
-		if len(c.p.Open) >= w.s.opts.limits.OpenIssues {
-			return &LimitError{What: "open issues", Limit: w.s.opts.limits.OpenIssues}
-		}
-		is := Issue{ID: newIssueID(), Subject: subject, Channel: ch, Opened: w.now, Status: IssueOpen,
-			LastContact: w.now, LastChannel: ch}
-		if err := w.emit(c, Event{Kind: EventIssueOpened, Issue: &is}, nil); err != nil {
-			return err
-		}
-		first := Contact{Channel: ch, At: w.now, Issue: is.ID, Outcome: OutcomeNeutral, Summary: subject}
-		if err := w.emit(c, Event{Kind: EventContactRecorded, Contact: &first}, nil); err != nil {
-			return err
-		}
-		out = c.p.Open[findIssue(c.p.Open, is.ID)]
-		return nil
+	err := s.update(ctx, id, func(r onCustomer) error {
+		var err error
+		out, err = openIssue(r, newIssueID(), subject, ch)
+		return err
 	})
 	return out, err
 }
@@ -50,60 +32,15 @@ func (s *Store) OpenIssue(ctx context.Context, id CustomerID, subject string, ch
 // it: the problem came back. The result says whether the issue is escalated
 // and whether the customer is now at risk.
 func (s *Store) RecordContact(ctx context.Context, id CustomerID, ct Contact) (ContactResult, error) {
-	if ct.Outcome == "" {
-		ct.Outcome = OutcomeNeutral
-	}
-	if err := ct.check(); err != nil {
-		return ContactResult{}, err
-	}
-	now := s.now()
-	if ct.At.IsZero() {
-		ct.At = now
-	}
-	ct.At = ct.At.UTC()
-	if err := checkWhen("contact time", ct.At, now); err != nil {
+	ct, err := prepareContact(s.now(), ct)
+	if err != nil {
 		return ContactResult{}, err
 	}
 	var res ContactResult
-	err := s.update(ctx, id, func(w *wtx, c *wcust) error {
-		res = ContactResult{}
-		window := w.s.opts.atRiskWindow
-		wasAtRisk := atRisk(c.p.Negatives, w.now, window)
-		reopened := false
-		if ct.Issue != "" && findIssue(c.p.Open, ct.Issue) < 0 {
-			is, err := w.findResolved(c, ct.Issue)
-			if err != nil {
-				return err
-			}
-			if len(c.p.Open) >= w.s.opts.limits.OpenIssues {
-				return &LimitError{What: "open issues", Limit: w.s.opts.limits.OpenIssues}
-			}
-			is.Status, is.Resolved, is.Resolution = IssueOpen, zeroTime, ""
-			if err := w.emit(c, Event{Kind: EventIssueReopened, Issue: &is}, nil); err != nil {
-				return err
-			}
-			reopened = true
-		}
-		contact := ct
-		if err := w.emit(c, Event{Kind: EventContactRecorded, Contact: &contact}, nil); err != nil {
-			return err
-		}
-		if ct.Issue != "" {
-			i := findIssue(c.p.Open, ct.Issue)
-			is := c.p.Open[i]
-			if !is.Escalated && (is.Contacts >= 2 || reopened) {
-				if err := w.emit(c, Event{Kind: EventIssueEscalated, Issue: &is}, nil); err != nil {
-					return err
-				}
-			}
-			is = c.p.Open[i]
-			res.Issue, res.Escalated = &is, is.Escalated
-		}
-		res.AtRisk = atRisk(c.p.Negatives, w.now, window)
-		if res.AtRisk && !wasAtRisk {
-			return w.emit(c, Event{Kind: EventAtRisk}, nil)
-		}
-		return nil
+	err = s.update(ctx, id, func(r onCustomer) error {
+		var err error
+		res, err = recordContact(r, ct, s.opts.atRiskWindow, r.resolved)
+		return err
 	})
 	return res, err
 }
@@ -114,15 +51,16 @@ func (s *Store) ResolveIssue(ctx context.Context, id CustomerID, issue IssueID, 
 	if err := checkText("resolution", resolution, maxResolution); err != nil {
 		return err
 	}
-	return s.update(ctx, id, func(w *wtx, c *wcust) error {
-		i := findIssue(c.p.Open, issue)
+	return s.update(ctx, id, func(r onCustomer) error {
+		p := r.current()
+		i := findIssue(p.Open, issue)
 		if i < 0 {
-			_, err := w.findResolved(c, issue)
+			_, err := r.resolved(issue)
 			return err
 		}
-		is := c.p.Open[i]
+		is := p.Open[i]
 		is.Resolution = resolution
-		return w.emit(c, Event{Kind: EventIssueResolved, Issue: &is}, nil)
+		return r.record(Event{Kind: EventIssueResolved, Issue: &is})
 	})
 }
 
@@ -153,7 +91,7 @@ func (w *wtx) findResolved(c *wcust, issue IssueID) (Issue, error) {
 		}
 	}
 	if found == nil {
-		return Issue{}, fmt.Errorf("%w: issue %s", ErrNotFound, issue)
+		return Issue{}, notFound("issue " + string(issue))
 	}
 	return *found, nil
 }

@@ -17,6 +17,9 @@ import (
 type indexEntry struct {
 	Customer CustomerID `msgpack:"c"`
 	Verified bool       `msgpack:"v,omitempty"`
+	// Applied is the Seq of the last change Sync applied from this
+	// identifier's device; it moves with the identifier.
+	Applied uint64 `msgpack:"a,omitempty"`
 }
 
 // maxRedirects bounds how many merges a lookup follows from a merged

@@ -4,12 +4,11 @@ package memory
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
 // update runs fn on the customer that holds id now, in a write.
-func (s *Store) update(ctx context.Context, id CustomerID, fn func(w *wtx, c *wcust) error) error {
+func (s *Store) update(ctx context.Context, id CustomerID, fn func(r onCustomer) error) error {
 	if err := id.check(); err != nil {
 		return err
 	}
@@ -18,21 +17,28 @@ func (s *Store) update(ctx context.Context, id CustomerID, fn func(w *wtx, c *wc
 		if err != nil {
 			return err
 		}
-		return fn(w, c)
+		return fn(onCustomer{w: w, c: c})
 	})
 }
+
+// onCustomer records a write's events on one customer.
+type onCustomer struct {
+	w *wtx
+	c *wcust
+}
+
+func (o onCustomer) current() *profile                  { return o.c.p }
+func (o onCustomer) record(e Event) error               { return o.w.emit(o.c, e, nil) }
+func (o onCustomer) limits() Limits                     { return o.w.s.opts.limits }
+func (o onCustomer) clock() time.Time                   { return o.w.now }
+func (o onCustomer) resolved(id IssueID) (Issue, error) { return o.w.findResolved(o.c, id) }
 
 // SetName sets the customer's display name; an empty name clears it.
 func (s *Store) SetName(ctx context.Context, id CustomerID, name string) error {
 	if err := checkText("name", name, 256); err != nil {
 		return err
 	}
-	return s.update(ctx, id, func(w *wtx, c *wcust) error {
-		if c.p.Name == name {
-			return nil
-		}
-		return w.emit(c, Event{Kind: EventNamed, Name: name}, nil)
-	})
+	return s.update(ctx, id, func(r onCustomer) error { return setName(r, name) })
 }
 
 // Remember records facts the customer gave, so that nobody asks for them
@@ -40,50 +46,11 @@ func (s *Store) SetName(ctx context.Context, id CustomerID, name string) error {
 // least as new; the replaced value stays in history. Facts are checked
 // first: one bad fact fails the call and nothing is remembered.
 func (s *Store) Remember(ctx context.Context, id CustomerID, facts ...Fact) error {
-	if len(facts) == 0 {
-		return invalid("facts", "none given")
+	fs, err := prepareFacts(s.now(), facts)
+	if err != nil {
+		return err
 	}
-	now := s.now()
-	fs := make([]Fact, len(facts))
-	for i, f := range facts {
-		if f.Purpose == "" {
-			f.Purpose = PurposeService
-		}
-		if err := f.check(); err != nil {
-			return err
-		}
-		if f.At.IsZero() {
-			f.At = now
-		}
-		f.At = f.At.UTC()
-		if f.Retention > 0 {
-			f.Expires = f.At.Add(f.Retention)
-		}
-		f.Retention = 0
-		fs[i] = f
-	}
-	return s.update(ctx, id, func(w *wtx, c *wcust) error {
-		added := 0
-		for _, f := range fs {
-			if _, ok := c.p.fact(f.Key); !ok {
-				added++
-			}
-		}
-		if len(c.p.Facts)+added > w.s.opts.limits.Facts {
-			return &LimitError{What: "facts", Limit: w.s.opts.limits.Facts}
-		}
-		for i := range fs {
-			f := fs[i]
-			if old, ok := c.p.fact(f.Key); ok && old.Value == f.Value && old.Purpose == f.Purpose &&
-				old.Channel == f.Channel && old.Expires.Equal(f.Expires) {
-				continue // already known; nothing to record
-			}
-			if err := w.emit(c, Event{Kind: EventFactRemembered, Fact: &f}, nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.update(ctx, id, func(r onCustomer) error { return rememberFacts(r, fs) })
 }
 
 // ForgetFact removes one fact; it stays in history until the customer is
@@ -92,12 +59,7 @@ func (s *Store) ForgetFact(ctx context.Context, id CustomerID, key string) error
 	if err := checkToken("fact key", key, maxFactKey); err != nil {
 		return err
 	}
-	return s.update(ctx, id, func(w *wtx, c *wcust) error {
-		if _, ok := c.p.fact(key); !ok {
-			return fmt.Errorf("%w: fact %q", ErrNotFound, key)
-		}
-		return w.emit(c, Event{Kind: EventFactForgotten, Key: key}, nil)
-	})
+	return s.update(ctx, id, func(r onCustomer) error { return forgetFact(r, key) })
 }
 
 // SetPreference sets one preference; an empty value clears it. The keys
@@ -108,16 +70,7 @@ func (s *Store) SetPreference(ctx context.Context, id CustomerID, key, value str
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, id, func(w *wtx, c *wcust) error {
-		old, ok := findPref(c.p.Prefs, key)
-		if ok && old == v || !ok && v == "" {
-			return nil
-		}
-		if !ok && len(c.p.Prefs) >= w.s.opts.limits.Preferences {
-			return &LimitError{What: "preferences", Limit: w.s.opts.limits.Preferences}
-		}
-		return w.emit(c, Event{Kind: EventPreferenceSet, Key: key, Value: v}, nil)
-	})
+	return s.update(ctx, id, func(r onCustomer) error { return setPreference(r, key, v) })
 }
 
 // RecordConsent records the customer's answer for a purpose, on one channel
@@ -125,16 +78,11 @@ func (s *Store) SetPreference(ctx context.Context, id CustomerID, key, value str
 // facts the answer does not allow, and MayContact refuses contact it does
 // not allow.
 func (s *Store) RecordConsent(ctx context.Context, id CustomerID, c Consent) error {
-	if err := c.check(); err != nil {
+	c, err := prepareConsent(s.now(), c)
+	if err != nil {
 		return err
 	}
-	if c.At.IsZero() {
-		c.At = s.now()
-	}
-	c.At = c.At.UTC()
-	return s.update(ctx, id, func(w *wtx, cu *wcust) error {
-		return w.emit(cu, Event{Kind: EventConsentRecorded, Consent: &c}, nil)
-	})
+	return s.update(ctx, id, func(r onCustomer) error { return recordConsent(r, c) })
 }
 
 // RecordSignal records evidence for the customer's influence score.
@@ -155,15 +103,7 @@ func (s *Store) RecordSignal(ctx context.Context, id CustomerID, sig Signal) err
 		sig.At = s.now()
 	}
 	sig.At = sig.At.UTC()
-	return s.update(ctx, id, func(w *wtx, c *wcust) error {
-		return w.emit(c, Event{Kind: EventSignalRecorded, Signal: &sig}, nil)
+	return s.update(ctx, id, func(r onCustomer) error {
+		return r.record(Event{Kind: EventSignalRecorded, Signal: &sig})
 	})
-}
-
-// checkWhen refuses times in the future beyond clock skew.
-func checkWhen(field string, t, now time.Time) error {
-	if t.After(now.Add(5 * time.Minute)) {
-		return invalid(field, "in the future")
-	}
-	return nil
 }

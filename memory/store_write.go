@@ -171,8 +171,17 @@ func (w *wtx) index(id Identifier) (indexEntry, bool, error) {
 	return readIndex(w.txn, keys.Identifier(string(id.Kind), id.Value))
 }
 
+// setIndex points an identifier at a customer, keeping its sync mark.
 func (w *wtx) setIndex(id Identifier, c CustomerID, verified bool) error {
-	b, err := codec.Marshal(indexEntry{Customer: c, Verified: verified})
+	old, _, err := w.index(id)
+	if err != nil {
+		return err
+	}
+	return w.putIndex(id, indexEntry{Customer: c, Verified: verified, Applied: old.Applied})
+}
+
+func (w *wtx) putIndex(id Identifier, e indexEntry) error {
+	b, err := codec.Marshal(e)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,8 @@ import (
 )
 
 func TestWatchDeliversInCommitOrder(t *testing.T) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	s := openStore(t)
 	w, err := s.Watch(ctx)
 	require.NoError(t, err)
@@ -25,7 +26,7 @@ func TestWatchDeliversInCommitOrder(t *testing.T) {
 
 	var kinds []memory.EventKind
 	var seqs []uint64
-	for range 6 {
+	for range 5 {
 		e, err := w.Next(ctx)
 		require.NoError(t, err)
 		require.Equal(t, id, e.Customer)
@@ -34,10 +35,10 @@ func TestWatchDeliversInCommitOrder(t *testing.T) {
 	}
 	require.Equal(t, []memory.EventKind{
 		memory.EventCreated, memory.EventIdentifierLinked,
-		memory.EventIssueOpened, memory.EventContactRecorded,
+		memory.EventIssueOpened, // also the first contact
 		memory.EventContactRecorded, memory.EventIssueEscalated,
 	}, kinds)
-	require.Equal(t, []uint64{1, 2, 3, 4, 5, 6}, seqs)
+	require.Equal(t, []uint64{1, 2, 3, 4, 5}, seqs)
 }
 
 func TestWatchFiltersAndEnds(t *testing.T) {

@@ -1,0 +1,255 @@
+package memory
+
+import (
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Local is one visitor's memory as a browser keeps it: the last Snapshot
+// the server sent, and the changes the visitor made since that the server
+// has not yet acknowledged. It applies the same rules as the Store, so a
+// page can prefill a form and greet a returning customer offline, and it
+// never holds more than a Snapshot does.
+//
+// Local is not safe for concurrent use. The plugin's wasm module keeps one.
+type Local struct {
+	base    Snapshot
+	pending []Event // Seq numbers the device's changes, increasing
+	next    uint64  // the Seq of the next change
+	p       *profile
+	lim     Limits
+	now     func() time.Time
+	region  string
+}
+
+// MaxPending bounds the changes a Local memory keeps while it cannot reach
+// the server.
+const MaxPending = 1000
+
+// LocalState is what a Local memory persists between page loads.
+type LocalState struct {
+	Base    Snapshot `json:"base"`
+	Pending []Event  `json:"pending"`
+	Next    uint64   `json:"next"`
+}
+
+// NewLocal returns an empty Local memory that takes the time from now (nil
+// means time.Now) and reads phone numbers without a country code in region.
+func NewLocal(now func() time.Time, region string) *Local {
+	if now == nil {
+		now = time.Now
+	}
+	l := &Local{lim: DefaultLimits(), now: now, region: region, next: 1}
+	l.p = l.base.profile()
+	return l
+}
+
+// State returns what to persist.
+func (l *Local) State() LocalState {
+	return LocalState{Base: l.base, Pending: slices.Clone(l.pending), Next: l.next}
+}
+
+// Restore replaces the memory with a persisted state.
+func (l *Local) Restore(st LocalState) error {
+	if len(st.Pending) > MaxPending {
+		return &LimitError{What: "pending changes", Limit: MaxPending}
+	}
+	next := st.Next
+	for i, e := range st.Pending {
+		if err := checkChange(&e, true); err != nil {
+			return err
+		}
+		if i > 0 && e.Seq <= st.Pending[i-1].Seq {
+			return invalid("pending changes", "not in order")
+		}
+		next = max(next, e.Seq+1)
+	}
+	l.base, l.pending, l.next = st.Base, slices.Clone(st.Pending), max(next, 1)
+	l.rebuild()
+	return nil
+}
+
+// Pending returns the changes to send to the server, in order: those it
+// has not acknowledged, without what the rules derived from them (such as an
+// escalation), which the server derives itself.
+func (l *Local) Pending() []Event {
+	var out []Event
+	for _, e := range l.pending {
+		if isChangeKind(e.Kind) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// ApplySnapshot takes the server's snapshot and drops the changes it
+// acknowledged, those up to and including applied; the others are applied
+// again on top of it.
+func (l *Local) ApplySnapshot(s Snapshot, applied uint64) {
+	l.base = s
+	l.pending = slices.DeleteFunc(l.pending, func(e Event) bool { return e.Seq <= applied })
+	l.next = max(l.next, applied+1)
+	l.rebuild()
+}
+
+func (l *Local) rebuild() {
+	l.p = l.base.profile()
+	for i := range l.pending {
+		l.p.apply(&l.pending[i], nil)
+	}
+}
+
+// Snapshot returns what the memory holds now, local changes included.
+func (l *Local) Snapshot() Snapshot {
+	s := l.p.snapshot(l.clock())
+	s.Seq = l.base.Seq
+	return s
+}
+
+// Brief returns the visitor's brief.
+func (l *Local) Brief(q BriefQuery) Brief {
+	if q.Now.IsZero() {
+		q.Now = l.clock()
+	}
+	return l.p.brief(q, DefaultAtRiskWindow)
+}
+
+// Prefill returns the values of the facts named by keys that may be used to
+// fill a form: kept now, and allowed for service by the visitor's consent.
+// Keys without such a fact are left out.
+func (l *Local) Prefill(keys []string) map[string]string {
+	out := map[string]string{}
+	b := l.Brief(BriefQuery{})
+	for _, k := range keys {
+		if v, ok := b.Fact(k); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// Remember records answers the visitor gave.
+func (l *Local) Remember(facts ...Fact) error {
+	fs, err := prepareFacts(l.clock(), facts)
+	if err != nil {
+		return err
+	}
+	return rememberFacts(l, fs)
+}
+
+// ForgetFact removes one of the visitor's facts.
+func (l *Local) ForgetFact(key string) error {
+	if err := checkToken("fact key", key, maxFactKey); err != nil {
+		return err
+	}
+	return forgetFact(l, key)
+}
+
+// SetName sets the visitor's name.
+func (l *Local) SetName(name string) error {
+	if err := checkText("name", name, 256); err != nil {
+		return err
+	}
+	return setName(l, name)
+}
+
+// SetPreference sets one of the visitor's preferences.
+func (l *Local) SetPreference(key, value string) error {
+	v, err := checkPreference(key, value)
+	if err != nil {
+		return err
+	}
+	return setPreference(l, key, v)
+}
+
+// RecordConsent records the visitor's answer for a purpose.
+func (l *Local) RecordConsent(c Consent) error {
+	c, err := prepareConsent(l.clock(), c)
+	if err != nil {
+		return err
+	}
+	return recordConsent(l, c)
+}
+
+// Claim records identifiers the visitor typed. They are claims: the server
+// links them to the visitor only if they belong to nobody else.
+func (l *Local) Claim(ids ...Identifier) error {
+	norm := make([]Identifier, 0, len(ids))
+	for _, id := range ids {
+		n, err := Normalize(id, l.region)
+		if err != nil {
+			return err
+		}
+		if n.Kind == KindDevice {
+			return invalid("claim", "a device is not claimed")
+		}
+		n.Verified = false
+		norm = append(norm, n)
+	}
+	for i := range norm {
+		if _, ok := l.p.linked(norm[i]); ok {
+			continue
+		}
+		if len(l.p.Idents) >= l.lim.Identifiers {
+			return &LimitError{What: "identifiers", Limit: l.lim.Identifiers}
+		}
+		if err := l.record(Event{Kind: EventIdentifierLinked, Identifier: &norm[i]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OpenIssue opens an issue the visitor came with. Until the server has it,
+// its ID is a local one, which the server replaces.
+func (l *Local) OpenIssue(subject string, ch Channel) (Issue, error) {
+	if err := checkIssue(subject, ch); err != nil {
+		return Issue{}, err
+	}
+	return openIssue(l, IssueID(localIssuePrefix+strconv.FormatUint(l.next, 10)), subject, ch)
+}
+
+// localIssuePrefix marks the IDs of issues opened in a browser and not yet
+// known to the server.
+const localIssuePrefix = "local-"
+
+// RecordContact records the visitor's contact, such as a message in the help
+// widget. Its outcome is for the organization to judge: it must be empty or
+// neutral.
+func (l *Local) RecordContact(ct Contact) (ContactResult, error) {
+	if ct.Outcome != "" && ct.Outcome != OutcomeNeutral {
+		return ContactResult{}, invalid("contact outcome", "a visitor's contact is neutral")
+	}
+	ct, err := prepareContact(l.clock(), ct)
+	if err != nil {
+		return ContactResult{}, err
+	}
+	return recordContact(l, ct, DefaultAtRiskWindow, func(id IssueID) (Issue, error) {
+		return Issue{}, notFound("issue " + string(id))
+	})
+}
+
+func (l *Local) clock() time.Time { return l.now().UTC() }
+
+// recorder, for the shared change functions.
+
+func (l *Local) current() *profile { return l.p }
+func (l *Local) limits() Limits    { return l.lim }
+
+func (l *Local) record(e Event) error {
+	if len(l.pending) >= MaxPending {
+		return &LimitError{What: "pending changes", Limit: MaxPending}
+	}
+	if err := checkChange(&e, true); err != nil {
+		return err
+	}
+	e.Seq = l.next
+	if e.At.IsZero() {
+		e.At = l.clock()
+	}
+	l.next++
+	l.p.apply(&e, nil)
+	l.pending = append(l.pending, e)
+	return nil
+}
