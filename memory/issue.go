@@ -43,8 +43,6 @@ const (
 	maxResolution = 1024
 )
 
-func newIssueID() IssueID { return IssueID(randomID(10)) }
-
 // insertOpen puts is into the open issues, kept newest first.
 func insertOpen(open []Issue, is Issue) []Issue {
 	return insertBefore(open, is, func(x Issue) bool { return x.Opened.Before(is.Opened) })

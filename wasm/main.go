@@ -1,0 +1,160 @@
+//go:build wasip1
+
+// Command wasm is the plugin's WebAssembly module: one visitor's memory
+// (memory.Local) behind a small ABI, built for GOOS=wasip1 with
+// -buildmode=c-shared. Browsers load it through the plugin's script; Go
+// loads it with wazero. ABI.md describes the calls.
+package main
+
+import (
+	"time"
+	"unsafe"
+
+	"github.com/herken/herken/memory"
+	"github.com/herken/herken/plugin/wire"
+)
+
+// maxInput bounds one input buffer.
+const maxInput = 1 << 20
+
+// buffers holds every buffer handed to the host, by address, so that the
+// garbage collector keeps it and every address the host passes back can be
+// checked. The module is single-threaded: no lock.
+var buffers = map[uint32][]byte{}
+
+// local is the visitor's memory; herken_configure replaces it.
+var local = memory.NewLocal(nil, "")
+
+func addr(b []byte) uint32 { return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
+
+// herken_alloc returns the address of a new buffer of size bytes for an
+// input, or 0 when size is out of range.
+//
+//go:wasmexport herken_alloc
+func herkenAlloc(size uint32) uint32 {
+	if size == 0 || size > maxInput {
+		return 0
+	}
+	b := make([]byte, size)
+	p := addr(b)
+	buffers[p] = b
+	return p
+}
+
+// herken_free frees a buffer from herken_alloc or a call's output. Unknown
+// addresses are ignored.
+//
+//go:wasmexport herken_free
+func herkenFree(p uint32) { delete(buffers, p) }
+
+// input returns the bytes at (p, n), which must lie in a buffer from
+// herken_alloc, starting at its start, and frees that buffer. (0, 0) is empty.
+func input(p, n uint32) ([]byte, *callError) {
+	if p == 0 && n == 0 {
+		return nil, nil
+	}
+	b, ok := buffers[p]
+	if !ok {
+		return nil, &callError{code: "bad_pointer", msg: "input is not a buffer from herken_alloc"}
+	}
+	delete(buffers, p)
+	if uint64(n) > uint64(len(b)) {
+		return nil, &callError{code: "bad_length", msg: "input length exceeds its buffer"}
+	}
+	return b[:n], nil
+}
+
+// output hands b to the host as one i64: address in the high half, length
+// in the low half.
+func output(b []byte) uint64 {
+	if len(b) == 0 {
+		return 0
+	}
+	p := addr(b)
+	buffers[p] = b
+	return uint64(p)<<32 | uint64(len(b))
+}
+
+type callError struct{ code, msg string }
+
+// call runs fn on the parsed input and encodes its answer as
+// {"ok":…} or {"error":{"code":…,"message":…}}. No input makes it trap.
+func call(p, n uint32, fn func(req *wire.Value) ([]byte, *callError)) (out uint64) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = output(errorJSON(&callError{code: "internal", msg: "the module failed on this input"}))
+		}
+	}()
+	in, cerr := input(p, n)
+	if cerr != nil {
+		return output(errorJSON(cerr))
+	}
+	var req *wire.Value
+	if len(in) > 0 {
+		v, err := wire.Parse(in)
+		if err != nil {
+			return output(errorJSON(&callError{code: "bad_json", msg: err.Error()}))
+		}
+		req = v
+	}
+	ok, cerr := fn(req)
+	if cerr != nil {
+		return output(errorJSON(cerr))
+	}
+	res := make([]byte, 0, len(ok)+8)
+	res = append(res, `{"ok":`...)
+	res = append(res, ok...)
+	return output(append(res, '}'))
+}
+
+func errorJSON(e *callError) []byte {
+	w := &wire.Writer{}
+	w.BeginObject()
+	w.Key("error")
+	w.BeginObject()
+	w.Str("code", e.code)
+	w.Str("message", e.msg)
+	w.EndObject()
+	w.EndObject()
+	return w.B
+}
+
+// fromErr turns an error of the memory package into a call error.
+func fromErr(err error) *callError {
+	if err == nil {
+		return nil
+	}
+	return &callError{code: errorCode(err), msg: err.Error()}
+}
+
+func main() {}
+
+// herken_configure starts an empty memory with settings:
+// {"region":"NL","now":"2026-11-02T10:00:00Z"}. Region reads phone numbers
+// without a country code (in the browser build only international numbers
+// are read, so it is kept for the server); now fixes the clock, for tests
+// and replays.
+//
+//go:wasmexport herken_configure
+func herkenConfigure(p, n uint32) uint64 {
+	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+		region, err := wire.Str(req, "region")
+		if err != nil {
+			return nil, fromErr(err)
+		}
+		at, err := wire.Str(req, "now")
+		if err != nil {
+			return nil, fromErr(err)
+		}
+		clock := time.Now
+		if at != "" {
+			t, err := time.Parse(time.RFC3339Nano, at)
+			if err != nil {
+				return nil, &callError{code: "invalid_input", msg: "now is not an RFC 3339 time"}
+			}
+			clock = func() time.Time { return t }
+		}
+		local = memory.NewLocal(clock, region)
+		return []byte("null"), nil
+	})
+}
