@@ -54,6 +54,9 @@ func (w *Writer) Uint(n uint64) { w.sep(); w.B = strconv.AppendUint(w.B, n, 10) 
 // Bool writes a boolean value.
 func (w *Writer) Bool(b bool) { w.sep(); w.B = strconv.AppendBool(w.B, b) }
 
+// Raw writes an encoded JSON value.
+func (w *Writer) Raw(v []byte) { w.sep(); w.B = append(w.B, v...) }
+
 // Null writes null.
 func (w *Writer) Null() { w.sep(); w.B = append(w.B, "null"...) }
 

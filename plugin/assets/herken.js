@@ -1,0 +1,185 @@
+// herken: recognize a returning customer. Add after the page's content:
+//   <script src="/herken/herken.js" defer></script>
+// Options on the tag: data-identity="TOKEN" (from the shop's server for a
+// logged-in customer), data-remember="always" (remember form answers without
+// asking; by default only when a [data-herken-remember] box is checked),
+// data-widget="off" (no help button).
+(() => {
+  "use strict";
+  const tag = document.currentScript;
+  const base = new URL(".", tag ? tag.src : location.href).href;
+  const opt = (tag && tag.dataset) || {};
+  let worker, seq = 0;
+  const waiting = new Map();
+  const listeners = {};
+
+  function rpc(op, arg) {
+    return new Promise((ok, fail) => {
+      const id = ++seq;
+      waiting.set(id, { ok, fail });
+      worker.postMessage({ id, op, arg });
+    });
+  }
+  function emit(name, detail) {
+    (listeners[name] || []).forEach((fn) => { try { fn(detail); } catch (e) { console.error(e); } });
+    document.dispatchEvent(new CustomEvent("herken:" + name, { detail }));
+  }
+
+  let started;
+  const ready = new Promise((ok) => { started = ok; });
+  const after = (op) => (arg) => ready.then(() => rpc(op, arg));
+
+  // The JavaScript API, for shops that build their own UI.
+  const herken = {
+    ready,
+    brief: after("brief"),
+    prefill: after("prefill"),
+    snapshot: after("snapshot"),
+    recognize: after("recognize"),
+    openIssue: (subject) => ready.then(() => rpc("openIssue", { subject, channel: "chat" })),
+    contact: (c) => ready.then(() => rpc("contact", Object.assign({ channel: "chat" }, c))),
+    consent: after("consent"),
+    sync: after("sync"),
+    draft: after("draft"),
+    saveDraft: (name, data) => ready.then(() => rpc("saveDraft", { name, data })),
+    remember: (facts) => ready.then(() => rpc("remember", facts.map((f) => Object.assign({ channel: "web" }, f)))),
+    identify: (token) => ready.then(() => rpc("identify", token)).then((b) => (emit("brief", b), b)),
+    exportData: after("exportData"),
+    forget: () => ready.then(() => rpc("forget")).then(() => { emit("forgotten"); fill(); }),
+    on(name, fn) { (listeners[name] = listeners[name] || []).push(fn); },
+  };
+  window.herken = herken;
+
+  // Forms: inputs marked data-herken-fact are filled and, on submit,
+  // remembered.
+  async function fill() {
+    const inputs = [...document.querySelectorAll("[data-herken-fact]")];
+    if (!inputs.length) return;
+    const values = await herken.prefill(inputs.map((i) => i.dataset.herkenFact));
+    for (const i of inputs) {
+      const v = values[i.dataset.herkenFact];
+      if (i.value === "" || i.dataset.herkenFilled) { i.value = v || ""; if (v) i.dataset.herkenFilled = "1"; }
+    }
+    emit("prefilled", values);
+  }
+  function watchForms() {
+    document.addEventListener("submit", (ev) => {
+      const form = ev.target;
+      const inputs = [...form.querySelectorAll("[data-herken-fact]")];
+      if (!inputs.length) return;
+      const box = form.querySelector("[data-herken-remember]");
+      if (opt.remember !== "always" && !(box && box.checked)) return;
+      const facts = inputs.filter((i) => i.value.trim() !== "").map((i) => ({ key: i.dataset.herkenFact, value: i.value.trim() }));
+      const claims = [...form.querySelectorAll("[data-herken-identifier]")].filter((i) => i.value.trim())
+        .map((i) => ({ kind: i.dataset.herkenIdentifier, value: i.value.trim() }));
+      // Remembered in the worker; the page may leave at once.
+      if (facts.length) herken.remember(facts).catch(() => {});
+      if (claims.length) herken.recognize(claims).catch(() => {});
+    }, true);
+  }
+
+  // The help widget: a fixed button, out of the page's flow; the panel
+  // opens on click. Styles live in a shadow root.
+  const CSS = ".b{position:fixed;right:16px;bottom:16px;z-index:2147483000;border:0;border-radius:20px;padding:10px 16px;background:#1f5f8b;color:#fff;font:14px system-ui,sans-serif;cursor:pointer}" +
+    ".p{position:fixed;right:16px;bottom:64px;z-index:2147483000;width:320px;max-height:70vh;overflow:auto;background:#fff;color:#222;border:1px solid #ccc;border-radius:8px;padding:12px;font:14px system-ui,sans-serif;box-shadow:0 4px 16px #0003}" +
+    "h3{margin:0 0 8px;font-size:16px}ul{padding-left:18px;margin:6px 0}textarea{width:100%;box-sizing:border-box}button.l{border:0;background:none;color:#1f5f8b;cursor:pointer;padding:0;text-decoration:underline}";
+  function widget() {
+    if (opt.widget === "off") return;
+    const host = document.createElement("div");
+    host.setAttribute("data-herken-widget-host", "");
+    const root = host.attachShadow({ mode: "open" });
+    try { const s = new CSSStyleSheet(); s.replaceSync(CSS); root.adoptedStyleSheets = [s]; } catch (e) { /* unstyled */ }
+    const btn = el("button", { class: "b", text: "Help" });
+    const panel = el("div", { class: "p" });
+    panel.hidden = true;
+    btn.onclick = () => { panel.hidden = !panel.hidden; if (!panel.hidden) render(panel); };
+    root.append(panel, btn);
+    document.body.append(host);
+    herken.on("synced", () => { if (!panel.hidden) render(panel); });
+  }
+  function el(tag, a = {}, ...kids) {
+    const e = document.createElement(tag);
+    if (a.class) e.className = a.class;
+    if (a.text) e.textContent = a.text;
+    if (a.on) e.onclick = a.on;
+    e.append(...kids);
+    return e;
+  }
+  const when = (t) => new Date(t).toLocaleString();
+  async function render(panel, view) {
+    const b = await herken.brief();
+    panel.replaceChildren();
+    if (view === "memory") return renderMemory(panel);
+    panel.append(el("h3", { text: b.name ? "Welcome back, " + b.name : "How can we help?" }));
+    const issues = b.open_issues || [];
+    let pick = "";
+    if (issues.length) {
+      panel.append(el("div", { text: "Your open questions:" }));
+      const ul = el("ul");
+      for (const is of issues) {
+        const li = el("li", { text: is.subject + " — last contact " + when(is.last_contact) + " by " + is.last_channel + " " });
+        li.append(el("button", { class: "l", text: "add to this", on: () => { pick = is.id; area.placeholder = "More about: " + is.subject; area.focus(); } }));
+        li.dataset.issue = is.id;
+        ul.append(li);
+      }
+      panel.append(ul);
+    }
+    const drafts = ((await herken.snapshot()).drafts) || [];
+    for (const d of drafts) {
+      panel.append(el("button", { class: "l", text: "Continue where you left off (" + d.name + ")", on: () => emit("continue", d) }), el("br"));
+    }
+    const area = el("textarea", { class: "q" });
+    area.rows = 3;
+    area.placeholder = "Your question";
+    const send = el("button", { text: "Send", on: async () => {
+      const text = area.value.trim();
+      if (!text) return;
+      if (pick) await herken.contact({ issue: pick, summary: text.slice(0, 1000) });
+      else await herken.openIssue(text.slice(0, 250));
+      area.value = ""; pick = "";
+      render(panel);
+    } });
+    panel.append(area, send, el("br"), el("button", { class: "l", text: "What we remember about you", on: () => render(panel, "memory") }));
+  }
+  async function renderMemory(panel) {
+    const s = await herken.snapshot();
+    panel.append(el("h3", { text: "What we remember about you" }));
+    const ul = el("ul");
+    if (s.name) ul.append(el("li", { text: "Name: " + s.name }));
+    for (const i of s.identifiers || []) ul.append(el("li", { text: i.kind + ": " + i.value }));
+    for (const f of s.facts || []) ul.append(el("li", { text: f.key + ": " + f.value + " (for " + f.purpose + ")" }));
+    for (const p of s.preferences || []) ul.append(el("li", { text: p.key + ": " + p.value }));
+    for (const i of s.open_issues || []) ul.append(el("li", { text: "Open question: " + i.subject }));
+    if (!ul.children.length) ul.append(el("li", { text: "Nothing." }));
+    panel.append(ul,
+      el("button", { text: "Export", on: async () => {
+        const blob = new Blob([JSON.stringify(await herken.exportData(), null, 2)], { type: "application/json" });
+        const a = el("a"); a.href = URL.createObjectURL(blob); a.download = "herken-memory.json"; a.click();
+      } }), " ",
+      el("button", { text: "Forget me", on: async () => { await herken.forget(); render(panel, "memory"); } }), " ",
+      el("button", { class: "l", text: "Back", on: () => render(panel) }));
+  }
+
+  function start() {
+    worker = new Worker(base + "herken-worker.js");
+    worker.onmessage = (ev) => {
+      const m = ev.data;
+      if (m.event) return emit(m.event);
+      const w = waiting.get(m.id);
+      if (!w) return;
+      waiting.delete(m.id);
+      m.error !== undefined ? w.fail(Object.assign(new Error(m.error), { code: m.code })) : w.ok(m.ok);
+    };
+    rpc("start", { base, identity: opt.identity || "" }).catch(() => {}).then(() => {
+      started();
+      watchForms();
+      fill();
+      widget();
+      herken.brief().then((b) => emit("ready", b), () => {});
+    });
+    addEventListener("online", () => herken.sync());
+  }
+  // Start after the page's own content, when the browser is idle.
+  const go = () => (window.requestIdleCallback ? requestIdleCallback(start, { timeout: 2000 }) : setTimeout(start, 0));
+  document.readyState === "complete" ? go() : addEventListener("load", go, { once: true });
+})();
