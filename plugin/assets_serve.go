@@ -16,10 +16,10 @@ var scripts embed.FS
 
 // asset is one file the handler serves, with its compressed forms.
 type asset struct {
-	typ      string
-	body     []byte
-	br, gz   []byte
-	etag     string
+	typ       string
+	body      []byte
+	br, gz    []byte
+	etag      string
 	immutable bool // served with a version in its URL
 }
 

@@ -64,9 +64,9 @@ type Handler struct {
 
 // Limits of the sync API.
 const (
-	maxChanges  = 200     // changes in one sync
+	maxChanges  = 200 // changes in one sync
 	maxDraft    = 256 << 10
-	deviceBytes = 32      // random bytes in a device token
+	deviceBytes = 32 // random bytes in a device token
 	tokenHeader = "X-Herken-CSRF"
 )
 

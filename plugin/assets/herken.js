@@ -65,6 +65,7 @@
   function watchForms() {
     document.addEventListener("submit", (ev) => {
       const form = ev.target;
+      if (form.dataset.herkenSent) return;
       const inputs = [...form.querySelectorAll("[data-herken-fact]")];
       if (!inputs.length) return;
       const box = form.querySelector("[data-herken-remember]");
@@ -72,9 +73,17 @@
       const facts = inputs.filter((i) => i.value.trim() !== "").map((i) => ({ key: i.dataset.herkenFact, value: i.value.trim() }));
       const claims = [...form.querySelectorAll("[data-herken-identifier]")].filter((i) => i.value.trim())
         .map((i) => ({ kind: i.dataset.herkenIdentifier, value: i.value.trim() }));
-      // Remembered in the worker; the page may leave at once.
-      if (facts.length) herken.remember(facts).catch(() => {});
-      if (claims.length) herken.recognize(claims).catch(() => {});
+      // Keep the answers before the page leaves: hold the submit until the
+      // worker has stored them (at most a second), then send the form.
+      ev.preventDefault();
+      const done = Promise.all([
+        facts.length && herken.remember(facts),
+        claims.length && herken.recognize(claims),
+      ]).catch(() => {});
+      Promise.race([done, new Promise((ok) => setTimeout(ok, 1000))]).then(() => {
+        form.dataset.herkenSent = "1";
+        form.submit();
+      });
     }, true);
   }
 
@@ -110,7 +119,8 @@
     const b = await herken.brief();
     panel.replaceChildren();
     if (view === "memory") return renderMemory(panel);
-    panel.append(el("h3", { text: b.name ? "Welcome back, " + b.name : "How can we help?" }));
+    const name = b.name || ((b.facts || []).find((f) => f.key === "contact.name") || {}).value;
+    panel.append(el("h3", { text: name ? "Welcome back, " + name : "How can we help?" }));
     const issues = b.open_issues || [];
     let pick = "";
     if (issues.length) {
@@ -161,6 +171,7 @@
   }
 
   function start() {
+    performance.mark("herken:start");
     worker = new Worker(base + "herken-worker.js");
     worker.onmessage = (ev) => {
       const m = ev.data;
@@ -175,7 +186,7 @@
       watchForms();
       fill();
       widget();
-      herken.brief().then((b) => emit("ready", b), () => {});
+      herken.brief().then((b) => { performance.mark("herken:ready"); emit("ready", b); }, () => {});
     });
     addEventListener("online", () => herken.sync());
   }

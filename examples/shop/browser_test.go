@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/herken/herken/memory"
+	"github.com/herken/herken/plugin"
+)
+
+// chromium returns the path of a headless-capable Chromium, or skips the
+// test; with HERKEN_REQUIRE_EXTERNAL=1 (as in CI) a missing one fails it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("HERKEN_REQUIRE_EXTERNAL") != "" {
+		t.Fatal("headless Chromium is required (HERKEN_REQUIRE_EXTERNAL is set): apt-get install -y chromium")
+	}
+	t.Skip("skipping browser test: no Chromium found; install it with apt-get install -y chromium")
+	return ""
+}
+
+// browser checks that the test may run a browser, and returns the context
+// that newProfile starts browsers from.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test; skipped with -short")
+	}
+	chromium(t)
+	return context.Background()
+}
+
+// newProfile starts a headless Chromium with a fresh profile: no cookies, no
+// storage. Each profile is its own browser process, as a new visitor is.
+func newProfile(t *testing.T, parent context.Context) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(parent, opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	require.NoError(t, chromedp.Run(ctx)) // start it
+	return ctx
+}
+
+func do(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, chromedp.Run(tctx, actions...))
+}
+
+// ready waits until the plugin has given its first brief.
+func ready() chromedp.Action {
+	return chromedp.Poll(`performance.getEntriesByName("herken:ready").length > 0`, nil, chromedp.WithPollingTimeout(20*time.Second))
+}
+
+func eval(t *testing.T, ctx context.Context, js string, out any) {
+	t.Helper()
+	do(t, ctx, chromedp.Evaluate(js, out, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+}
+
+func fillCheckout(street, email string) chromedp.Action {
+	return chromedp.Tasks{
+		chromedp.SetValue(`input[name=name]`, "Ada Lovelace", chromedp.ByQuery),
+		chromedp.SetValue(`input[name=email]`, email, chromedp.ByQuery),
+		chromedp.SetValue(`input[name=street]`, street, chromedp.ByQuery),
+		chromedp.SetValue(`input[name=postcode]`, "1011 AB", chromedp.ByQuery),
+		chromedp.SetValue(`input[name=city]`, "Amsterdam", chromedp.ByQuery),
+		chromedp.Click(`input[name=remember]`, chromedp.ByQuery),
+		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`//h1[contains(., "Thank you")]`),
+	}
+}
+
+func value(t *testing.T, ctx context.Context, name string) string {
+	var v string
+	do(t, ctx, chromedp.Value(`input[name=`+name+`]`, &v, chromedp.ByQuery))
+	return v
+}
+
+func waitValue(name, want string) chromedp.Action {
+	return chromedp.Poll(`document.querySelector("input[name=`+name+`]").value === `+jsString(want), nil, chromedp.WithPollingTimeout(20*time.Second))
+}
+
+func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// synced waits until the page's memory has reached the server.
+func synced(t *testing.T, ctx context.Context) {
+	var ok bool
+	eval(t, ctx, `herken.sync()`, &ok)
+	require.True(t, ok, "sync")
+}
+
+func TestBrowserFirstVisitReturnAndNewContext(t *testing.T) {
+	bctx := browser(t)
+	base := startShop(t, t.TempDir())
+	tab := newProfile(t, bctx)
+
+	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Keizersgracht 1", "ada@example.com"))
+	do(t, tab, ready())
+	synced(t, tab)
+
+	// Back to the checkout: filled.
+	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), waitValue("street", "Keizersgracht 1"))
+	require.Equal(t, "1011 AB", value(t, tab, "postcode"))
+
+	// Reload: still filled.
+	do(t, tab, chromedp.Reload(), ready(), waitValue("city", "Amsterdam"))
+
+	// Another browser context with the same cookie and empty storage: the
+	// server gives the memory back.
+	var cookies []*network.Cookie
+	do(t, tab, chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		cookies, err = network.GetCookies().WithURLs([]string{base}).Do(ctx)
+		return err
+	}))
+	other := newProfile(t, bctx)
+	do(t, other, chromedp.ActionFunc(func(ctx context.Context) error {
+		for _, c := range cookies {
+			if c.Name == "herken_device" {
+				return network.SetCookie(c.Name, c.Value).WithURL(base).WithHTTPOnly(true).Do(ctx)
+			}
+		}
+		t.Fatal("no device cookie")
+		return nil
+	}))
+	do(t, other, chromedp.Navigate(base+"/checkout"), ready(), waitValue("street", "Keizersgracht 1"))
+}
+
+func TestBrowserOfflineThenOnline(t *testing.T) {
+	bctx := browser(t)
+	shopURL := startShop(t, t.TempDir())
+	var offline atomic.Bool
+	target, _ := url.Parse(shopURL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if offline.Load() && strings.HasPrefix(r.URL.Path, "/herken/") && r.Method == http.MethodPost {
+			// The network is gone: the connection drops.
+			if hj, ok := w.(http.Hijacker); ok {
+				if c, _, err := hj.Hijack(); err == nil {
+					c.Close()
+					return
+				}
+			}
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	base := front.URL
+	tab := newProfile(t, bctx)
+	do(t, tab, chromedp.Navigate(base+"/checkout"), ready())
+
+	offline.Store(true)
+	do(t, tab, fillCheckout("Prinsengracht 2", "grace@example.com"))
+	var ok bool
+	eval(t, tab, `herken.sync()`, &ok)
+	require.False(t, ok, "offline: nothing reaches the server")
+	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), waitValue("street", "Prinsengracht 2"))
+
+	var agent string
+	do(t, tab, chromedp.Navigate(base+"/agent?q=grace@example.com"), chromedp.Text("main", &agent, chromedp.ByQuery))
+	require.Contains(t, agent, "no customer found", "the server has nothing yet")
+
+	offline.Store(false)
+	do(t, tab, chromedp.Navigate(base+"/checkout"), ready())
+	do(t, tab, chromedp.Evaluate(`dispatchEvent(new Event("online"))`, nil))
+	do(t, tab, chromedp.Poll(`fetch("/agent?q=grace@example.com").then(r => r.text()).then(t => t.includes("Prinsengracht 2"))`, nil,
+		chromedp.WithPollingTimeout(20*time.Second)))
+}
+
+func TestBrowserForgetMe(t *testing.T) {
+	bctx := browser(t)
+	base := startShop(t, t.TempDir())
+	tab := newProfile(t, bctx)
+	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Herengracht 3", "forget@example.com"), ready())
+	synced(t, tab)
+	// Open the widget, then "what we remember about you", then "forget me".
+	widget := `document.querySelector("[data-herken-widget-host]").shadowRoot`
+	do(t, tab,
+		chromedp.Evaluate(widget+`.querySelector("button.b").click()`, nil),
+		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("What we remember")`, nil),
+		chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent === "What we remember about you").click()`, nil),
+		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("Herengracht 3")`, nil),
+		chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent === "Forget me").click()`, nil),
+		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("Nothing.")`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+	)
+	do(t, tab, chromedp.Navigate(base+"/checkout"), ready())
+	time.Sleep(300 * time.Millisecond) // give a wrong prefill the time to show
+	require.Empty(t, value(t, tab, "street"))
+	var agent string
+	do(t, tab, chromedp.Navigate(base+"/agent?q=forget@example.com"), chromedp.Text("main", &agent, chromedp.ByQuery))
+	require.Contains(t, agent, "no customer found")
+}
+
+func TestBrowserAnotherCustomersEmailRevealsNothing(t *testing.T) {
+	bctx := browser(t)
+	base := startShop(t, t.TempDir())
+	owner := newProfile(t, bctx)
+	do(t, owner, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Secret street 9", "owner@example.com"), ready())
+	synced(t, owner)
+
+	stranger := newProfile(t, bctx)
+	do(t, stranger, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Other road 1", "owner@example.com"), ready())
+	synced(t, stranger)
+	var snap string
+	eval(t, stranger, `herken.snapshot().then(s => JSON.stringify(s))`, &snap)
+	require.NotContains(t, snap, "Secret street 9")
+	require.NotContains(t, snap, `"kind":"email"`, "the email stays the owner's")
+	do(t, stranger, chromedp.Navigate(base+"/checkout"), ready(), waitValue("street", "Other road 1"))
+
+	var agent string
+	do(t, stranger, chromedp.Navigate(base+"/agent?q=owner@example.com"), chromedp.Text("main", &agent, chromedp.ByQuery))
+	require.Contains(t, agent, "Secret street 9", "the owner keeps their email")
+	require.NotContains(t, agent, "Other road 1")
+}
+
+func TestBrowserIdentityTokens(t *testing.T) {
+	bctx := browser(t)
+	dir := t.TempDir()
+	base := startShop(t, dir)
+	tab := newProfile(t, bctx)
+	do(t, tab, chromedp.Navigate(base+"/"), ready())
+	var device string
+	do(t, tab, chromedp.ActionFunc(func(ctx context.Context) error {
+		cs, err := network.GetCookies().WithURLs([]string{base}).Do(ctx)
+		for _, c := range cs {
+			if c.Name == "herken_device" {
+				device = c.Value
+			}
+		}
+		return err
+	}))
+	require.NotEmpty(t, device)
+	secret, err := os.ReadFile(filepath.Join(dir, "plugin.secret"))
+	require.NoError(t, err)
+	refused := func(token string) string {
+		var msg string
+		eval(t, tab, `herken.identify(`+jsString(token)+`).then(() => "accepted", e => e.message)`, &msg)
+		return msg
+	}
+	require.Contains(t, refused("v1.forged.token.1.2.3"), "not valid")
+	expired := plugin.SignIdentity(secret, memory.Account("cust-7"), device, time.Now().Add(-time.Minute))
+	require.Contains(t, refused(expired), "expired")
+	otherDevice := plugin.SignIdentity(secret, memory.Account("cust-7"), "another-device", time.Now().Add(time.Minute))
+	require.Contains(t, refused(otherDevice), "not valid")
+	good := plugin.SignIdentity(secret, memory.Account("cust-7"), device, time.Now().Add(time.Minute))
+	require.Equal(t, "accepted", refused(good))
+	require.Contains(t, refused(good), "used already")
+
+	// The shop's own login issues a token and the page proves it.
+	do(t, tab, chromedp.Navigate(base+"/login"), chromedp.SetValue(`input[name=account]`, "cust-8", chromedp.ByQuery),
+		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible(`//h1[.="Checkout"]`), ready())
+	var agent string
+	do(t, tab, chromedp.Poll(`fetch("/agent?q=cust-8").then(r => r.text()).then(t => !t.includes("no customer found"))`, nil,
+		chromedp.WithPollingTimeout(20*time.Second)), chromedp.Navigate(base+"/agent"), chromedp.Text("main", &agent, chromedp.ByQuery))
+	require.Contains(t, agent, "cust-8 (verified)")
+}
+
+func TestBrowserSecondHelpContactEscalates(t *testing.T) {
+	bctx := browser(t)
+	base := startShop(t, t.TempDir())
+	tab := newProfile(t, bctx)
+	widget := `document.querySelector("[data-herken-widget-host]").shadowRoot`
+	ask := func(text string) chromedp.Action {
+		return chromedp.Tasks{
+			chromedp.Evaluate(widget+`.querySelector("textarea").value = `+jsString(text), nil),
+			chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent === "Send").click()`, nil),
+		}
+	}
+	do(t, tab, chromedp.Navigate(base+"/"), ready(),
+		chromedp.Evaluate(widget+`.querySelector("button.b").click()`, nil),
+		chromedp.Poll(widget+`.querySelector("textarea") !== null`, nil),
+		ask("My parcel did not arrive"),
+		chromedp.Poll(widget+`.querySelector("li[data-issue]") !== null`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+	)
+	synced(t, tab)
+	do(t, tab, chromedp.Navigate(base+"/"), ready(),
+		chromedp.Evaluate(widget+`.querySelector("button.b").click()`, nil),
+		chromedp.Poll(widget+`.querySelector("li[data-issue] button") !== null`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Evaluate(widget+`.querySelector("li[data-issue] button").click()`, nil),
+		ask("Still nothing, second time I ask"),
+	)
+	synced(t, tab)
+	var agent string
+	do(t, tab, chromedp.Navigate(base+"/agent"), chromedp.Text("main", &agent, chromedp.ByQuery))
+	require.Contains(t, agent, "ESCALATED")
+	require.Contains(t, agent, "escalate: true")
+}
+
+// TestBrowserTiming measures, over several page loads, the time from the
+// plugin's start to its first brief and the longest main-thread task on the
+// page, and fails when a task takes over 50 ms.
+func TestBrowserTiming(t *testing.T) {
+	bctx := browser(t)
+	base := startShop(t, t.TempDir())
+	var toBrief, longest []float64
+	for range 5 {
+		tab := newProfile(t, bctx)
+		do(t, tab, chromedp.ActionFunc(func(ctx context.Context) error {
+			_, err := page.AddScriptToEvaluateOnNewDocument(`window.__long = []; new PerformanceObserver(l => { for (const e of l.getEntries()) __long.push(e.duration) }).observe({type: "longtask", buffered: true});`).Do(ctx)
+			return err
+		}), chromedp.Navigate(base+"/checkout"), ready())
+		var m struct {
+			Brief   float64 `json:"brief"`
+			Longest float64 `json:"longest"`
+		}
+		time.Sleep(200 * time.Millisecond) // let the observer report
+		eval(t, tab, `({brief: performance.getEntriesByName("herken:ready")[0].startTime - performance.getEntriesByName("herken:start")[0].startTime, longest: Math.max(0, ...__long)})`, &m)
+		toBrief = append(toBrief, m.Brief)
+		longest = append(longest, m.Longest)
+	}
+	slices.Sort(toBrief)
+	slices.Sort(longest)
+	t.Logf("script start to first brief: median %.0f ms (runs %v); longest main-thread task: median %.0f ms, max %.0f ms",
+		toBrief[len(toBrief)/2], toBrief, longest[len(longest)/2], longest[len(longest)-1])
+	require.Less(t, longest[len(longest)/2], 50.0, "no main-thread task over 50 ms")
+}

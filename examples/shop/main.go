@@ -1,0 +1,108 @@
+// Command shop is herken's demo web shop: a product page, a checkout form, a
+// help widget and a login, with the browser plugin on every page, and an
+// agent page that shows the server-side brief with its internal flags. A
+// visitor fills the checkout once; on their return, even after the shop
+// restarts, the form is filled and the widget greets them.
+//
+//	go run ./examples/shop [-addr 127.0.0.1:8080] [-data DIR]
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/herken/herken/memory"
+	"github.com/herken/herken/plugin"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil && !errors.Is(err, context.Canceled) {
+		log.Fatal(err)
+	}
+}
+
+// run starts the shop and serves until ctx ends. ready, if not nil, gets
+// the address it listens on.
+func run(ctx context.Context, args []string, out io.Writer, ready chan<- string) error {
+	fs := flag.NewFlagSet("shop", flag.ContinueOnError)
+	fs.SetOutput(out)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	data := fs.String("data", defaultDataDir(), "folder for the shop's customer memory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*data, 0o700); err != nil {
+		return err
+	}
+	secret, err := loadSecret(filepath.Join(*data, "plugin.secret"))
+	if err != nil {
+		return err
+	}
+	store, err := memory.Open(ctx, memory.DefaultOptions(filepath.Join(*data, "memory")).WithDefaultRegion("NL"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	h, err := plugin.New(store, plugin.Options{Secret: secret})
+	if err != nil {
+		return err
+	}
+	s := &shop{store: store, plugin: h}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
+	fmt.Fprintf(out, "herken demo shop on http://%s\ncustomer memory in %s\n", ln.Addr(), *data)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+		return ctx.Err()
+	case err := <-errc:
+		return err
+	}
+}
+
+func defaultDataDir() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "herken-shop-data"
+	}
+	return filepath.Join(dir, "herken", "shop")
+}
+
+// loadSecret reads the plugin's secret, making it on the first run: the
+// same secret across restarts keeps devices recognized.
+func loadSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	b = make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b, os.WriteFile(path, b, 0o600)
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"embed"
+	"errors"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/herken/herken/memory"
+	"github.com/herken/herken/plugin"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+
+// csp is the shop's Content-Security-Policy: the plugin needs nothing more
+// than 'wasm-unsafe-eval' for WebAssembly and its worker from 'self'.
+const csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+
+type shop struct {
+	store  *memory.Store
+	plugin *plugin.Handler
+}
+
+func (s *shop) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/herken/", http.StripPrefix("/herken", s.plugin))
+	mux.Handle("GET /static/", http.FileServerFS(staticFS))
+	mux.HandleFunc("GET /{$}", s.page("product"))
+	mux.HandleFunc("GET /checkout", s.page("checkout"))
+	mux.HandleFunc("POST /order", s.order)
+	mux.HandleFunc("GET /login", s.page("login"))
+	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("POST /logout", s.logout)
+	mux.HandleFunc("GET /agent", s.agent)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// view is what every page template gets.
+type view struct {
+	User     string // the logged-in account, if any
+	Identity string // a token proving it to the plugin
+	Data     any
+}
+
+func (s *shop) render(w http.ResponseWriter, r *http.Request, name string, data any) {
+	v := view{User: user(r), Data: data}
+	if v.User != "" {
+		// Proves the login to the plugin: it links this browser to the
+		// account, so what the visitor gave anonymously joins it.
+		if tok, err := s.plugin.IdentityToken(r, memory.Account(v.User)); err == nil {
+			v.Identity = tok
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := pages.ExecuteTemplate(w, name+".html", v); err != nil {
+		http.Error(w, "page failed", http.StatusInternalServerError)
+	}
+}
+
+func (s *shop) page(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.render(w, r, name, nil) }
+}
+
+// order takes the checkout. The answers themselves reach the customer
+// memory through the plugin, which remembers them when the visitor chose so.
+func (s *shop) order(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	s.render(w, r, "thanks", map[string]string{"Name": r.PostForm.Get("name")})
+}
+
+func user(r *http.Request) string {
+	c, err := r.Cookie("shop_user")
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// login is the demo's login: any account name, no password.
+func (s *shop) login(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimSpace(r.FormValue("account"))
+	if _, err := memory.Normalize(memory.Account(name), ""); err != nil || len(name) > 64 {
+		s.render(w, r, "login", map[string]string{"Error": "choose another account name"})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: "shop_user", Value: name, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, "/checkout", http.StatusSeeOther)
+}
+
+func (s *shop) logout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: "shop_user", Path: "/", MaxAge: -1})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// agentView is the agent page: the server-side brief, internal flags included.
+type agentView struct {
+	Query     string
+	Error     string
+	Brief     *memory.Brief
+	Influence *memory.Influence
+	Customer  *memory.Customer
+}
+
+// agent shows a customer found by email, phone or account, or, without a
+// query, the customer of this browser.
+func (s *shop) agent(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	v := agentView{Query: strings.TrimSpace(r.URL.Query().Get("q"))}
+	var id memory.CustomerID
+	var err error
+	switch {
+	case v.Query == "":
+		id, err = s.plugin.Customer(r)
+	case strings.Contains(v.Query, "@"):
+		id, err = s.store.Lookup(ctx, memory.Email(v.Query))
+	case strings.HasPrefix(v.Query, "+") || strings.HasPrefix(v.Query, "0"):
+		id, err = s.store.Lookup(ctx, memory.Phone(v.Query))
+	default:
+		id, err = s.store.Lookup(ctx, memory.Account(v.Query))
+	}
+	if err == nil {
+		var b memory.Brief
+		if b, err = s.store.Brief(ctx, id, memory.BriefQuery{}); err == nil {
+			v.Brief = &b
+			if in, err := s.store.Influence(ctx, id); err == nil {
+				v.Influence = &in
+			}
+			v.Customer, err = s.store.Customer(ctx, id)
+		}
+	}
+	switch {
+	case errors.Is(err, memory.ErrNotFound):
+		v.Error = "no customer found"
+	case err != nil:
+		v.Error = err.Error()
+	}
+	s.render(w, r, "agent", v)
+}
