@@ -124,9 +124,17 @@ func synced(t *testing.T, ctx context.Context) {
 
 func TestBrowserFirstVisitReturnAndNewContext(t *testing.T) {
 	bctx := browser(t)
-	base := startShop(t, t.TempDir())
+	dir := t.TempDir()
+	first, stop := startStoppableShop(t, dir)
 	tab := newProfile(t, bctx)
+	do(t, tab, chromedp.Navigate(first+"/checkout"), ready(), fillCheckout("Keizersgracht 1", "ada@example.com"))
+	do(t, tab, ready())
+	synced(t, tab)
 
+	// The shop restarts (on another port: cookies do not mind ports).
+	stop()
+	base := startShop(t, dir)
+	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), waitValue("street", "Keizersgracht 1"))
 	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Keizersgracht 1", "ada@example.com"))
 	do(t, tab, ready())
 	synced(t, tab)
@@ -348,4 +356,20 @@ func TestBrowserTiming(t *testing.T) {
 	t.Logf("script start to first brief: median %.0f ms (runs %v); longest main-thread task: median %.0f ms, max %.0f ms",
 		toBrief[len(toBrief)/2], toBrief, longest[len(longest)/2], longest[len(longest)-1])
 	require.Less(t, longest[len(longest)/2], 50.0, "no main-thread task over 50 ms")
+}
+
+func TestBrowserContinueWhereYouLeftOff(t *testing.T) {
+	bctx := browser(t)
+	base := startShop(t, t.TempDir())
+	tab := newProfile(t, bctx)
+	widget := `document.querySelector("[data-herken-widget-host]").shadowRoot`
+	do(t, tab, chromedp.Navigate(base+"/"), ready(),
+		chromedp.Click(`button[data-add-to-cart]`, chromedp.ByQuery),
+		chromedp.Poll(`document.querySelector("button[data-add-to-cart]").textContent === "In your cart"`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Navigate(base+"/"), ready(),
+		chromedp.Evaluate(widget+`.querySelector("button.b").click()`, nil),
+		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("Continue where you left off (cart)")`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent.startsWith("Continue")).click()`, nil),
+		chromedp.WaitVisible(`//h1[.="Checkout"]`),
+	)
 }

@@ -17,6 +17,14 @@ import (
 // returns its base URL; it stops when the test ends.
 func startShop(t *testing.T, dir string) string {
 	t.Helper()
+	base, _ := startStoppableShop(t, dir)
+	return base
+}
+
+// startStoppableShop is startShop that also returns a function stopping the
+// shop before the test ends.
+func startStoppableShop(t *testing.T, dir string) (string, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
@@ -28,12 +36,11 @@ func startShop(t *testing.T, dir string) string {
 	case err := <-done:
 		t.Fatalf("shop did not start: %v\n%s", err, out)
 	}
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
 	require.Contains(t, out.String(), dir, "the data folder is printed at start")
-	return "http://" + addr
+	return "http://" + addr, stop
 }
 
 type syncBuffer struct {
