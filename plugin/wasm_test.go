@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -228,16 +227,15 @@ func TestCommittedWasmIsWhatTheSourceBuilds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("rebuilding the module; skipped with -short")
 	}
-	want, err := os.ReadFile("assets/herken.go-version")
+	version, err := os.ReadFile("assets/herken.go-version")
 	require.NoError(t, err)
-	have, err := exec.Command(filepath.Join(goroot(), "bin", "go"), "env", "GOVERSION").Output()
-	require.NoError(t, err)
-	if strings.TrimSpace(string(have)) != strings.TrimSpace(string(want)) {
-		t.Skipf("the module was built with %s and this is %s: bytes differ between Go versions; run go generate ./plugin with %s to compare",
-			strings.TrimSpace(string(want)), strings.TrimSpace(string(have)), strings.TrimSpace(string(want)))
-	}
+	// Built with the Go version the committed module was built with: the go
+	// command fetches it when this one differs.
 	out := filepath.Join(t.TempDir(), "herken.wasm")
-	msg, err := wasmbuild.Build(context.Background(), filepath.Join("..", "wasm"), out)
+	msg, err := wasmbuild.Build(context.Background(), filepath.Join("..", "wasm"), out, strings.TrimSpace(string(version)))
+	if err != nil && os.Getenv("HERKEN_REQUIRE_EXTERNAL") == "" && strings.Contains(string(msg), "toolchain") {
+		t.Skipf("cannot get %s to rebuild the module: %s", strings.TrimSpace(string(version)), msg)
+	}
 	require.NoError(t, err, "%s", msg)
 	built, err := os.ReadFile(out)
 	require.NoError(t, err)
@@ -245,10 +243,3 @@ func TestCommittedWasmIsWhatTheSourceBuilds(t *testing.T) {
 		"the committed assets/herken.wasm is not what the source builds: run go generate ./plugin and commit the result")
 }
 
-func goroot() string {
-	out, err := exec.Command("go", "env", "GOROOT").Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
-}

@@ -30,7 +30,7 @@ func Env() []string {
 	for _, kv := range os.Environ() {
 		switch {
 		case hasPrefix(kv, "GOOS="), hasPrefix(kv, "GOARCH="), hasPrefix(kv, "CGO_ENABLED="),
-			hasPrefix(kv, "GOFLAGS="), hasPrefix(kv, "GOWASM="):
+			hasPrefix(kv, "GOFLAGS="), hasPrefix(kv, "GOWASM="), hasPrefix(kv, "GOTOOLCHAIN="):
 		default:
 			env = append(env, kv)
 		}
@@ -41,8 +41,10 @@ func Env() []string {
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
 // Build builds the module in directory wasmDir (the repository's wasm
-// folder) into out, with the go command of this toolchain.
-func Build(ctx context.Context, wasmDir, out string) ([]byte, error) {
+// folder) into out. With toolchain (such as "go1.26.8") the go command
+// builds with that Go version, fetching it if needed, so that the bytes
+// match a module built with it.
+func Build(ctx context.Context, wasmDir, out, toolchain string) ([]byte, error) {
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(goTool); err != nil {
 		goTool = "go"
@@ -50,6 +52,9 @@ func Build(ctx context.Context, wasmDir, out string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, goTool, Args(out, ".")...)
 	cmd.Dir = wasmDir
 	cmd.Env = Env()
+	if toolchain != "" {
+		cmd.Env = append(cmd.Env, "GOTOOLCHAIN="+toolchain)
+	}
 	return cmd.CombinedOutput()
 }
 

@@ -22,7 +22,7 @@ func main() {
 	out, err := filepath.Abs(os.Args[1])
 	if err == nil {
 		var msg []byte
-		msg, err = wasmbuild.Build(context.Background(), filepath.Join("..", "wasm"), out)
+		msg, err = wasmbuild.Build(context.Background(), filepath.Join("..", "wasm"), out, "")
 		if err != nil {
 			err = fmt.Errorf("%w\n%s", err, msg)
 		}
