@@ -163,3 +163,29 @@ func assertOK(t *testing.T, err error) bool {
 	}
 	return true
 }
+
+// TestManyWritersOnOneCustomer: writers of one customer take turns; none
+// gives up, none is lost.
+func TestManyWritersOnOneCustomer(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, func(o memory.Options) memory.Options {
+		l := memory.DefaultLimits()
+		l.Facts = 1000
+		return o.WithLimits(l)
+	})
+	id := recognize(t, s, memory.Email("busy@example.com")).Customer
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				assertOK(t, s.Remember(ctx, id, memory.Fact{Key: fmt.Sprintf("k.%d.%d", g, i), Value: "v"}))
+			}
+		}()
+	}
+	wg.Wait()
+	c, err := s.Customer(ctx, id)
+	require.NoError(t, err)
+	require.Len(t, c.Facts, 320)
+}

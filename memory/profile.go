@@ -28,6 +28,11 @@ type profile struct {
 	Signals    []signalTotal `msgpack:"sg,omitempty"`
 	Drafts     []draftRef    `msgpack:"dr,omitempty"`
 	Merges     []Merge       `msgpack:"mg,omitempty"` // customers this one absorbed
+
+	// sum is a hash of the stored bytes this profile was read from or
+	// written as, so that a writer can tell a cached profile is the stored
+	// one without decoding; 0 when unknown.
+	sum uint64
 }
 
 // link is an identifier of the customer and when it was linked.

@@ -166,10 +166,14 @@ func (s *Store) checkCustomer(t *kv.Txn, p *profile, profiles map[CustomerID]*pr
 	}
 }
 
-func checkLog[T any](t *kv.Txn, key []byte, want []T, report func(string)) {
+func checkLog[T any](t *kv.Txn, l keys.Log, want []T, report func(string)) {
 	var got []T
-	if err := readLog(t, key, func(v *T) { got = append(got, *v) }); err != nil {
+	if err := readLog(t, l, func(v *T) { got = append(got, *v) }); err != nil {
 		report(err.Error())
+		return
+	}
+	if n, err := countLog(t, l); err != nil || n != len(got) {
+		report(fmt.Sprintf("the range says %d entries, %d are stored", n, len(got)))
 		return
 	}
 	if len(got) != len(want) {

@@ -4,13 +4,11 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
-	"github.com/herken/herken/memory/internal/kv"
 )
 
 // Forget erases a customer: profile, identifiers, facts, preferences,
@@ -85,12 +83,12 @@ func (w *wtx) forget(id CustomerID) (Receipt, []CustomerID, error) {
 				}
 			}
 		}
-		n, err := w.countLog(keys.Contacts(cid))
+		n, err := countLog(w.txn, keys.Contacts(cid))
 		if err != nil {
 			return Receipt{}, nil, err
 		}
 		r.Erased["contacts"] += n
-		if n, err = w.countLog(keys.Resolved(cid)); err != nil {
+		if n, err = countLog(w.txn, keys.Resolved(cid)); err != nil {
 			return Receipt{}, nil, err
 		}
 		r.Erased["issues"] += n
@@ -125,17 +123,6 @@ func (w *wtx) forget(id CustomerID) (Receipt, []CustomerID, error) {
 func (w *wtx) countKeys(prefix []byte) (int, error) {
 	n := 0
 	err := w.txn.Scan(prefix, true, func(_, _ []byte) error { n++; return nil })
-	return n, err
-}
-
-func (w *wtx) countLog(key []byte) (int, error) {
-	n := 0
-	err := w.txn.Get(key, func(b []byte) error {
-		return codec.Entries(b, func([]byte) error { n++; return nil })
-	})
-	if errors.Is(err, kv.ErrNotFound) {
-		return 0, nil
-	}
 	return n, err
 }
 

@@ -6,9 +6,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
-	"github.com/herken/herken/memory/internal/kv"
 )
 
 // OpenIssue opens an issue the customer came with on channel ch. Opening it
@@ -124,22 +122,4 @@ func timelineOwners(p *profile, load func(CustomerID) (*profile, error), fn func
 		return nil
 	}
 	return walk(p, 0)
-}
-
-// readLog calls fn with each entry of the log at key, oldest first.
-func readLog[T any](t *kv.Txn, key []byte, fn func(*T)) error {
-	err := t.Get(key, func(b []byte) error {
-		return codec.Entries(b, func(e []byte) error {
-			v := new(T)
-			if err := codec.Decode(e, v); err != nil {
-				return err
-			}
-			fn(v)
-			return nil
-		})
-	})
-	if errors.Is(err, kv.ErrNotFound) {
-		return nil
-	}
-	return storeErr(err)
 }

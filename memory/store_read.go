@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
@@ -48,8 +49,29 @@ func readIndex(t *kv.Txn, key []byte) (indexEntry, bool, error) {
 // readProfile reads the profile of id as stored, without following merges
 // and without the cache.
 func readProfile(t *kv.Txn, id CustomerID) (*profile, error) {
-	p := new(profile)
-	err := t.Get(keys.Profile(string(id)), func(b []byte) error { return codec.Unmarshal(b, p) })
+	return readProfileFrom(t, id, nil, maphash.Seed{})
+}
+
+// readProfileFrom reads the profile of id as stored. When cached was read
+// from or written as the same bytes, it returns a copy of it instead of
+// decoding them.
+func readProfileFrom(t *kv.Txn, id CustomerID, cached *profile, seed maphash.Seed) (*profile, error) {
+	var p *profile
+	err := t.Get(keys.Profile(string(id)), func(b []byte) error {
+		var sum uint64
+		if cached != nil && cached.sum != 0 {
+			if sum = maphash.Bytes(seed, b); sum == cached.sum {
+				p = cached.clone()
+				return nil
+			}
+		}
+		p = new(profile)
+		if err := codec.Unmarshal(b, p); err != nil {
+			return err
+		}
+		p.sum = sum
+		return nil
+	})
 	if err != nil {
 		if errors.Is(err, kv.ErrNotFound) {
 			return nil, fmt.Errorf("%w: customer %s", ErrNotFound, id)
@@ -100,9 +122,20 @@ func (r *reader) current(id CustomerID) (*profile, error) {
 		if p, ok := r.s.profiles.Get(id); ok {
 			return p, nil
 		}
-		p, err := readProfile(r.t, id)
+		var p *profile
+		err := r.t.Get(keys.Profile(string(id)), func(b []byte) error {
+			p = new(profile)
+			if err := codec.Unmarshal(b, p); err != nil {
+				return err
+			}
+			p.sum = maphash.Bytes(r.s.seed, b)
+			return nil
+		})
+		if errors.Is(err, kv.ErrNotFound) {
+			return nil, fmt.Errorf("%w: customer %s", ErrNotFound, id)
+		}
 		if err != nil {
-			return nil, err
+			return nil, storeErr(err)
 		}
 		if p.MergedInto == "" {
 			r.s.profiles.Fill(id, p, r.start)

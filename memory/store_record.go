@@ -12,7 +12,7 @@ func (s *Store) update(ctx context.Context, id CustomerID, fn func(r onCustomer)
 	if err := id.check(); err != nil {
 		return err
 	}
-	return s.write(ctx, func(w *wtx) error {
+	return s.writeOn(ctx, id, func(w *wtx) error {
 		c, err := w.load(id)
 		if err != nil {
 			return err

@@ -30,6 +30,7 @@ type wtx struct {
 	order []*wcust        // in load order, for deterministic writes
 	keys  map[string]bool // identifier keys written, to invalidate
 	out   []Event         // events to deliver to watchers after commit
+	held  []int           // commit stripes held for the whole write
 	after []func()        // work to run after a successful commit
 }
 
@@ -51,6 +52,13 @@ type wcust struct {
 // when the commit conflicts with a concurrent write. fn must not keep state
 // between attempts other than through w.
 func (s *Store) write(ctx context.Context, fn func(w *wtx) error) error {
+	return s.writeOn(ctx, "", fn)
+}
+
+// writeOn is write for a change to one customer known in advance: it holds
+// that customer's commit stripe for the whole write, so that writes to one
+// customer take turns instead of conflicting and retrying.
+func (s *Store) writeOn(ctx context.Context, id CustomerID, fn func(w *wtx) error) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -59,12 +67,21 @@ func (s *Store) write(ctx context.Context, fn func(w *wtx) error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		w := &wtx{s: s, txn: s.db.Begin(true), now: s.now(), custs: map[CustomerID]*wcust{}, keys: map[string]bool{}}
+		w := &wtx{s: s, now: s.now(), custs: map[CustomerID]*wcust{}, keys: map[string]bool{}}
+		if id != "" {
+			i := s.stripe(id)
+			s.commit[i].Lock()
+			w.held = []int{i}
+		}
+		w.txn = s.db.Begin(true)
 		err := fn(w)
 		if err == nil {
 			err = w.commit()
 		}
 		w.txn.Discard()
+		for _, i := range w.held {
+			s.commit[i].Unlock()
+		}
 		if !errors.Is(err, kv.ErrConflict) {
 			return storeErr(err)
 		}
@@ -84,7 +101,8 @@ func (w *wtx) loadExact(id CustomerID) (*wcust, error) {
 		}
 		return c, nil
 	}
-	p, err := readProfile(w.txn, id)
+	cached, _ := w.s.profiles.Get(id)
+	p, err := readProfileFrom(w.txn, id, cached, w.s.seed)
 	if err != nil {
 		return nil, err
 	}
@@ -208,61 +226,18 @@ func (w *wtx) flush() error {
 		if err != nil {
 			return err
 		}
+		c.p.sum = maphash.Bytes(w.s.seed, b)
 		if err := w.txn.Set(keys.Profile(id), b); err != nil {
 			return err
 		}
-		if err := w.appendLog(keys.Contacts(id), c.contacts, lim.Contacts, c.rebuilt); err != nil {
+		if err := appendLog(w.txn, keys.Contacts(id), c.contacts, lim.Contacts, c.rebuilt); err != nil {
 			return err
 		}
-		if err := w.appendLog(keys.Resolved(id), c.resolved, lim.Issues, c.rebuilt); err != nil {
+		if err := appendLog(w.txn, keys.Resolved(id), c.resolved, lim.Issues, c.rebuilt); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// appendLog appends entries to the log at key, keeping the newest keep; with
-// replace, the entries replace the log.
-func appendLogEntries[T any](old []byte, entries []T, keep int) ([]byte, error) {
-	log := old
-	var err error
-	for i := range entries {
-		if log, _, err = codec.AppendEntry(log, &entries[i], keep); err != nil {
-			return nil, err
-		}
-	}
-	return log, nil
-}
-
-func (w *wtx) appendLog(key []byte, entries any, keep int, replace bool) error {
-	var old []byte
-	if !replace {
-		err := w.txn.Get(key, func(b []byte) error { old = slices.Clone(b); return nil })
-		if err != nil && !errors.Is(err, kv.ErrNotFound) {
-			return err
-		}
-	}
-	var log []byte
-	var err error
-	switch es := entries.(type) {
-	case []Contact:
-		if len(es) == 0 && !replace {
-			return nil
-		}
-		log, err = appendLogEntries(old, es, keep)
-	case []Issue:
-		if len(es) == 0 && !replace {
-			return nil
-		}
-		log, err = appendLogEntries(old, es, keep)
-	}
-	if err != nil {
-		return err
-	}
-	if len(log) == 0 {
-		return w.txn.Delete(key)
-	}
-	return w.txn.Set(key, log)
 }
 
 // commit writes and commits, then, holding the commit stripes of the
@@ -274,14 +249,25 @@ func (w *wtx) commit() error {
 	}
 	var stripes []int
 	for _, c := range w.order {
-		if c.dirty || c.erased {
-			stripes = append(stripes, int(maphash.String(w.s.seed, string(c.p.ID))%uint64(len(w.s.commit))))
+		if (c.dirty || c.erased) && !slices.Contains(w.held, w.s.stripe(c.p.ID)) {
+			stripes = append(stripes, w.s.stripe(c.p.ID))
 		}
 	}
 	slices.Sort(stripes)
 	stripes = slices.Compact(stripes)
-	for _, i := range stripes {
-		w.s.commit[i].Lock()
+	for n, i := range stripes {
+		if len(w.held) == 0 {
+			w.s.commit[i].Lock()
+			continue
+		}
+		// Holding a stripe already, taking more in order could deadlock:
+		// try, and retry the write if another writer has one.
+		if !w.s.commit[i].TryLock() {
+			for _, j := range stripes[:n] {
+				w.s.commit[j].Unlock()
+			}
+			return kv.ErrConflict
+		}
 	}
 	defer func() {
 		for _, i := range stripes {
@@ -291,6 +277,10 @@ func (w *wtx) commit() error {
 	if err := w.txn.Commit(); err != nil {
 		return err
 	}
+	// Acknowledged only once on disk; concurrent writers share the sync.
+	if err := w.s.db.Durable(); err != nil {
+		return fmt.Errorf("memory: the write was committed but could not be synced to disk: %w", err)
+	}
 	for _, c := range w.order {
 		if c.dirty || c.erased {
 			w.s.profiles.Invalidate(c.p.ID)
@@ -299,9 +289,22 @@ func (w *wtx) commit() error {
 	for k := range w.keys {
 		w.s.idents.Invalidate(k)
 	}
+	// What this write stored is what the next brief or write of these
+	// customers needs: keep it, unless another write invalidated it since.
+	epoch := w.s.epoch.Now()
+	for _, c := range w.order {
+		if c.dirty && !c.erased && c.p.MergedInto == "" {
+			w.s.profiles.Fill(c.p.ID, c.p, epoch)
+		}
+	}
 	w.s.publish(w.out)
 	for _, f := range w.after {
 		f()
 	}
 	return nil
+}
+
+// stripe returns the index of the commit stripe of customer id.
+func (s *Store) stripe(id CustomerID) int {
+	return int(maphash.String(s.seed, string(id)) % uint64(len(s.commit)))
 }

@@ -46,16 +46,6 @@ func Marshal(v any) ([]byte, error) {
 	return bytes.Clone(buf.Bytes()), nil
 }
 
-// Append appends the MessagePack encoding of v, without a version byte, to
-// dst. It is used for entries inside a log whose version byte is written once.
-func Append(dst []byte, v any) ([]byte, error) {
-	buf := bytes.NewBuffer(dst)
-	if err := encodeTo(buf, v); err != nil {
-		return dst, err
-	}
-	return buf.Bytes(), nil
-}
-
 func encodeTo(buf *bytes.Buffer, v any) error {
 	enc := msgpack.GetEncoder()
 	defer msgpack.PutEncoder(enc)

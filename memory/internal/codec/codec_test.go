@@ -1,8 +1,6 @@
 package codec
 
 import (
-	"encoding/binary"
-	"errors"
 	"testing"
 	"time"
 
@@ -98,33 +96,6 @@ func TestCheckAcceptsWhatMsgpackWrites(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, Check(b, MaxDepth), "%T %v", v, b[:min(len(b), 8)])
 	}
-}
-
-func TestLog(t *testing.T) {
-	var log []byte
-	var n int
-	var err error
-	for i := range 10 {
-		log, n, err = AppendEntry(log, sample{Count: i}, 4)
-		require.NoError(t, err)
-		require.Equal(t, min(i+1, 4), n)
-	}
-	var got []int
-	require.NoError(t, Entries(log, func(e []byte) error {
-		var s sample
-		if err := Decode(e, &s); err != nil {
-			return err
-		}
-		got = append(got, s.Count)
-		return nil
-	}))
-	require.Equal(t, []int{6, 7, 8, 9}, got)
-
-	bad := append([]byte{Version}, binary.AppendUvarint(nil, 1<<40)...)
-	err = Entries(bad, func([]byte) error { return nil })
-	require.ErrorIs(t, err, ErrCorrupt)
-	_, _, err = AppendEntry([]byte{Version + 1}, sample{}, 4)
-	require.True(t, errors.Is(err, ErrVersion))
 }
 
 func FuzzDecode(f *testing.F) {

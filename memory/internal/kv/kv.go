@@ -32,7 +32,7 @@ var (
 type Options struct {
 	Dir            string // empty with InMemory
 	InMemory       bool
-	SyncWrites     bool
+	SyncWrites     bool         // Durable syncs; otherwise it does nothing
 	Logger         *slog.Logger // nil discards the engine's messages
 	MemTableSize   int64
 	BlockCacheSize int64
@@ -40,14 +40,17 @@ type Options struct {
 
 // DB is an open database. It is safe for concurrent use.
 type DB struct {
-	db *badger.DB
+	db   *badger.DB
+	opts Options
+	sync group // group commit of Durable
 }
 
 // Open opens or creates the database.
 func Open(o Options) (*DB, error) {
 	bo := badger.DefaultOptions(o.Dir).
 		WithInMemory(o.InMemory).
-		WithSyncWrites(o.SyncWrites).
+		// Durability is Durable's: see durable.go.
+		WithSyncWrites(false).
 		WithLogger(logger{o.Logger}).
 		WithMetricsEnabled(false).
 		WithNumVersionsToKeep(1).
@@ -67,7 +70,7 @@ func Open(o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kv: open %s: %w", o.Dir, err)
 	}
-	return &DB{db: db}, nil
+	return &DB{db: db, opts: o}, nil
 }
 
 // Close flushes and closes the database.
@@ -100,7 +103,10 @@ func (d *DB) DeletePrefixes(prefixes ...[]byte) error {
 			}
 		}
 	}
-	return translate(wb.Flush())
+	if err := wb.Flush(); err != nil {
+		return translate(err)
+	}
+	return d.Durable()
 }
 
 // Txn is a transaction. It is not safe for concurrent use; values passed
