@@ -57,13 +57,24 @@ func browser(t *testing.T) context.Context {
 // storage. Each profile is its own browser process, as a new visitor is.
 func newProfile(t *testing.T, parent context.Context) context.Context {
 	t.Helper()
+	dir, err := os.MkdirTemp("", "herken-chromium-")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		// Chromium's helpers may still be writing as they exit.
+		for range 20 {
+			if os.RemoveAll(dir) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(dir),
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(parent, opts...)
 	t.Cleanup(cancelAlloc)
