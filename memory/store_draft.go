@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
@@ -16,24 +15,7 @@ import (
 // SaveDraft saves work in progress under name, replacing the draft of that
 // name. Drafts hold up to Limits.DraftSize bytes (default 1 MiB).
 func (s *Store) SaveDraft(ctx context.Context, id CustomerID, name string, data []byte) error {
-	if err := checkDraftName(name); err != nil {
-		return err
-	}
-	if len(data) > s.opts.limits.DraftSize {
-		return invalid("draft", strconv.Itoa(len(data))+" bytes; at most "+strconv.Itoa(s.opts.limits.DraftSize))
-	}
-	// The stored value is the version byte and the data, a copy of it.
-	val := append([]byte{codec.Version}, data...)
-	return s.update(ctx, id, func(r onCustomer) error {
-		w, c := r.w, r.c
-		if _, ok := c.p.draft(name); !ok && countDrafts(c.p) >= w.s.opts.limits.Drafts {
-			return &LimitError{What: "drafts", Limit: w.s.opts.limits.Drafts}
-		}
-		if err := w.txn.Set(keys.Draft(string(c.p.ID), name), val); err != nil {
-			return err
-		}
-		return w.emit(c, Event{Kind: EventDraftSaved, Draft: &DraftInfo{Name: name, Size: len(data), Saved: w.now}}, nil)
-	})
+	return s.Update(ctx, id, func(tx *Tx) error { return tx.SaveDraft(name, data) })
 }
 
 func countDrafts(p *profile) int {
@@ -87,22 +69,7 @@ func readDraft(t *kv.Txn, ref draftRef) (Draft, error) {
 
 // DeleteDraft deletes the draft saved under name, or returns ErrNotFound.
 func (s *Store) DeleteDraft(ctx context.Context, id CustomerID, name string) error {
-	if err := checkDraftName(name); err != nil {
-		return err
-	}
-	return s.update(ctx, id, func(r onCustomer) error {
-		w, c := r.w, r.c
-		ref, ok := c.p.draft(name)
-		if !ok {
-			return fmt.Errorf("%w: draft %q", ErrNotFound, name)
-		}
-		if ref.Owner == c.p.ID {
-			if err := w.txn.Delete(keys.Draft(string(c.p.ID), name)); err != nil {
-				return err
-			}
-		}
-		return w.emit(c, Event{Kind: EventDraftDeleted, Draft: &DraftInfo{Name: name}}, nil)
-	})
+	return s.Update(ctx, id, func(tx *Tx) error { return tx.DeleteDraft(name) })
 }
 
 // Drafts lists the customer's drafts.

@@ -12,13 +12,10 @@ import (
 // OpenIssue opens an issue the customer came with on channel ch. Opening it
 // is recorded as the customer's first contact about it.
 func (s *Store) OpenIssue(ctx context.Context, id CustomerID, subject string, ch Channel) (Issue, error) {
-	if err := checkIssue(subject, ch); err != nil {
-		return Issue{}, err
-	}
 	var out Issue
-	err := s.update(ctx, id, func(r onCustomer) error {
+	err := s.Update(ctx, id, func(tx *Tx) error {
 		var err error
-		out, err = openIssue(r, newIssueID(), subject, ch)
+		out, err = tx.OpenIssue(subject, ch)
 		return err
 	})
 	return out, err
@@ -30,14 +27,10 @@ func (s *Store) OpenIssue(ctx context.Context, id CustomerID, subject string, ch
 // it: the problem came back. The result says whether the issue is escalated
 // and whether the customer is now at risk.
 func (s *Store) RecordContact(ctx context.Context, id CustomerID, ct Contact) (ContactResult, error) {
-	ct, err := prepareContact(s.now(), ct)
-	if err != nil {
-		return ContactResult{}, err
-	}
 	var res ContactResult
-	err = s.update(ctx, id, func(r onCustomer) error {
+	err := s.Update(ctx, id, func(tx *Tx) error {
 		var err error
-		res, err = recordContact(r, ct, s.opts.atRiskWindow, r.resolved)
+		res, err = tx.RecordContact(ct)
 		return err
 	})
 	return res, err
@@ -46,20 +39,7 @@ func (s *Store) RecordContact(ctx context.Context, id CustomerID, ct Contact) (C
 // ResolveIssue resolves an open issue, with an optional note on how.
 // Resolving a resolved issue does nothing; an unknown one is ErrNotFound.
 func (s *Store) ResolveIssue(ctx context.Context, id CustomerID, issue IssueID, resolution string) error {
-	if err := checkText("resolution", resolution, maxResolution); err != nil {
-		return err
-	}
-	return s.update(ctx, id, func(r onCustomer) error {
-		p := r.current()
-		i := findIssue(p.Open, issue)
-		if i < 0 {
-			_, err := r.resolved(issue)
-			return err
-		}
-		is := p.Open[i]
-		is.Resolution = resolution
-		return r.record(Event{Kind: EventIssueResolved, Issue: &is})
-	})
+	return s.Update(ctx, id, func(tx *Tx) error { return tx.ResolveIssue(issue, resolution) })
 }
 
 // findResolved finds a resolved issue in the timelines of c and of the

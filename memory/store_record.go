@@ -35,10 +35,7 @@ func (o onCustomer) resolved(id IssueID) (Issue, error) { return o.w.findResolve
 
 // SetName sets the customer's display name; an empty name clears it.
 func (s *Store) SetName(ctx context.Context, id CustomerID, name string) error {
-	if err := checkText("name", name, 256); err != nil {
-		return err
-	}
-	return s.update(ctx, id, func(r onCustomer) error { return setName(r, name) })
+	return s.Update(ctx, id, func(tx *Tx) error { return tx.SetName(name) })
 }
 
 // Remember records facts the customer gave, so that nobody asks for them
@@ -46,31 +43,20 @@ func (s *Store) SetName(ctx context.Context, id CustomerID, name string) error {
 // least as new; the replaced value stays in history. Facts are checked
 // first: one bad fact fails the call and nothing is remembered.
 func (s *Store) Remember(ctx context.Context, id CustomerID, facts ...Fact) error {
-	fs, err := prepareFacts(s.now(), facts)
-	if err != nil {
-		return err
-	}
-	return s.update(ctx, id, func(r onCustomer) error { return rememberFacts(r, fs) })
+	return s.Update(ctx, id, func(tx *Tx) error { return tx.Remember(facts...) })
 }
 
 // ForgetFact removes one fact; it stays in history until the customer is
 // forgotten. It returns ErrNotFound when the customer has no such fact.
 func (s *Store) ForgetFact(ctx context.Context, id CustomerID, key string) error {
-	if err := checkToken("fact key", key, maxFactKey); err != nil {
-		return err
-	}
-	return s.update(ctx, id, func(r onCustomer) error { return forgetFact(r, key) })
+	return s.Update(ctx, id, func(tx *Tx) error { return tx.ForgetFact(key) })
 }
 
 // SetPreference sets one preference; an empty value clears it. The keys
 // PrefChannel, PrefLanguage, PrefHours and PrefPauseUntil are checked and
 // normalized; other keys are free.
 func (s *Store) SetPreference(ctx context.Context, id CustomerID, key, value string) error {
-	v, err := checkPreference(key, value)
-	if err != nil {
-		return err
-	}
-	return s.update(ctx, id, func(r onCustomer) error { return setPreference(r, key, v) })
+	return s.Update(ctx, id, func(tx *Tx) error { return tx.SetPreference(key, value) })
 }
 
 // RecordConsent records the customer's answer for a purpose, on one channel
@@ -78,32 +64,10 @@ func (s *Store) SetPreference(ctx context.Context, id CustomerID, key, value str
 // facts the answer does not allow, and MayContact refuses contact it does
 // not allow.
 func (s *Store) RecordConsent(ctx context.Context, id CustomerID, c Consent) error {
-	c, err := prepareConsent(s.now(), c)
-	if err != nil {
-		return err
-	}
-	return s.update(ctx, id, func(r onCustomer) error { return recordConsent(r, c) })
+	return s.Update(ctx, id, func(tx *Tx) error { return tx.RecordConsent(c) })
 }
 
 // RecordSignal records evidence for the customer's influence score.
 func (s *Store) RecordSignal(ctx context.Context, id CustomerID, sig Signal) error {
-	if err := sig.Kind.check(); err != nil {
-		return err
-	}
-	if sig.Count < 0 {
-		return invalid("signal count", "negative")
-	}
-	if sig.Count == 0 && sig.Kind != SignalAudience {
-		sig.Count = 1
-	}
-	if err := checkText("signal note", sig.Note, 256); err != nil {
-		return err
-	}
-	if sig.At.IsZero() {
-		sig.At = s.now()
-	}
-	sig.At = sig.At.UTC()
-	return s.update(ctx, id, func(r onCustomer) error {
-		return r.record(Event{Kind: EventSignalRecorded, Signal: &sig})
-	})
+	return s.Update(ctx, id, func(tx *Tx) error { return tx.RecordSignal(sig) })
 }
