@@ -149,8 +149,11 @@ var placeholders = map[string]bool{
 	"[object object]": true, "{}": true, "[]": true, "\"\"": true, "''": true,
 }
 
+// maxPlaceholder is the length of the longest placeholder.
+const maxPlaceholder = len("[object object]")
+
 func isPlaceholder(v string) bool {
-	if placeholders[strings.ToLower(v)] {
+	if len(v) <= maxPlaceholder && placeholders[strings.ToLower(v)] {
 		return true
 	}
 	// Only punctuation and spaces ("-", "--", "n.v.t." aside), or one digit
@@ -185,7 +188,7 @@ func normalizeEmail(v string) (string, string) {
 		return "", "more than 64 bytes before the @"
 	case strings.ContainsRune(local, '@'):
 		return "", "more than one @"
-	case placeholders[local]:
+	case len(local) <= maxPlaceholder && placeholders[local]:
 		return "", "a placeholder address"
 	}
 	for _, r := range local {

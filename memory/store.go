@@ -29,7 +29,7 @@ type Store struct {
 
 	epoch    cache.Epoch // orders cache fills against invalidations
 	profiles *cache.Cache[CustomerID, *profile]
-	idents   *cache.Cache[string, indexEntry]
+	idents   *cache.Cache[identRef, indexEntry]
 
 	// gate lets Close wait for calls that use the database; calls hold it
 	// for reading.
@@ -70,7 +70,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		watchers: map[*Watcher]struct{}{},
 	}
 	if s.profiles, err = cache.New[CustomerID, *profile](opts.cacheSize, &s.epoch); err == nil {
-		s.idents, err = cache.New[string, indexEntry](opts.cacheSize*2, &s.epoch)
+		s.idents, err = cache.New[identRef, indexEntry](opts.cacheSize*2, &s.epoch)
 	}
 	if err == nil {
 		err = s.checkFormat()

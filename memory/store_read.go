@@ -27,7 +27,14 @@ type indexEntry struct {
 // customer's ID to the customer that holds it now.
 const maxRedirects = 64
 
-func identKey(id Identifier) string { return string(keys.Identifier(string(id.Kind), id.Value)) }
+// identRef is the cache key of a normalized identifier: comparable, and
+// made without allocating.
+type identRef struct {
+	kind  Kind
+	value string
+}
+
+func identKey(id Identifier) identRef { return identRef{id.Kind, id.Value} }
 
 // normalize normalizes id with the store's region.
 func (s *Store) normalize(id Identifier) (Identifier, error) {
@@ -69,6 +76,7 @@ func readProfileFrom(t *kv.Txn, id CustomerID, cached *profile, seed maphash.See
 		if err := codec.Unmarshal(b, p); err != nil {
 			return err
 		}
+		p.intern()
 		p.sum = sum
 		return nil
 	})
@@ -105,8 +113,8 @@ func (s *Store) view(ctx context.Context, fn func(r *reader) error) error {
 }
 
 // index reads a normalized identifier's entry and caches it.
-func (r *reader) index(key string) (indexEntry, bool, error) {
-	e, ok, err := readIndex(r.t, []byte(key))
+func (r *reader) index(key identRef) (indexEntry, bool, error) {
+	e, ok, err := readIndex(r.t, keys.Identifier(string(key.kind), key.value))
 	if err == nil && ok {
 		r.s.idents.Fill(key, e, r.start)
 	}
@@ -128,6 +136,7 @@ func (r *reader) current(id CustomerID) (*profile, error) {
 			if err := codec.Unmarshal(b, p); err != nil {
 				return err
 			}
+			p.intern()
 			p.sum = maphash.Bytes(r.s.seed, b)
 			return nil
 		})

@@ -27,11 +27,11 @@ type wtx struct {
 	txn   *kv.Txn
 	now   time.Time
 	custs map[CustomerID]*wcust
-	order []*wcust        // in load order, for deterministic writes
-	keys  map[string]bool // identifier keys written, to invalidate
-	out   []Event         // events to deliver to watchers after commit
-	held  []int           // commit stripes held for the whole write
-	after []func()        // work to run after a successful commit
+	order []*wcust          // in load order, for deterministic writes
+	keys  map[identRef]bool // identifiers written, to invalidate
+	out   []Event           // events to deliver to watchers after commit
+	held  []int             // commit stripes held for the whole write
+	after []func()          // work to run after a successful commit
 }
 
 // wcust is a customer as a write sees it.
@@ -67,7 +67,7 @@ func (s *Store) writeOn(ctx context.Context, id CustomerID, fn func(w *wtx) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		w := &wtx{s: s, now: s.now(), custs: map[CustomerID]*wcust{}, keys: map[string]bool{}}
+		w := &wtx{s: s, now: s.now(), custs: map[CustomerID]*wcust{}, keys: map[identRef]bool{}}
 		if id != "" {
 			i := s.stripe(id)
 			s.commit[i].Lock()
@@ -203,15 +203,13 @@ func (w *wtx) putIndex(id Identifier, e indexEntry) error {
 	if err != nil {
 		return err
 	}
-	key := keys.Identifier(string(id.Kind), id.Value)
-	w.keys[string(key)] = true
-	return w.txn.Set(key, b)
+	w.keys[identKey(id)] = true
+	return w.txn.Set(keys.Identifier(string(id.Kind), id.Value), b)
 }
 
 func (w *wtx) deleteIndex(id Identifier) error {
-	key := keys.Identifier(string(id.Kind), id.Value)
-	w.keys[string(key)] = true
-	return w.txn.Delete(key)
+	w.keys[identKey(id)] = true
+	return w.txn.Delete(keys.Identifier(string(id.Kind), id.Value))
 }
 
 // flush writes the profiles and timelines of the customers the write changed.

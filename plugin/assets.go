@@ -16,3 +16,9 @@ var (
 	//go:embed assets/herken.wasm.gz
 	moduleGzip []byte
 )
+
+// ModuleGzip returns the module compressed with gzip, as served.
+func ModuleGzip() []byte { return moduleGzip }
+
+// ModuleBrotli returns the module compressed with brotli, as served.
+func ModuleBrotli() []byte { return moduleBrotli }

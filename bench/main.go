@@ -1,0 +1,315 @@
+// Command bench is herken's benchmark suite. It generates synthetic
+// customers, measures lookups and writes in herken as latency distributions
+// and throughput, and runs the same workload, on loopback, against what a
+// user would otherwise pick: Redis and PostgreSQL, each when reachable. It
+// also measures the plugin's wasm module in wazero.
+//
+//	go run ./bench                      # 100,000 customers, about a minute
+//	go run ./bench -quick               # under 20 seconds
+//	go run ./bench -customers 1000000   # the cold goal is stated at 1M
+//	go run ./bench -growth              # 10k, 100k and 1M customers
+//	go run ./bench -only brief-warm -cpuprofile cpu.out
+//	go run ./bench -out report          # report.md, plots, results.json
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"runtime/trace"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+type config struct {
+	args       []string
+	customers  int
+	seed       uint64
+	duration   time.Duration
+	procs      int
+	writers    int
+	hot        int
+	cache      int
+	dir        string
+	redis      string
+	postgres   string
+	only       []string
+	out        string
+	growth     bool
+	noPeers    bool
+	noWasm     bool
+	quiet      bool
+	cpuprofile string
+	memprofile string
+	tracefile  string
+	w          io.Writer
+}
+
+var scenarios = []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember", "redis", "postgres", "wasm"}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := bench(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parse(args []string, out io.Writer) (*config, error) {
+	cfg := &config{args: args, w: out}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(out)
+	quick := fs.Bool("quick", false, "a short run: 10,000 customers and short measurements (under 20 seconds)")
+	fs.IntVar(&cfg.customers, "customers", 100_000, "customers to generate")
+	fs.Uint64Var(&cfg.seed, "seed", 1, "seed of the synthetic customers")
+	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "how long each measurement runs")
+	fs.IntVar(&cfg.procs, "procs", 2*runtime.GOMAXPROCS(0), "the most goroutines for the scaling measurement (1, 2, 4, … up to it)")
+	fs.IntVar(&cfg.writers, "writers", 64, "concurrent writers for the write measurements")
+	fs.IntVar(&cfg.hot, "hot", 10_000, "customers in the warm set")
+	fs.IntVar(&cfg.cache, "cache", 65536, "herken's profile cache, in customers")
+	fs.StringVar(&cfg.dir, "dir", "", "folder for the herken store (default: a temporary one, removed after)")
+	fs.StringVar(&cfg.redis, "redis", "127.0.0.1:6379", "Redis address")
+	fs.StringVar(&cfg.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL URL")
+	only := fs.String("only", "", "run only these scenarios, comma-separated: "+strings.Join(scenarios, ", "))
+	fs.StringVar(&cfg.out, "out", "", "write a Markdown report with plots into this folder")
+	fs.BoolVar(&cfg.growth, "growth", false, "measure warm and cold lookups at 10k, 100k and 1M customers")
+	fs.BoolVar(&cfg.noPeers, "no-peers", false, "do not run Redis and PostgreSQL")
+	fs.BoolVar(&cfg.noWasm, "no-wasm", false, "do not measure the wasm module")
+	fs.BoolVar(&cfg.quiet, "quiet", false, "no progress bars")
+	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the measurements to this file")
+	fs.StringVar(&cfg.memprofile, "memprofile", "", "write a heap profile at the end to this file")
+	fs.StringVar(&cfg.tracefile, "trace", "", "write an execution trace of the measurements to this file")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *quick {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["customers"] {
+			cfg.customers = 10_000
+		}
+		if !set["duration"] {
+			cfg.duration = 400 * time.Millisecond
+		}
+		if !set["writers"] {
+			cfg.writers = 32
+		}
+	}
+	if *only != "" {
+		for name := range strings.SplitSeq(*only, ",") {
+			name = strings.TrimSpace(name)
+			if !slices.Contains(scenarios, name) {
+				return nil, fmt.Errorf("unknown scenario %q; choose from %s", name, strings.Join(scenarios, ", "))
+			}
+			cfg.only = append(cfg.only, name)
+		}
+	}
+	switch {
+	case cfg.customers < 1:
+		return nil, errors.New("-customers must be at least 1")
+	case cfg.duration <= 0:
+		return nil, errors.New("-duration must be positive")
+	case cfg.procs < 1 || cfg.writers < 1 || cfg.hot < 1:
+		return nil, errors.New("-procs, -writers and -hot must be at least 1")
+	}
+	return cfg, nil
+}
+
+func (cfg *config) want(name string) bool { return len(cfg.only) == 0 || slices.Contains(cfg.only, name) }
+
+func (cfg *config) bar(n int, what string) *progressbar.ProgressBar {
+	w := io.Writer(os.Stderr)
+	if cfg.quiet {
+		w = io.Discard
+	}
+	return progressbar.NewOptions(n, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish(), progressbar.OptionSetPredictTime(true))
+}
+
+// measure runs op for the configured duration and adds the result.
+func (cfg *config) measure(rep *report, name, system, op string, workers int, limit int64, fn func(int, int64) error) error {
+	return cfg.measureN(rep, name, system, op, workers, limit, fn)
+}
+
+// measureN runs op for the configured duration or limit calls.
+func (cfg *config) measureN(rep *report, name, system, op string, workers int, limit int64, fn func(int, int64) error) error {
+	// A short warm-up, so that the first calls' setup is not measured.
+	warm := min(int64(100), max(limit/20, 1))
+	if limit == 0 {
+		warm = 100
+	}
+	if _, err := run(1, time.Second, warm, fn); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	rest := int64(0)
+	if limit > 0 {
+		rest = max(limit-warm, 1)
+	}
+	res, err := run(workers, cfg.duration, rest, func(w int, i int64) error { return fn(w, i+warm) })
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	res.Name, res.System, res.Op = name, system, op
+	rep.add(res)
+	if !cfg.quiet {
+		fmt.Fprintf(os.Stderr, "  %-58s %10s  p50 %9s  p99 %9s\n", name, rate(res.PerSecond()), dur(res.Quantile(50)), dur(res.Quantile(99)))
+	}
+	return nil
+}
+
+func bench(ctx context.Context, args []string, out io.Writer) error {
+	cfg, err := parse(args, out)
+	if err != nil {
+		return err
+	}
+	rep := &report{started: time.Now(), customers: cfg.customers, loads: map[string]time.Duration{}}
+
+	dir := cfg.dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "herken-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	} else if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("-dir %s is not empty", dir)
+	}
+
+	herkenWanted := false
+	for _, s := range []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember"} {
+		herkenWanted = herkenWanted || cfg.want(s)
+	}
+	if herkenWanted {
+		took, err := herkenLoad(ctx, cfg, dir, cfg.customers)
+		if err != nil {
+			return err
+		}
+		rep.loads["herken"] = took
+	}
+
+	stopProfiles, err := cfg.startProfiles()
+	if err != nil {
+		return err
+	}
+	defer stopProfiles()
+	if herkenWanted {
+		if err := herkenScenarios(ctx, cfg, dir, cfg.customers, rep); err != nil {
+			return err
+		}
+	}
+	if !cfg.noPeers && cfg.want("redis") {
+		t0 := time.Now()
+		redisScenarios(ctx, cfg, cfg.customers, rep)
+		rep.loads["redis (load and measure)"] = time.Since(t0)
+	}
+	if !cfg.noPeers && cfg.want("postgres") {
+		t0 := time.Now()
+		postgresScenarios(ctx, cfg, cfg.customers, rep)
+		rep.loads["postgres (load and measure)"] = time.Since(t0)
+	}
+	if !cfg.noWasm && cfg.want("wasm") {
+		if err := wasmScenarios(ctx, cfg, rep); err != nil {
+			return err
+		}
+	}
+	if cfg.growth {
+		if err := growth(ctx, cfg, rep); err != nil {
+			return err
+		}
+	}
+	stopProfiles()
+	rep.writeText(out)
+	if cfg.out != "" {
+		if err := rep.writeMarkdown(cfg.out, cfg); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "report written to %s/report.md\n", cfg.out)
+	}
+	if cfg.memprofile != "" {
+		f, err := os.Create(cfg.memprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		runtime.GC()
+		return pprof.WriteHeapProfile(f)
+	}
+	return nil
+}
+
+// growth measures warm and cold lookups at three sizes, each in a store of
+// its own.
+func growth(ctx context.Context, cfg *config, rep *report) error {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		dir, err := os.MkdirTemp("", "herken-growth-")
+		if err != nil {
+			return err
+		}
+		if _, err := herkenLoad(ctx, cfg, dir, n); err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+		sub := *cfg
+		sub.only = []string{"brief-warm", "brief-cold"}
+		subRep := &report{}
+		if err := herkenScenarios(ctx, &sub, dir, n, subRep); err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+		rep.growth = append(rep.growth, growthPoint{customers: n, warm: subRep.find("herken", "brief"), cold: subRep.find("herken", "brief-cold"), disk: subRep.disk})
+		os.RemoveAll(dir)
+	}
+	return nil
+}
+
+func (cfg *config) startProfiles() (func(), error) {
+	var stops []func()
+	if cfg.cpuprofile != "" {
+		f, err := os.Create(cfg.cpuprofile)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+	}
+	if cfg.tracefile != "" {
+		f, err := os.Create(cfg.tracefile)
+		if err != nil {
+			return nil, err
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		stops = append(stops, func() { trace.Stop(); f.Close() })
+	}
+	done := false
+	return func() {
+		if done {
+			return
+		}
+		done = true
+		for _, s := range stops {
+			s()
+		}
+	}, nil
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
