@@ -25,6 +25,7 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,7 +46,7 @@ type config struct {
 	postgres   string
 	only       []string
 	out        string
-	growth     bool
+	growth     []int
 	noPeers    bool
 	noWasm     bool
 	quiet      bool
@@ -83,7 +84,8 @@ func parse(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&cfg.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL URL")
 	only := fs.String("only", "", "run only these scenarios, comma-separated: "+strings.Join(scenarios, ", "))
 	fs.StringVar(&cfg.out, "out", "", "write a Markdown report with plots into this folder")
-	fs.BoolVar(&cfg.growth, "growth", false, "measure warm and cold lookups at 10k, 100k and 1M customers")
+	growth := fs.Bool("growth", false, "measure warm and cold lookups as the store grows (see -growth-sizes)")
+	sizes := fs.String("growth-sizes", "10000,100000,1000000", "customers at each step of -growth")
 	fs.BoolVar(&cfg.noPeers, "no-peers", false, "do not run Redis and PostgreSQL")
 	fs.BoolVar(&cfg.noWasm, "no-wasm", false, "do not measure the wasm module")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "no progress bars")
@@ -95,6 +97,15 @@ func parse(args []string, out io.Writer) (*config, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *growth {
+		for v := range strings.SplitSeq(*sizes, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("-growth-sizes: %q is not a number of customers", v)
+			}
+			cfg.growth = append(cfg.growth, n)
+		}
 	}
 	if *quick {
 		set := map[string]bool{}
@@ -129,7 +140,9 @@ func parse(args []string, out io.Writer) (*config, error) {
 	return cfg, nil
 }
 
-func (cfg *config) want(name string) bool { return len(cfg.only) == 0 || slices.Contains(cfg.only, name) }
+func (cfg *config) want(name string) bool {
+	return len(cfg.only) == 0 || slices.Contains(cfg.only, name)
+}
 
 func (cfg *config) bar(n int, what string) *progressbar.ProgressBar {
 	w := io.Writer(os.Stderr)
@@ -226,7 +239,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	if cfg.growth {
+	if len(cfg.growth) > 0 {
 		if err := growth(ctx, cfg, rep); err != nil {
 			return err
 		}
@@ -254,7 +267,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 // growth measures warm and cold lookups at three sizes, each in a store of
 // its own.
 func growth(ctx context.Context, cfg *config, rep *report) error {
-	for _, n := range []int{10_000, 100_000, 1_000_000} {
+	for _, n := range cfg.growth {
 		dir, err := os.MkdirTemp("", "herken-growth-")
 		if err != nil {
 			return err

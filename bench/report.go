@@ -39,7 +39,7 @@ type growthPoint struct {
 }
 
 func (r *report) add(res *result) { r.results = append(r.results, res) }
-func (r *report) last() *result  { return r.results[len(r.results)-1] }
+func (r *report) last() *result   { return r.results[len(r.results)-1] }
 
 // find returns the result of a system's operation.
 func (r *report) find(system, op string) *result {

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestBenchReportsPeersThatAreNotThere(t *testing.T) {
+	var buf bytes.Buffer
+	err := bench(context.Background(), []string{"-quick", "-quiet", "-customers", "200", "-duration", "50ms", "-writers", "2",
+		"-only", "brief-warm,redis,postgres", "-redis", "127.0.0.1:1", "-postgres", "postgres://postgres@127.0.0.1:1/x?sslmode=disable"}, &buf)
+	require.NoError(t, err)
+	require.Contains(t, buf.String(), "not run: no Redis at 127.0.0.1:1")
+	require.Contains(t, buf.String(), "not run: no PostgreSQL")
+	require.True(t, strings.Contains(buf.String(), "recognize+brief, warm"))
+}
+
+func TestBenchFlags(t *testing.T) {
+	for _, args := range [][]string{{"-only", "nonsense"}, {"-customers", "0"}, {"-growth", "-growth-sizes", "x"}, {"extra"}} {
+		var buf bytes.Buffer
+		require.Error(t, bench(context.Background(), args, &buf), "%v", args)
+	}
+}
+
+func TestGenerateIsDeterministic(t *testing.T) {
+	a, b := generate(7, 42), generate(7, 42)
+	require.Equal(t, a, b)
+	require.NotEqual(t, generate(8, 42).name+generate(8, 42).facts[0].Value, a.name+a.facts[0].Value+"x")
+	require.Equal(t, emailOf(42), a.ids[0].Value)
+	for i := range 200 {
+		c := generate(1, i)
+		require.GreaterOrEqual(t, len(c.ids), 1)
+		require.LessOrEqual(t, len(c.ids), 4)
+		require.LessOrEqual(t, len(c.issues), 3)
+		require.LessOrEqual(t, len(c.contacts), 20)
+	}
+}
