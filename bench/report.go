@@ -195,7 +195,7 @@ func (r *report) writeMarkdown(dir string, cfg *config) error {
 	if r.wasmRaw > 0 {
 		fmt.Fprintf(&b, "wasm module: %s raw, %s gzip, %s brotli.\n\n", bytesStr(int64(r.wasmRaw)), bytesStr(int64(r.wasmGzip)), bytesStr(int64(r.wasmBrotli)))
 	}
-	b.WriteString("![latency percentiles](latency.png)\n\n")
+	b.WriteString("![lookup latency](lookups.png)\n\n![write latency](writes.png)\n\n")
 	if len(r.growth) > 0 {
 		b.WriteString("## Growth\n\n| customers | warm p50 | warm p99 | cold p50 | cold p99 | disk per customer |\n|---|---|---|---|---|---|\n")
 		for _, g := range r.growth {
@@ -207,7 +207,13 @@ func (r *report) writeMarkdown(dir string, cfg *config) error {
 			return err
 		}
 	}
-	if err := r.plotLatency(filepath.Join(dir, "latency.png")); err != nil {
+	isWrite := func(res *result) bool { return strings.Contains(res.Op, "contact") || strings.Contains(res.Op, "remember") }
+	if err := r.plotLatency(filepath.Join(dir, "lookups.png"), "Lookups and wasm calls: latency percentiles", func(res *result) bool {
+		return !isWrite(res) && res.Op != "compile-cached" && res.Op != "instantiate" && res.Op != "open"
+	}); err != nil {
+		return err
+	}
+	if err := r.plotLatency(filepath.Join(dir, "writes.png"), "Writes: latency percentiles", isWrite); err != nil {
 		return err
 	}
 	js, _ := json.MarshalIndent(r.summary(), "", "  ")
@@ -238,9 +244,9 @@ func (r *report) summary() []map[string]any {
 
 var quantiles = []float64{50, 90, 99, 99.9}
 
-func (r *report) plotLatency(path string) error {
+func (r *report) plotLatency(path, title string, keep func(*result) bool) error {
 	p := plot.New()
-	p.Title.Text = "Latency percentiles per operation"
+	p.Title.Text = title
 	p.X.Label.Text = "percentile"
 	p.Y.Label.Text = "latency (µs, log scale)"
 	p.Y.Scale = plot.LogScale{}
@@ -248,7 +254,7 @@ func (r *report) plotLatency(path string) error {
 	p.X.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 1, Label: "p50"}, {Value: 2, Label: "p90"}, {Value: 3, Label: "p99"}, {Value: 4, Label: "p99.9"}})
 	var lines []any
 	for _, res := range r.results {
-		if res.Skipped != "" || res.Ops < 10 || res.Op == "brief-scaling" {
+		if res.Skipped != "" || res.Ops < 10 || res.Op == "brief-scaling" || !keep(res) {
 			continue
 		}
 		xys := make(plotter.XYs, len(quantiles))

@@ -165,7 +165,7 @@ func TestBenchAgainstPeers(t *testing.T) {
 	}
 	require.NotContains(t, text, "not run")
 	require.NotContains(t, text, "failed:")
-	for _, f := range []string{"report.md", "latency.png", "growth.png", "results.json"} {
+	for _, f := range []string{"report.md", "lookups.png", "writes.png", "growth.png", "results.json"} {
 		fi, err := os.Stat(filepath.Join(out, f))
 		require.NoError(t, err, f)
 		require.Positive(t, fi.Size(), f)

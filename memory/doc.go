@@ -49,7 +49,7 @@
 // Limits bound what one customer holds (identifiers, merges, facts,
 // preferences, issues, contacts, drafts). A change past a limit fails with a
 // *LimitError and changes nothing; the contact and resolved-issue timelines
-// keep their newest entries instead.
+// show their newest entries.
 //
 // # Errors
 //

@@ -7,16 +7,16 @@ import (
 
 // Limits bound what one customer holds, so that no customer grows without
 // bound. A change that would pass a limit fails with a *LimitError and
-// changes nothing; the contact and resolved-issue timelines keep their
-// newest entries instead, and the older ones stay in history.
+// changes nothing. The contact and resolved-issue timelines, which the
+// history holds, show their newest entries up to their limits.
 type Limits struct {
 	Identifiers int // linked identifiers; default 32
 	Merges      int // customers merged into one; default 32
 	Facts       int // facts; default 256
 	Preferences int // preferences; default 64
 	OpenIssues  int // open issues; default 64
-	Issues      int // resolved issues kept in the timeline; default 256
-	Contacts    int // contacts kept in the timeline; default 256
+	Issues      int // resolved issues shown in the timeline; default 256
+	Contacts    int // contacts shown in the timeline; default 256
 	Drafts      int // drafts; default 32
 	DraftSize   int // bytes in one draft; default 1 MiB
 }

@@ -7,7 +7,8 @@ import (
 
 // profile is the projection of a customer's events: everything a brief
 // needs, and nothing it does not. The contact and resolved-issue timelines
-// are kept beside it (see effects), and drafts under their own keys.
+// are not kept: replaying the history gives them (see effects, replay), and
+// drafts are kept under their own keys.
 //
 // A profile read from the store or the cache is shared and must not change;
 // writers decode their own copy.
@@ -41,8 +42,8 @@ type link struct {
 	At         time.Time `msgpack:"t"`
 }
 
-// effects are what applying an event adds to the timelines kept beside the
-// profile.
+// effects are what applying an event adds to the timelines its history
+// implies.
 type effects struct {
 	contact  *Contact
 	resolved *Issue

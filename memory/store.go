@@ -154,3 +154,19 @@ func storeErr(err error) error {
 	}
 	return err
 }
+
+// Compact rewrites the store's files so that what was deleted or replaced
+// (forgotten customers, old profiles) leaves them and their space is given
+// back. The store compacts on its own as it goes; call Compact after large
+// deletions, or to make a Forget final on disk sooner. It may take long on
+// a large store; reads and writes go on meanwhile.
+func (s *Store) Compact(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	return storeErr(s.db.Compact())
+}

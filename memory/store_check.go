@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
@@ -112,80 +111,37 @@ func (s *Store) checkCustomer(t *kv.Txn, p *profile, profiles map[CustomerID]*pr
 		report("history of %s: %v", p.ID, err)
 		return
 	}
-	lim := s.opts.limits
-	replayed := newProfile(p.ID, time.Time{})
-	var contacts []Contact
-	var resolved []Issue
-	undone := map[string]bool{}
-	for _, e := range events {
-		if e.Kind == EventUnmerged && e.Merge != nil && e.Merge.Into == p.ID {
-			undone[e.Merge.ID] = true
-		}
-	}
-	for i := range events {
-		e := &events[i]
+	for i, e := range events {
 		if e.Seq != uint64(i+1) {
 			report("history of %s: event %d has seq %d", p.ID, i+1, e.Seq)
 			return
 		}
-		var absorbed *profile
-		if e.Kind == EventMerged && e.Merge != nil && !undone[e.Merge.ID] {
-			if absorbed = profiles[e.Merge.From]; absorbed == nil {
-				report("customer %s absorbed missing %s", p.ID, e.Merge.From)
-				return
-			}
-		}
-		fx := replayed.apply(e, absorbed)
-		if fx.contact != nil {
-			contacts = append(contacts, *fx.contact)
-		}
-		if fx.resolved != nil {
-			resolved = append(resolved, *fx.resolved)
-		}
 	}
-	if replayed.Seq != p.Seq {
-		report("customer %s: profile at seq %d, history ends at %d", p.ID, p.Seq, replayed.Seq)
+	r, err := replay(p.ID, events, func(from CustomerID) (*profile, error) {
+		if o := profiles[from]; o != nil {
+			return o, nil
+		}
+		return nil, fmt.Errorf("customer %s absorbed missing %s", p.ID, from)
+	})
+	if err != nil {
+		report("%v", err)
 		return
 	}
-	want, _ := codec.Marshal(replayed)
+	if r.p.Seq != p.Seq {
+		report("customer %s: profile at seq %d, history ends at %d", p.ID, p.Seq, r.p.Seq)
+		return
+	}
+	want, _ := codec.Marshal(r.p)
 	got, _ := codec.Marshal(p)
 	if !bytes.Equal(want, got) {
 		report("customer %s: the stored profile is not the projection of its history", p.ID)
 	}
-	contacts = contacts[max(0, len(contacts)-lim.Contacts):]
-	resolved = resolved[max(0, len(resolved)-lim.Issues):]
-	checkLog(t, keys.Contacts(string(p.ID)), contacts, func(msg string) { report("customer %s contacts: %s", p.ID, msg) })
-	checkLog(t, keys.Resolved(string(p.ID)), resolved, func(msg string) { report("customer %s resolved issues: %s", p.ID, msg) })
 	for _, d := range p.Drafts {
 		if d.Deleted {
 			continue
 		}
 		if ok, err := t.Has(keys.Draft(string(d.Owner), d.Name)); err != nil || !ok {
 			report("customer %s lists draft %q without data", p.ID, d.Name)
-		}
-	}
-}
-
-func checkLog[T any](t *kv.Txn, l keys.Log, want []T, report func(string)) {
-	var got []T
-	if err := readLog(t, l, func(v *T) { got = append(got, *v) }); err != nil {
-		report(err.Error())
-		return
-	}
-	if n, err := countLog(t, l); err != nil || n != len(got) {
-		report(fmt.Sprintf("the range says %d entries, %d are stored", n, len(got)))
-		return
-	}
-	if len(got) != len(want) {
-		report(fmt.Sprintf("%d entries stored, %d in history", len(got), len(want)))
-		return
-	}
-	for i := range got {
-		a, _ := codec.Marshal(&got[i])
-		b, _ := codec.Marshal(&want[i])
-		if !bytes.Equal(a, b) {
-			report(fmt.Sprintf("entry %d differs from history", i))
-			return
 		}
 	}
 }

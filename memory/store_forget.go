@@ -63,7 +63,18 @@ func (w *wtx) forget(id CustomerID) (Receipt, []CustomerID, error) {
 	r.Erased["preferences"] = len(p.Prefs)
 	r.Erased["consents"] = len(p.Consents)
 	r.Erased["signals"] = len(p.Signals)
-	r.Erased["issues"] = len(p.Open)
+	contacts, resolved, err := timelines(p, func(id CustomerID) (*profile, error) {
+		o, err := w.loadExact(id)
+		if err != nil {
+			return nil, err
+		}
+		return o.p, nil
+	}, w.history)
+	if err != nil {
+		return Receipt{}, nil, err
+	}
+	r.Erased["issues"] = len(p.Open) + len(resolved)
+	r.Erased["contacts"] = len(contacts)
 	ids := make([]CustomerID, len(members))
 	inSet := map[CustomerID]bool{}
 	for i, c := range members {
@@ -83,16 +94,8 @@ func (w *wtx) forget(id CustomerID) (Receipt, []CustomerID, error) {
 				}
 			}
 		}
-		n, err := countLog(w.txn, keys.Contacts(cid))
+		n, err := w.countKeys(keys.Drafts(cid))
 		if err != nil {
-			return Receipt{}, nil, err
-		}
-		r.Erased["contacts"] += n
-		if n, err = countLog(w.txn, keys.Resolved(cid)); err != nil {
-			return Receipt{}, nil, err
-		}
-		r.Erased["issues"] += n
-		if n, err = w.countKeys(keys.Drafts(cid)); err != nil {
 			return Receipt{}, nil, err
 		}
 		r.Erased["drafts"] += n

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/herken/herken/memory/internal/keys"
 )
 
 // OpenIssue opens an issue the customer came with on channel ch. Opening it
@@ -45,33 +44,22 @@ func (s *Store) ResolveIssue(ctx context.Context, id CustomerID, issue IssueID, 
 // findResolved finds a resolved issue in the timelines of c and of the
 // customers merged into it.
 func (w *wtx) findResolved(c *wcust, issue IssueID) (Issue, error) {
-	var found *Issue
-	err := timelineOwners(c.p, func(id CustomerID) (*profile, error) {
+	_, resolved, err := timelines(c.p, func(id CustomerID) (*profile, error) {
 		o, err := w.loadExact(id)
 		if err != nil {
 			return nil, err
 		}
 		return o.p, nil
-	}, func(owner *profile) error {
-		return readLog(w.txn, keys.Resolved(string(owner.ID)), func(is *Issue) {
-			if is.ID == issue {
-				v := *is
-				found = &v
-			}
-		})
-	})
+	}, w.history)
 	if err != nil {
 		return Issue{}, err
 	}
-	for i := range c.resolved {
-		if c.resolved[i].ID == issue {
-			found = &c.resolved[i]
+	for _, is := range resolved {
+		if is.ID == issue {
+			return is, nil
 		}
 	}
-	if found == nil {
-		return Issue{}, notFound("issue " + string(issue))
-	}
-	return *found, nil
+	return Issue{}, notFound("issue " + string(issue))
 }
 
 // timelineOwners calls fn with p and every customer merged into it that

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
@@ -168,68 +167,56 @@ func (s *Store) Unmerge(ctx context.Context, absorbed CustomerID) error {
 	})
 }
 
-// rebuild replays c's history into a new profile and timelines, skipping
-// merges that were undone: the customers they absorbed are read as they are
-// kept now.
+// rebuild replays c's history into a new profile, skipping merges that were
+// undone: the customers they absorbed are read as they are kept now.
 func (w *wtx) rebuild(c *wcust) error {
-	id := string(c.p.ID)
-	var events []Event
-	// Stored events up to the load, then the ones this write made.
-	err := w.txn.Scan(keys.Events(id), false, func(k, v []byte) error {
-		if keys.EventSeq(k) > c.loadSeq {
-			return nil
+	events, err := w.history(c.p.ID)
+	if err != nil {
+		return err
+	}
+	r, err := replay(c.p.ID, events, func(from CustomerID) (*profile, error) {
+		o, err := w.loadExact(from)
+		if err != nil {
+			return nil, err
 		}
-		var e Event
-		if err := codec.Unmarshal(v, &e); err != nil {
-			return err
-		}
-		events = append(events, e)
-		return nil
+		return o.p, nil
 	})
 	if err != nil {
 		return err
 	}
+	fresh := r.p
+	fresh.MergedInto = c.p.MergedInto
+	c.p, c.dirty = fresh, true
+	return nil
+}
+
+// history returns the events of customer id as this write sees them: those
+// stored when it loaded the customer, then those it made.
+func (w *wtx) history(id CustomerID) ([]Event, error) {
+	var loadSeq uint64 = 1<<63 - 1
+	if c, ok := w.custs[id]; ok {
+		loadSeq = c.loadSeq
+	}
+	var events []Event
+	err := w.txn.Scan(keys.Events(string(id)), false, func(k, v []byte) error {
+		if keys.EventSeq(k) > loadSeq {
+			return nil
+		}
+		var e Event
+		if err := codec.Unmarshal(v, &e); err != nil {
+			return storeErr(err)
+		}
+		e.Customer = id
+		events = append(events, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	for _, e := range w.out {
-		if e.Customer == c.p.ID && e.Seq > c.loadSeq {
+		if e.Customer == id && e.Seq > loadSeq {
 			events = append(events, e)
 		}
 	}
-	undone := map[string]bool{}
-	for _, e := range events {
-		if e.Kind == EventUnmerged && e.Merge != nil && e.Merge.Into == c.p.ID {
-			undone[e.Merge.ID] = true
-		}
-	}
-	fresh := newProfile(c.p.ID, time.Time{})
-	var contacts []Contact
-	var resolved []Issue
-	lim := w.s.opts.limits
-	for i := range events {
-		e := &events[i]
-		var absorbed *profile
-		if e.Kind == EventMerged && e.Merge != nil && !undone[e.Merge.ID] {
-			o, err := w.loadExact(e.Merge.From)
-			if err != nil {
-				return err
-			}
-			absorbed = o.p
-		}
-		fx := fresh.apply(e, absorbed)
-		if fx.contact != nil {
-			contacts = append(contacts, *fx.contact)
-			if len(contacts) > lim.Contacts {
-				contacts = contacts[1:]
-			}
-		}
-		if fx.resolved != nil {
-			resolved = append(resolved, *fx.resolved)
-			if len(resolved) > lim.Issues {
-				resolved = resolved[1:]
-			}
-		}
-	}
-	fresh.MergedInto = c.p.MergedInto
-	c.p = fresh
-	c.contacts, c.resolved, c.rebuilt, c.dirty = contacts, resolved, true, true
-	return nil
+	return events, nil
 }

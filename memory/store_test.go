@@ -2,6 +2,7 @@ package memory_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 
@@ -103,4 +104,25 @@ func TestCacheStaysCorrectAfterWrites(t *testing.T) {
 		got, _ := b.Fact("k")
 		require.Equal(t, v, got, "a brief after a write sees the write")
 	}
+}
+
+func TestCompact(t *testing.T) {
+	ctx := context.Background()
+	s, err := memory.Open(ctx, memory.DefaultOptions(t.TempDir()))
+	require.NoError(t, err)
+	defer s.Close()
+	for i := range 200 {
+		r := recognize(t, s, memory.Email(fmt.Sprintf("c%d@example.com", i)))
+		require.NoError(t, s.Remember(ctx, r.Customer, memory.Fact{Key: "k", Value: "v"}))
+		if i%2 == 0 {
+			_, err := s.Forget(ctx, r.Customer)
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, s.Compact(ctx))
+	require.NoError(t, s.Check(ctx))
+	_, err = s.Lookup(ctx, memory.Email("c1@example.com"))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.ErrorIs(t, s.Compact(ctx), memory.ErrClosed)
 }

@@ -33,28 +33,49 @@ func (s *Store) Customer(ctx context.Context, id CustomerID) (*Customer, error) 
 }
 
 func (s *Store) customerIn(t *kv.Txn, p *profile) (*Customer, error) {
-	var contacts []Contact
-	var resolved []Issue
-	err := timelineOwners(p, func(id CustomerID) (*profile, error) { return readProfile(t, id) }, func(o *profile) error {
-		if err := readLog(t, keys.Contacts(string(o.ID)), func(c *Contact) { contacts = append(contacts, *c) }); err != nil {
-			return err
-		}
-		return readLog(t, keys.Resolved(string(o.ID)), func(is *Issue) {
-			// An issue resolved on the survivor after a merge may also be
-			// open in the absorbed customer's frozen profile; the profile
-			// p says which issues are open now.
-			if findIssue(p.Open, is.ID) < 0 {
-				resolved = append(resolved, *is)
-			}
-		})
-	})
+	contacts, resolved, err := timelines(p, func(id CustomerID) (*profile, error) { return readProfile(t, id) },
+		func(id CustomerID) ([]Event, error) { return readHistory(t, id) })
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(contacts, func(a, b Contact) int { return b.At.Compare(a.At) })
 	if len(contacts) > s.opts.limits.Contacts {
 		contacts = contacts[:s.opts.limits.Contacts]
 	}
+	if len(resolved) > s.opts.limits.Issues {
+		resolved = resolved[:s.opts.limits.Issues]
+	}
+	return customerView(p, contacts, resolved), nil
+}
+
+// timelines returns the contacts and the resolved issues of p and of the
+// customers merged into it, newest first, by replaying their histories: the
+// timelines are not kept apart, the history holds them.
+func timelines(p *profile, load func(CustomerID) (*profile, error), history func(CustomerID) ([]Event, error)) ([]Contact, []Issue, error) {
+	var contacts []Contact
+	var resolved []Issue
+	err := timelineOwners(p, load, func(o *profile) error {
+		events, err := history(o.ID)
+		if err != nil {
+			return err
+		}
+		r, err := replay(o.ID, events, load)
+		if err != nil {
+			return err
+		}
+		contacts = append(contacts, r.contacts...)
+		for _, is := range r.resolved {
+			// An issue resolved on the survivor after a merge may be open
+			// in the absorbed customer's kept profile: p says which are open.
+			if findIssue(p.Open, is.ID) < 0 {
+				resolved = append(resolved, is)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.SortStableFunc(contacts, func(a, b Contact) int { return b.At.Compare(a.At) })
 	slices.SortStableFunc(resolved, func(a, b Issue) int { return b.Resolved.Compare(a.Resolved) })
 	seen := map[IssueID]bool{}
 	resolved = slices.DeleteFunc(resolved, func(is Issue) bool {
@@ -62,7 +83,7 @@ func (s *Store) customerIn(t *kv.Txn, p *profile) (*Customer, error) {
 		seen[is.ID] = true
 		return dup
 	})
-	return customerView(p, contacts, resolved), nil
+	return contacts, resolved, nil
 }
 
 // History returns the customer's events in the order they were applied:

@@ -42,10 +42,6 @@ type wcust struct {
 	dirty   bool
 	swept   bool // expired facts were dropped
 	erased  bool // forgotten by this write: write nothing for it
-	// Timeline entries to append, or, after a rebuild, the whole timelines.
-	contacts []Contact
-	resolved []Issue
-	rebuilt  bool
 }
 
 // write runs fn in a transaction and commits it, retrying fn from the start
@@ -165,14 +161,8 @@ func (w *wtx) emit(c *wcust, e Event, absorbed *profile) error {
 	if e.At.IsZero() {
 		e.At = w.now
 	}
-	fx := c.p.apply(&e, absorbed)
+	c.p.apply(&e, absorbed)
 	c.dirty = true
-	if fx.contact != nil {
-		c.contacts = append(c.contacts, *fx.contact)
-	}
-	if fx.resolved != nil {
-		c.resolved = append(c.resolved, *fx.resolved)
-	}
 	b, err := codec.Marshal(&e)
 	if err != nil {
 		return err
@@ -214,7 +204,6 @@ func (w *wtx) deleteIndex(id Identifier) error {
 
 // flush writes the profiles and timelines of the customers the write changed.
 func (w *wtx) flush() error {
-	lim := w.s.opts.limits
 	for _, c := range w.order {
 		if !c.dirty || c.erased {
 			continue
@@ -226,12 +215,6 @@ func (w *wtx) flush() error {
 		}
 		c.p.sum = maphash.Bytes(w.s.seed, b)
 		if err := w.txn.Set(keys.Profile(id), b); err != nil {
-			return err
-		}
-		if err := appendLog(w.txn, keys.Contacts(id), c.contacts, lim.Contacts, c.rebuilt); err != nil {
-			return err
-		}
-		if err := appendLog(w.txn, keys.Resolved(id), c.resolved, lim.Issues, c.rebuilt); err != nil {
 			return err
 		}
 	}

@@ -4,10 +4,6 @@
 // listed and erased with prefix scans:
 //
 //	c/<id>/p          the profile: the projection a brief reads
-//	c/<id>/k/<n>      the contact log, an entry a key, n big-endian (bounded)
-//	c/<id>/km         the contact log's range: first and next n
-//	c/<id>/r/<n>      the resolved-issue log, likewise
-//	c/<id>/rm         its range
 //	c/<id>/d/<name>   a draft
 //	e/<id>/<seq>      an event of the customer's history; seq is big-endian
 //	i/<kind>\x00<v>   an identifier, pointing at its customer
@@ -29,20 +25,6 @@ func Customer(id string) []byte { return join("c/", id, "/") }
 
 // Profile is the key of a customer's profile.
 func Profile(id string) []byte { return join("c/", id, "/p") }
-
-// Log names one of a customer's logs: its entries' prefix and its range key.
-type Log struct{ Prefix, Range []byte }
-
-// Contacts is a customer's contact log.
-func Contacts(id string) Log { return Log{join("c/", id, "/k/"), join("c/", id, "/km")} }
-
-// Resolved is a customer's resolved-issue log.
-func Resolved(id string) Log { return Log{join("c/", id, "/r/"), join("c/", id, "/rm")} }
-
-// Entry is the key of entry n of the log.
-func (l Log) Entry(n uint64) []byte {
-	return binary.BigEndian.AppendUint64(append([]byte(nil), l.Prefix...), n)
-}
 
 // Drafts is the prefix of a customer's drafts.
 func Drafts(id string) []byte { return join("c/", id, "/d/") }

@@ -19,9 +19,6 @@ func TestLayout(t *testing.T) {
 	require.Negative(t, bytes.Compare(Event(id, 255), Event(id, 256)))
 	require.Equal(t, "i/email\x00a@b.c", string(Identifier("email", "a@b.c")))
 	require.True(t, bytes.HasPrefix(Receipt("x"), Receipts))
-	cl := Contacts(id)
-	require.True(t, bytes.HasPrefix(cl.Entry(3), cl.Prefix))
-	require.False(t, bytes.HasPrefix(cl.Range, cl.Prefix), "the range key is not an entry")
-	require.Negative(t, bytes.Compare(cl.Entry(255), cl.Entry(256)))
+
 	require.True(t, bytes.HasPrefix(PendingForget(id), Pending))
 }

@@ -109,6 +109,29 @@ func (d *DB) DeletePrefixes(prefixes ...[]byte) error {
 	return d.Durable()
 }
 
+// Compact merges the tree's levels into the last one and rewrites value
+// logs that are mostly garbage, so that deleted and overwritten entries
+// leave the files. It is slow on a large store and may run alongside writes.
+func (d *DB) Compact() error {
+	if err := d.db.Flatten(2); err != nil {
+		return translate(err)
+	}
+	if d.opts.InMemory {
+		return nil
+	}
+	for {
+		err := d.db.RunValueLogGC(0.01)
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, badger.ErrNoRewrite), errors.Is(err, badger.ErrRejected):
+			return nil
+		default:
+			return translate(err)
+		}
+	}
+}
+
 // Txn is a transaction. It is not safe for concurrent use; values passed
 // to Set must not change until Commit.
 type Txn struct {
