@@ -165,3 +165,15 @@ func (tx *Tx) DeleteDraft(name string) error {
 	}
 	return w.emit(c, Event{Kind: EventDraftDeleted, Draft: &DraftInfo{Name: name}}, nil)
 }
+
+// Brief returns the customer's brief as the Tx sees it: its own changes
+// included.
+func (tx *Tx) Brief(q BriefQuery) Brief {
+	if q.Purpose == "" {
+		q.Purpose = PurposeService
+	}
+	if q.Now.IsZero() {
+		q.Now = tx.r.clock()
+	}
+	return tx.r.current().brief(q, tx.r.w.s.opts.atRiskWindow)
+}

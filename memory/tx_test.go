@@ -53,6 +53,8 @@ func TestUpdateIsAllOrNothing(t *testing.T) {
 			return err
 		}
 		require.True(t, res.Escalated, "the Tx sees its own changes")
+		require.True(t, tx.Brief(memory.BriefQuery{}).Escalate)
+		require.Equal(t, "Ada", tx.Brief(memory.BriefQuery{}).Name)
 		return tx.SaveDraft("cart", []byte("x"))
 	}))
 	b = brief(t, s, id)

@@ -8,7 +8,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,73 +21,23 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herken/herken/examples/internal/browsertest"
 	"github.com/herken/herken/memory"
 	"github.com/herken/herken/plugin"
 )
 
-// chromium returns the path of a headless-capable Chromium, or skips the
-// test; with HERKEN_REQUIRE_EXTERNAL=1 (as in CI) a missing one fails it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("HERKEN_REQUIRE_EXTERNAL") != "" {
-		t.Fatal("headless Chromium is required (HERKEN_REQUIRE_EXTERNAL is set): apt-get install -y chromium")
-	}
-	t.Skip("skipping browser test: no Chromium found; install it with apt-get install -y chromium")
-	return ""
-}
-
-// browser checks that the test may run a browser, and returns the context
-// that newProfile starts browsers from.
+// browser checks that the test may run a browser.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("browser test; skipped with -short")
-	}
-	chromium(t)
+	browsertest.Chromium(t)
 	return context.Background()
 }
 
-// newProfile starts a headless Chromium with a fresh profile: no cookies, no
-// storage. Each profile is its own browser process, as a new visitor is.
-func newProfile(t *testing.T, parent context.Context) context.Context {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "herken-chromium-")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		// Chromium's helpers may still be writing as they exit.
-		for range 20 {
-			if os.RemoveAll(dir) == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(dir),
-	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(parent, opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
-	require.NoError(t, chromedp.Run(ctx)) // start it
-	return ctx
-}
+func newProfile(t *testing.T, _ context.Context) context.Context { return browsertest.NewProfile(t) }
 
 func do(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
 	t.Helper()
-	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	require.NoError(t, chromedp.Run(tctx, actions...))
+	browsertest.Do(t, ctx, actions...)
 }
 
 // ready waits until the plugin has given its first brief.

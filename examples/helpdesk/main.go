@@ -1,0 +1,91 @@
+// Command helpdesk is herken's multichannel help desk demo: an agent
+// console where contacts arrive by email, phone, chat and store visit, each
+// with the identifier its channel has, and where one memory recognizes the
+// customer across all of them. Run it and open the address it prints.
+//
+//	go run ./examples/helpdesk [-addr 127.0.0.1:8081] [-data DIR] [-simulate=false]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/herken/herken/memory"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil && !errors.Is(err, context.Canceled) {
+		log.Fatal(err)
+	}
+}
+
+// run starts the help desk and serves until ctx ends; ready, if not nil,
+// gets the address it listens on.
+func run(ctx context.Context, args []string, out io.Writer, ready chan<- string) error {
+	fs := flag.NewFlagSet("helpdesk", flag.ContinueOnError)
+	fs.SetOutput(out)
+	addr := fs.String("addr", "127.0.0.1:8081", "address to listen on")
+	data := fs.String("data", defaultDataDir(), "folder for the help desk's customer memory")
+	simulate := fs.Bool("simulate", true, "simulate inbound contacts every few seconds")
+	every := fs.Duration("every", 6*time.Second, "time between simulated contacts")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	store, err := memory.Open(ctx, memory.DefaultOptions(filepath.Join(*data, "memory")).WithDefaultRegion("NL"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	d := newDesk(store)
+	if err := d.seed(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 5 * time.Second}
+	fmt.Fprintf(out, "herken help desk on http://%s\ncustomer memory in %s\n", ln.Addr(), *data)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go d.watch(ctx)
+	if *simulate {
+		go d.simulate(ctx, *every)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		shutdown, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancelShutdown()
+		d.closeFeeds()
+		_ = srv.Shutdown(shutdown)
+		return ctx.Err()
+	case err := <-errc:
+		return err
+	}
+}
+
+func defaultDataDir() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "herken-helpdesk-data"
+	}
+	return filepath.Join(dir, "herken", "helpdesk")
+}
