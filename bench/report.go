@@ -207,7 +207,9 @@ func (r *report) writeMarkdown(dir string, cfg *config) error {
 			return err
 		}
 	}
-	isWrite := func(res *result) bool { return strings.Contains(res.Op, "contact") || strings.Contains(res.Op, "remember") }
+	isWrite := func(res *result) bool {
+		return strings.Contains(res.Op, "contact") || strings.Contains(res.Op, "remember")
+	}
 	if err := r.plotLatency(filepath.Join(dir, "lookups.png"), "Lookups and wasm calls: latency percentiles", func(res *result) bool {
 		return !isWrite(res) && res.Op != "compile-cached" && res.Op != "instantiate" && res.Op != "open"
 	}); err != nil {

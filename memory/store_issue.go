@@ -5,7 +5,6 @@ package memory
 import (
 	"context"
 	"errors"
-
 )
 
 // OpenIssue opens an issue the customer came with on channel ch. Opening it

@@ -242,4 +242,3 @@ func TestCommittedWasmIsWhatTheSourceBuilds(t *testing.T) {
 	require.True(t, bytes.Equal(plugin.Module, built),
 		"the committed assets/herken.wasm is not what the source builds: run go generate ./plugin and commit the result")
 }
-

@@ -27,7 +27,6 @@ func receive(channel, kind, value string, verified bool, kind2, value2 string, v
 	}
 }
 
-
 func TestBrowserHelpDesk(t *testing.T) {
 	tab := browsertest.NewProfile(t)
 	base := startDesk(t)

@@ -26,16 +26,16 @@ type desk struct {
 
 // inboxItem is a contact as it arrived, and who it turned out to be.
 type inboxItem struct {
-	At         time.Time            `json:"at"`
-	Channel    memory.Channel       `json:"channel"`
-	From       []memory.Identifier  `json:"from"`
-	Subject    string               `json:"subject"`
-	Customer   memory.CustomerID    `json:"customer"`
-	Name       string               `json:"name"`
-	New        bool                 `json:"new"`
-	Escalated  bool                 `json:"escalated"`
-	Merged     []memory.CustomerID  `json:"merged,omitempty"`
-	Conflicts  []memory.Identifier  `json:"conflicts,omitempty"`
+	At        time.Time           `json:"at"`
+	Channel   memory.Channel      `json:"channel"`
+	From      []memory.Identifier `json:"from"`
+	Subject   string              `json:"subject"`
+	Customer  memory.CustomerID   `json:"customer"`
+	Name      string              `json:"name"`
+	New       bool                `json:"new"`
+	Escalated bool                `json:"escalated"`
+	Merged    []memory.CustomerID `json:"merged,omitempty"`
+	Conflicts []memory.Identifier `json:"conflicts,omitempty"`
 }
 
 // feedItem is an event shown in the live feed.
@@ -355,4 +355,3 @@ func writeError(w http.ResponseWriter, err error) {
 	}
 	writeJSON(w, status, map[string]string{"error": err.Error()})
 }
-
