@@ -1,6 +1,7 @@
 package memory_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -126,4 +127,28 @@ func ExampleStore_Forget() {
 	// identifiers: 2 facts: 1
 	// true
 	// a returning device is a stranger: true
+}
+
+func ExampleStore_Backup() {
+	ctx := context.Background()
+	s, _ := memory.Open(ctx, memory.InMemoryOptions())
+	defer s.Close()
+	r, _ := s.Recognize(ctx, memory.Email("ada@example.com"))
+	_ = s.Remember(ctx, r.Customer, memory.Fact{Key: "size", Value: "M"})
+
+	// Online: reads and writes may go on meanwhile.
+	var backup bytes.Buffer
+	if err := s.Backup(ctx, &backup); err != nil {
+		log.Fatal(err)
+	}
+
+	restored, _ := memory.Open(ctx, memory.InMemoryOptions())
+	defer restored.Close()
+	if err := restored.Restore(ctx, &backup); err != nil {
+		log.Fatal(err)
+	}
+	b, _ := restored.BriefFor(ctx, memory.Email("ada@example.com"), memory.BriefQuery{})
+	size, _ := b.Fact("size")
+	fmt.Println(size)
+	// Output: M
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/dgraph-io/badger/v4"
@@ -130,6 +131,21 @@ func (d *DB) Compact() error {
 			return translate(err)
 		}
 	}
+}
+
+// Backup writes every live entry, as of one moment, to w, while reads and
+// writes go on.
+func (d *DB) Backup(w io.Writer) error {
+	_, err := d.db.Backup(w, 0)
+	return translate(err)
+}
+
+// Load writes the entries of a backup into the database, then syncs it.
+func (d *DB) Load(r io.Reader) error {
+	if err := d.db.Load(r, 256); err != nil {
+		return translate(err)
+	}
+	return d.syncAll()
 }
 
 // Txn is a transaction. It is not safe for concurrent use; values passed
