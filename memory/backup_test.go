@@ -44,16 +44,15 @@ func TestBackupWhileWritingAndRestore(t *testing.T) {
 		}
 	}()
 	require.Eventually(t, func() bool { return during.Load() > 20 }, 5e9, 1e6)
-	var backup bytes.Buffer
-	require.NoError(t, src.Backup(ctx, &backup))
+	var backup, keys bytes.Buffer
+	require.NoError(t, src.Backup(ctx, &backup, &keys))
 	stop.Store(true)
 	wg.Wait()
 	t.Logf("backup: %d bytes; %d writes ran during it", backup.Len(), during.Load())
 
-	dst, err := memory.Open(ctx, memory.DefaultOptions(t.TempDir()))
+	dst, err := memory.Restore(ctx, memory.DefaultOptions(t.TempDir()), bytes.NewReader(backup.Bytes()), bytes.NewReader(keys.Bytes()))
 	require.NoError(t, err)
 	defer dst.Close()
-	require.NoError(t, dst.Restore(ctx, bytes.NewReader(backup.Bytes())))
 	require.NoError(t, dst.Check(ctx))
 	for i, id := range ids {
 		b, err := dst.BriefFor(ctx, memory.Email(fmt.Sprintf("c%d@example.com", i)), memory.BriefQuery{})
@@ -79,12 +78,53 @@ func TestBackupWhileWritingAndRestore(t *testing.T) {
 	}
 
 	// Only into an empty store, only backups.
-	require.ErrorIs(t, dst.Restore(ctx, bytes.NewReader(backup.Bytes())), memory.ErrInvalidInput)
-	empty, err := memory.Open(ctx, memory.InMemoryOptions())
+	used := t.TempDir()
+	busy, err := memory.Open(ctx, memory.DefaultOptions(used))
 	require.NoError(t, err)
-	defer empty.Close()
-	require.ErrorIs(t, empty.Restore(ctx, bytes.NewReader([]byte("not a backup at all"))), memory.ErrInvalidInput)
+	require.NoError(t, busy.Close())
+	_, err = memory.Restore(ctx, memory.DefaultOptions(used), bytes.NewReader(backup.Bytes()), bytes.NewReader(keys.Bytes()))
+	require.ErrorIs(t, err, memory.ErrInvalidInput)
+	_, err = memory.Restore(ctx, memory.InMemoryOptions(), bytes.NewReader([]byte("not a backup at all")), bytes.NewReader(keys.Bytes()))
+	require.ErrorIs(t, err, memory.ErrInvalidInput)
+	_, err = memory.Restore(ctx, memory.InMemoryOptions(), bytes.NewReader(keys.Bytes()), bytes.NewReader(backup.Bytes()))
+	require.ErrorIs(t, err, memory.ErrInvalidInput, "swapped")
+	_, err = memory.Restore(ctx, memory.InMemoryOptions(), bytes.NewReader(backup.Bytes()), nil)
+	require.ErrorIs(t, err, memory.ErrInvalidInput)
 	newer := append([]byte(nil), backup.Bytes()...)
 	newer[len("herken backup\x00")]++
-	require.ErrorIs(t, empty.Restore(ctx, bytes.NewReader(newer)), memory.ErrFormat)
+	_, err = memory.Restore(ctx, memory.InMemoryOptions(), bytes.NewReader(newer), bytes.NewReader(keys.Bytes()))
+	require.ErrorIs(t, err, memory.ErrFormat)
+}
+
+// TestRestoreNeverBringsBackAForgottenCustomer: a customer forgotten after
+// the data backup but before the keys backup is gone from the restore.
+func TestRestoreNeverBringsBackAForgottenCustomer(t *testing.T) {
+	ctx := context.Background()
+	src, err := memory.Open(ctx, memory.InMemoryOptions())
+	require.NoError(t, err)
+	defer src.Close()
+	ada := recognize(t, src, memory.Email("ada@example.com")).Customer
+	bob := recognize(t, src, memory.Email("bob@example.com")).Customer
+	require.NoError(t, src.Remember(ctx, ada, memory.Fact{Key: "secret", Value: "Ada's secret"}))
+
+	var data1, keys1 bytes.Buffer
+	require.NoError(t, src.Backup(ctx, &data1, &keys1))
+	_, err = src.Forget(ctx, ada)
+	require.NoError(t, err)
+	var data2, keys2 bytes.Buffer
+	require.NoError(t, src.Backup(ctx, &data2, &keys2))
+	require.NotContains(t, data1.String(), "Ada's secret", "sealed in the backup")
+
+	// The old data with the newer keys: Ada's data no longer opens.
+	dst, err := memory.Restore(ctx, memory.InMemoryOptions(), bytes.NewReader(data1.Bytes()), bytes.NewReader(keys2.Bytes()))
+	require.NoError(t, err)
+	defer dst.Close()
+	require.NoError(t, dst.Check(ctx))
+	_, err = dst.Lookup(ctx, memory.Email("ada@example.com"))
+	require.ErrorIs(t, err, memory.ErrNotFound)
+	_, err = dst.Brief(ctx, ada, memory.BriefQuery{})
+	require.ErrorIs(t, err, memory.ErrNotFound)
+	id, err := dst.Lookup(ctx, memory.Email("bob@example.com"))
+	require.NoError(t, err)
+	require.Equal(t, bob, id)
 }

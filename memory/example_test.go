@@ -136,17 +136,19 @@ func ExampleStore_Backup() {
 	r, _ := s.Recognize(ctx, memory.Email("ada@example.com"))
 	_ = s.Remember(ctx, r.Customer, memory.Fact{Key: "size", Value: "M"})
 
-	// Online: reads and writes may go on meanwhile.
-	var backup bytes.Buffer
-	if err := s.Backup(ctx, &backup); err != nil {
+	// Online: reads and writes may go on meanwhile. Keep the keys apart,
+	// for a short time: without them, a forgotten customer's data in an old
+	// backup does not open.
+	var data, keys bytes.Buffer
+	if err := s.Backup(ctx, &data, &keys); err != nil {
 		log.Fatal(err)
 	}
 
-	restored, _ := memory.Open(ctx, memory.InMemoryOptions())
-	defer restored.Close()
-	if err := restored.Restore(ctx, &backup); err != nil {
+	restored, err := memory.Restore(ctx, memory.InMemoryOptions(), &data, &keys)
+	if err != nil {
 		log.Fatal(err)
 	}
+	defer restored.Close()
 	b, _ := restored.BriefFor(ctx, memory.Email("ada@example.com"), memory.BriefQuery{})
 	size, _ := b.Fact("size")
 	fmt.Println(size)

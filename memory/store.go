@@ -4,6 +4,7 @@ package memory
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -30,6 +31,8 @@ type Store struct {
 	epoch    cache.Epoch // orders cache fills against invalidations
 	profiles *cache.Cache[CustomerID, *profile]
 	idents   *cache.Cache[identRef, indexEntry]
+	ciphers  *cache.Cache[CustomerID, cipher.AEAD] // of the customers' keys
+	secret   []byte                                // keys the identifier hashes
 
 	// gate lets Close wait for calls that use the database; calls hold it
 	// for reading.
@@ -48,6 +51,12 @@ type Store struct {
 
 // Open opens the store described by opts, creating it if needed.
 func Open(ctx context.Context, opts Options) (*Store, error) {
+	return open(ctx, opts, nil)
+}
+
+// open opens the store; load, if not nil, fills the database before the
+// store reads it.
+func open(ctx context.Context, opts Options, load func(db *kv.DB) error) (*Store, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
@@ -55,11 +64,15 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	db, err := kv.Open(kv.Options{
-		Dir:        opts.dir,
-		InMemory:   opts.inMemory,
-		SyncWrites: !opts.syncDisabled,
-		Logger:     opts.logger,
+		Dir:           opts.dir,
+		InMemory:      opts.inMemory,
+		SyncWrites:    !opts.syncDisabled,
+		Logger:        opts.logger,
+		EncryptionKey: opts.key,
 	})
+	if errors.Is(err, kv.ErrKey) {
+		return nil, fmt.Errorf("%w: the store does not open with this encryption key: %v", ErrInvalidInput, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("memory: open store: %w", err)
 	}
@@ -71,6 +84,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if s.profiles, err = cache.New[CustomerID, *profile](opts.cacheSize, &s.epoch); err == nil {
 		s.idents, err = cache.New[identRef, indexEntry](opts.cacheSize*2, &s.epoch)
+	}
+	if err == nil {
+		s.ciphers, err = cache.New[CustomerID, cipher.AEAD](opts.cacheSize*2, &s.epoch)
+	}
+	if err == nil && load != nil {
+		err = load(db)
 	}
 	if err == nil {
 		err = s.checkFormat()
@@ -90,6 +109,7 @@ func (s *Store) checkFormat() error {
 	defer t.Discard()
 	var v int
 	err := t.Get(keys.Format, func(b []byte) error { return codec.Unmarshal(b, &v) })
+	changed := false
 	switch {
 	case errors.Is(err, kv.ErrNotFound):
 		b, err := codec.Marshal(storeFormat)
@@ -99,11 +119,22 @@ func (s *Store) checkFormat() error {
 		if err := t.Set(keys.Format, b); err != nil {
 			return err
 		}
-		return t.Commit()
+		changed = true
 	case err != nil:
 		return storeErr(err)
 	case v > storeFormat:
 		return fmt.Errorf("%w: the store was written by store format %d; this build reads up to %d", ErrFormat, v, storeFormat)
+	}
+	secret, made, err := loadSecret(t)
+	if err != nil {
+		return err
+	}
+	s.secret = secret
+	if changed || made {
+		if err := t.Commit(); err != nil {
+			return storeErr(err)
+		}
+		return s.db.Durable()
 	}
 	return nil
 }
@@ -119,6 +150,7 @@ func (s *Store) Close() error {
 	defer s.gate.Unlock()
 	s.profiles.Purge()
 	s.idents.Purge()
+	s.ciphers.Purge()
 	return s.db.Close()
 }
 
@@ -169,4 +201,23 @@ func (s *Store) Compact(ctx context.Context) error {
 	}
 	defer s.leave()
 	return storeErr(s.db.Compact())
+}
+
+// RotateEncryptionKey changes the key that the store in dir, closed, is
+// encrypted with from oldKey to newKey (see Options.WithEncryptionKey). It
+// rewrites only the registry of the data keys that encrypt the files; those
+// data keys themselves are replaced as the store runs (every 10 days).
+func RotateEncryptionKey(dir string, oldKey, newKey []byte) error {
+	for _, k := range [][]byte{oldKey, newKey} {
+		if n := len(k); n != 16 && n != 24 && n != 32 {
+			return invalid("encryption key", "an encryption key has 16, 24 or 32 bytes")
+		}
+	}
+	if err := kv.RotateKey(dir, oldKey, newKey); err != nil {
+		if errors.Is(err, kv.ErrKey) {
+			return fmt.Errorf("%w: the old key does not open the store: %v", ErrInvalidInput, err)
+		}
+		return fmt.Errorf("memory: rotate key: %w", err)
+	}
+	return nil
 }

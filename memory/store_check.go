@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
@@ -37,13 +38,14 @@ func (s *Store) Check(ctx context.Context) error {
 	err := s.view(ctx, func(r *reader) error {
 		t := r.t
 		profiles := map[CustomerID]*profile{}
-		err := t.Scan([]byte("c/"), false, func(k, v []byte) error {
+		err := t.Scan([]byte("c/"), true, func(k, _ []byte) error {
 			if !bytes.HasSuffix(k, []byte("/p")) || len(k) != len("c/")+customerIDLen+len("/p") {
 				return nil
 			}
-			p := new(profile)
-			if err := codec.Unmarshal(v, p); err != nil {
-				report("profile %s: %v", k, err)
+			id := CustomerID(k[len("c/") : len("c/")+customerIDLen])
+			p, err := s.readProfile(t, r.start, id)
+			if err != nil {
+				report("profile of %s: %v", id, err)
 				return nil
 			}
 			profiles[p.ID] = p
@@ -52,8 +54,18 @@ func (s *Store) Check(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = t.Scan([]byte("i/"), false, func(k, v []byte) error {
-			kind, value, _ := bytes.Cut(k[2:], []byte{0})
+		// Identifiers are kept under a hash: check them from the profiles.
+		listed := map[string]link{} // identifier key → the link that names it
+		for _, p := range profiles {
+			if p.MergedInto != "" {
+				continue
+			}
+			for _, l := range p.Idents {
+				listed[string(s.identifierKey(l.Identifier))] = l
+			}
+		}
+		err = t.Scan(keys.Identifiers, false, func(k, v []byte) error {
+			kind, _, _ := bytes.Cut(k[len(keys.Identifiers):], []byte{0})
 			var e indexEntry
 			if err := codec.Unmarshal(v, &e); err != nil {
 				report("identifier %s: %v", kind, err)
@@ -66,12 +78,23 @@ func (s *Store) Check(ctx context.Context) error {
 			case p.MergedInto != "":
 				report("a %s identifier points at %s, merged into %s", kind, p.ID, p.MergedInto)
 			default:
-				l, ok := p.linked(Identifier{Kind: Kind(kind), Value: string(value)})
-				if !ok {
+				l, ok := listed[string(k)]
+				if !ok || !slices.Contains(p.Idents, l) {
 					report("a %s identifier points at %s, which does not list it", kind, p.ID)
 				} else if l.Verified != e.Verified {
 					report("a %s identifier of %s is verified=%v in the index and %v in the profile", kind, p.ID, e.Verified, l.Verified)
 				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// Every customer has its key, and every key its customer.
+		err = t.Scan(keys.CustomerKeys, true, func(k, _ []byte) error {
+			id := CustomerID(k[len(keys.CustomerKeys):])
+			if _, ok := profiles[id]; !ok {
+				report("a key without its customer %s", id)
 			}
 			return nil
 		})
@@ -98,7 +121,7 @@ func (s *Store) Check(ctx context.Context) error {
 func (s *Store) checkCustomer(t *kv.Txn, p *profile, profiles map[CustomerID]*profile, report func(string, ...any)) {
 	if p.MergedInto == "" {
 		for _, l := range p.Idents {
-			e, ok, err := readIndex(t, keys.Identifier(string(l.Kind), l.Value))
+			e, ok, err := readIndex(t, s.identifierKey(l.Identifier))
 			if err != nil || !ok || e.Customer != p.ID {
 				report("customer %s lists a %s identifier that does not point at it", p.ID, l.Kind)
 			}
@@ -106,7 +129,7 @@ func (s *Store) checkCustomer(t *kv.Txn, p *profile, profiles map[CustomerID]*pr
 	} else if _, ok := profiles[p.MergedInto]; !ok {
 		report("customer %s is merged into missing %s", p.ID, p.MergedInto)
 	}
-	events, err := readHistory(t, p.ID)
+	events, err := s.readHistory(t, s.epoch.Now(), p.ID)
 	if err != nil {
 		report("history of %s: %v", p.ID, err)
 		return

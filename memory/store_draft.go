@@ -45,15 +45,15 @@ func (s *Store) LoadDraft(ctx context.Context, id CustomerID, name string) (Draf
 	// draft the profile lists, unless it was deleted since.
 	var d Draft
 	err = s.view(ctx, func(r *reader) error {
-		d, err = readDraft(r.t, ref)
+		d, err = s.readDraft(r.t, r.start, ref)
 		return err
 	})
 	return d, err
 }
 
-func readDraft(t *kv.Txn, ref draftRef) (Draft, error) {
+func (s *Store) readDraft(t *kv.Txn, start uint64, ref draftRef) (Draft, error) {
 	d := Draft{Name: ref.Name, Saved: ref.Saved}
-	err := t.Get(keys.Draft(string(ref.Owner), ref.Name), func(b []byte) error {
+	err := s.open(t, start, ref.Owner, keys.Draft(string(ref.Owner), ref.Name), func(b []byte) error {
 		body, err := codec.Body(b)
 		if err != nil {
 			return err

@@ -17,7 +17,7 @@ func (s *Store) Export(ctx context.Context, id CustomerID) (*Export, error) {
 	x := &Export{Format: ExportFormat, Exported: s.now()}
 	err := s.view(ctx, func(r *reader) error {
 		t := r.t
-		p, err := readCurrent(t, id)
+		p, err := s.readCurrent(t, r.start, id)
 		if err != nil {
 			return err
 		}
@@ -32,14 +32,14 @@ func (s *Store) Export(ctx context.Context, id CustomerID) (*Export, error) {
 			if ref.Deleted {
 				continue
 			}
-			d, err := readDraft(t, ref)
+			d, err := s.readDraft(t, r.start, ref)
 			if err != nil {
 				return err
 			}
 			x.Drafts = append(x.Drafts, d)
 		}
-		return timelineOwners(p, func(id CustomerID) (*profile, error) { return readProfile(t, id) }, func(o *profile) error {
-			es, err := readHistory(t, o.ID)
+		return timelineOwners(p, func(id CustomerID) (*profile, error) { return s.readProfile(t, r.start, id) }, func(o *profile) error {
+			es, err := s.readHistory(t, r.start, o.ID)
 			x.History = append(x.History, es...)
 			return err
 		})
@@ -51,9 +51,9 @@ func (s *Store) Export(ctx context.Context, id CustomerID) (*Export, error) {
 }
 
 // readCurrent reads the profile that holds id now, without the cache.
-func readCurrent(t *kv.Txn, id CustomerID) (*profile, error) {
+func (s *Store) readCurrent(t *kv.Txn, start uint64, id CustomerID) (*profile, error) {
 	for range maxRedirects {
-		p, err := readProfile(t, id)
+		p, err := s.readProfile(t, start, id)
 		if err != nil || p.MergedInto == "" {
 			return p, err
 		}

@@ -19,9 +19,11 @@ import (
 // personal data.
 //
 // Forget first makes the customer unreachable in one transaction, then
-// deletes the rest in batches; a crash in between is finished when the store
-// opens next. How deleted data leaves the files on disk is described in the
-// package documentation.
+// erases the customer's key and data from the store's files; a crash in
+// between is finished when the store opens next. Every value of a customer is
+// sealed with the customer's own key, so that what is left of them anywhere
+// else (in files not yet compacted, in backups) no longer opens. Writes wait
+// a moment while the files are rewritten.
 func (s *Store) Forget(ctx context.Context, id CustomerID) (Receipt, error) {
 	var r Receipt
 	var members []CustomerID
@@ -139,12 +141,22 @@ func (s *Store) erase(ids []CustomerID) error {
 }
 
 func (s *Store) eraseLocked(ids []CustomerID) error {
-	for _, id := range ids {
-		if err := s.db.DeletePrefixes(keys.Customer(string(id)), keys.Events(string(id)), keys.PendingForget(string(id))); err != nil {
-			return storeErr(err)
-		}
+	if len(ids) == 0 {
+		return nil
 	}
-	return nil
+	// The keys are still live: dropping them erases them from the files.
+	var prefixes, marks [][]byte
+	for _, id := range ids {
+		prefixes = append(prefixes, keys.CustomerKey(string(id)), keys.Customer(string(id)), keys.Events(string(id)))
+		marks = append(marks, keys.PendingForget(string(id)))
+	}
+	if err := s.db.DropPrefixes(prefixes...); err != nil {
+		return storeErr(err)
+	}
+	for _, id := range ids {
+		s.ciphers.Invalidate(id)
+	}
+	return storeErr(s.db.DeletePrefixes(marks...))
 }
 
 // finishForgets completes forgets that a crash interrupted.

@@ -6,9 +6,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-
-	"github.com/herken/herken/memory/internal/codec"
-	"github.com/herken/herken/memory/internal/keys"
 )
 
 // Merge merges customer from into customer into: they are one person. The
@@ -197,19 +194,11 @@ func (w *wtx) history(id CustomerID) ([]Event, error) {
 	if c, ok := w.custs[id]; ok {
 		loadSeq = c.loadSeq
 	}
-	var events []Event
-	err := w.txn.Scan(keys.Events(string(id)), false, func(k, v []byte) error {
-		if keys.EventSeq(k) > loadSeq {
-			return nil
-		}
-		var e Event
-		if err := codec.Unmarshal(v, &e); err != nil {
-			return storeErr(err)
-		}
-		e.Customer = id
-		events = append(events, e)
-		return nil
-	})
+	c, err := w.cipherFor(id)
+	if err != nil {
+		return nil, err
+	}
+	events, err := readEvents(w.txn, c, id, loadSeq)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/herken/herken/memory/internal/seal"
 	"hash/maphash"
 
 	"github.com/herken/herken/memory/internal/codec"
@@ -54,26 +55,34 @@ func readIndex(t *kv.Txn, key []byte) (indexEntry, bool, error) {
 }
 
 // readProfile reads the profile of id as stored, without following merges
-// and without the cache.
-func readProfile(t *kv.Txn, id CustomerID) (*profile, error) {
-	return readProfileFrom(t, id, nil, maphash.Seed{})
+// and without the profile cache; start is the cache epoch taken before t
+// began.
+func (s *Store) readProfile(t *kv.Txn, start uint64, id CustomerID) (*profile, error) {
+	return s.readProfileFrom(t, start, id, nil)
 }
 
 // readProfileFrom reads the profile of id as stored. When cached was read
 // from or written as the same bytes, it returns a copy of it instead of
-// decoding them.
-func readProfileFrom(t *kv.Txn, id CustomerID, cached *profile, seed maphash.Seed) (*profile, error) {
+// opening and decoding them.
+func (s *Store) readProfileFrom(t *kv.Txn, start uint64, id CustomerID, cached *profile) (*profile, error) {
 	var p *profile
-	err := t.Get(keys.Profile(string(id)), func(b []byte) error {
-		var sum uint64
-		if cached != nil && cached.sum != 0 {
-			if sum = maphash.Bytes(seed, b); sum == cached.sum {
-				p = cached.clone()
-				return nil
-			}
+	where := keys.Profile(string(id))
+	err := t.Get(where, func(sealed []byte) error {
+		sum := maphash.Bytes(s.seed, sealed)
+		if cached != nil && cached.sum == sum {
+			p = cached.clone()
+			return nil
+		}
+		c, err := s.cipherOf(t, start, id)
+		if err != nil {
+			return err
+		}
+		plain, err := seal.Open(c, where, sealed)
+		if err != nil {
+			return fmt.Errorf("%w: the profile of %s: %v", ErrFormat, id, err)
 		}
 		p = new(profile)
-		if err := codec.Unmarshal(b, p); err != nil {
+		if err := codec.Unmarshal(plain, p); err != nil {
 			return err
 		}
 		p.intern()
@@ -114,7 +123,7 @@ func (s *Store) view(ctx context.Context, fn func(r *reader) error) error {
 
 // index reads a normalized identifier's entry and caches it.
 func (r *reader) index(key identRef) (indexEntry, bool, error) {
-	e, ok, err := readIndex(r.t, keys.Identifier(string(key.kind), key.value))
+	e, ok, err := readIndex(r.t, r.s.identifierKey(Identifier{Kind: key.kind, Value: key.value}))
 	if err == nil && ok {
 		r.s.idents.Fill(key, e, r.start)
 	}
@@ -130,21 +139,9 @@ func (r *reader) current(id CustomerID) (*profile, error) {
 		if p, ok := r.s.profiles.Get(id); ok {
 			return p, nil
 		}
-		var p *profile
-		err := r.t.Get(keys.Profile(string(id)), func(b []byte) error {
-			p = new(profile)
-			if err := codec.Unmarshal(b, p); err != nil {
-				return err
-			}
-			p.intern()
-			p.sum = maphash.Bytes(r.s.seed, b)
-			return nil
-		})
-		if errors.Is(err, kv.ErrNotFound) {
-			return nil, fmt.Errorf("%w: customer %s", ErrNotFound, id)
-		}
+		p, err := r.s.readProfile(r.t, r.start, id)
 		if err != nil {
-			return nil, storeErr(err)
+			return nil, err
 		}
 		if p.MergedInto == "" {
 			r.s.profiles.Fill(id, p, r.start)

@@ -142,7 +142,7 @@ func (tx *Tx) SaveDraft(name string, data []byte) error {
 	}
 	// The stored value is the version byte and a copy of the data.
 	val := append([]byte{codec.Version}, data...)
-	if err := w.txn.Set(keys.Draft(string(c.p.ID), name), val); err != nil {
+	if _, err := w.put(c.p.ID, keys.Draft(string(c.p.ID), name), val); err != nil {
 		return err
 	}
 	return w.emit(c, Event{Kind: EventDraftSaved, Draft: &DraftInfo{Name: name, Size: len(data), Saved: w.now}}, nil)

@@ -4,11 +4,14 @@ package memory
 
 import (
 	"context"
+	"crypto/cipher"
+	"fmt"
 	"slices"
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
 	"github.com/herken/herken/memory/internal/kv"
+	"github.com/herken/herken/memory/internal/seal"
 )
 
 // Customer returns everything held about the customer that holds id now:
@@ -22,7 +25,7 @@ func (s *Store) Customer(ctx context.Context, id CustomerID) (*Customer, error) 
 	err := s.view(ctx, func(r *reader) error {
 		t := r.t
 		// Not from the cache: the timelines must come from the same snapshot.
-		p, err := readCurrent(t, id)
+		p, err := s.readCurrent(t, r.start, id)
 		if err != nil {
 			return err
 		}
@@ -33,8 +36,9 @@ func (s *Store) Customer(ctx context.Context, id CustomerID) (*Customer, error) 
 }
 
 func (s *Store) customerIn(t *kv.Txn, p *profile) (*Customer, error) {
-	contacts, resolved, err := timelines(p, func(id CustomerID) (*profile, error) { return readProfile(t, id) },
-		func(id CustomerID) ([]Event, error) { return readHistory(t, id) })
+	start := s.epoch.Now()
+	contacts, resolved, err := timelines(p, func(id CustomerID) (*profile, error) { return s.readProfile(t, start, id) },
+		func(id CustomerID) ([]Event, error) { return s.readHistory(t, start, id) })
 	if err != nil {
 		return nil, err
 	}
@@ -96,21 +100,38 @@ func (s *Store) History(ctx context.Context, id CustomerID) ([]Event, error) {
 	var es []Event
 	err := s.view(ctx, func(r *reader) error {
 		t := r.t
-		if _, err := readProfile(t, id); err != nil {
+		if _, err := s.readProfile(t, r.start, id); err != nil {
 			return err
 		}
 		var err error
-		es, err = readHistory(t, id)
+		es, err = s.readHistory(t, r.start, id)
 		return err
 	})
 	return es, err
 }
 
-func readHistory(t *kv.Txn, id CustomerID) ([]Event, error) {
+// readHistory reads customer id's events, in order.
+func (s *Store) readHistory(t *kv.Txn, start uint64, id CustomerID) ([]Event, error) {
+	c, err := s.cipherOf(t, start, id)
+	if err != nil {
+		return nil, err
+	}
+	return readEvents(t, c, id, ^uint64(0))
+}
+
+// readEvents reads customer id's events up to seq last, opening them with c.
+func readEvents(t *kv.Txn, c cipher.AEAD, id CustomerID, last uint64) ([]Event, error) {
 	var es []Event
-	err := t.Scan(keys.Events(string(id)), false, func(_, v []byte) error {
+	err := t.Scan(keys.Events(string(id)), false, func(k, v []byte) error {
+		if keys.EventSeq(k) > last {
+			return nil
+		}
+		plain, err := seal.Open(c, k, v)
+		if err != nil {
+			return fmt.Errorf("%w: an event of %s: %v", ErrFormat, id, err)
+		}
 		var e Event
-		if err := codec.Unmarshal(v, &e); err != nil {
+		if err := codec.Unmarshal(plain, &e); err != nil {
 			return storeErr(err)
 		}
 		e.Customer = id

@@ -8,6 +8,7 @@ import (
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
+	"github.com/herken/herken/memory/internal/seal"
 )
 
 // setRaw writes a value under key, bypassing the store's logic.
@@ -30,7 +31,12 @@ func TestValueOfNewerFormatIsRefused(t *testing.T) {
 	b, err := codec.Marshal(newProfile(r.Customer, s.now()))
 	require.NoError(t, err)
 	b[0] = codec.Version + 1
-	setRaw(t, s, keys.Profile(string(r.Customer)), b)
+	txn := s.db.Begin(false)
+	c, err := s.cipherOf(txn, 0, r.Customer)
+	txn.Discard()
+	require.NoError(t, err)
+	where := keys.Profile(string(r.Customer))
+	setRaw(t, s, where, seal.Seal(c, where, b))
 
 	_, err = s.Brief(ctx, r.Customer, BriefQuery{})
 	require.ErrorIs(t, err, ErrFormat)

@@ -4,6 +4,7 @@ package memory
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -32,6 +33,9 @@ type wtx struct {
 	out   []Event           // events to deliver to watchers after commit
 	held  []int             // commit stripes held for the whole write
 	after []func()          // work to run after a successful commit
+	start uint64            // the cache epoch when the write began
+	// ciphers of the customers' keys, new ones included
+	ciphers map[CustomerID]cipher.AEAD
 }
 
 // wcust is a customer as a write sees it.
@@ -63,12 +67,14 @@ func (s *Store) writeOn(ctx context.Context, id CustomerID, fn func(w *wtx) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		w := &wtx{s: s, now: s.now(), custs: map[CustomerID]*wcust{}, keys: map[identRef]bool{}}
+		w := &wtx{s: s, now: s.now(), custs: map[CustomerID]*wcust{}, keys: map[identRef]bool{},
+			ciphers: map[CustomerID]cipher.AEAD{}}
 		if id != "" {
 			i := s.stripe(id)
 			s.commit[i].Lock()
 			w.held = []int{i}
 		}
+		w.start = s.epoch.Now()
 		w.txn = s.db.Begin(true)
 		err := fn(w)
 		if err == nil {
@@ -78,7 +84,7 @@ func (s *Store) writeOn(ctx context.Context, id CustomerID, fn func(w *wtx) erro
 		for _, i := range w.held {
 			s.commit[i].Unlock()
 		}
-		if !errors.Is(err, kv.ErrConflict) {
+		if !errors.Is(err, kv.ErrConflict) && !errors.Is(err, kv.ErrBlocked) {
 			return storeErr(err)
 		}
 		if attempt == maxAttempts {
@@ -98,7 +104,7 @@ func (w *wtx) loadExact(id CustomerID) (*wcust, error) {
 		return c, nil
 	}
 	cached, _ := w.s.profiles.Get(id)
-	p, err := readProfileFrom(w.txn, id, cached, w.s.seed)
+	p, err := w.s.readProfileFrom(w.txn, w.start, id, cached)
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +136,9 @@ func (w *wtx) load(id CustomerID) (*wcust, error) {
 func (w *wtx) create() (*wcust, error) {
 	id := newCustomerID()
 	c := &wcust{p: newProfile(id, w.now), isNew: true, swept: true}
+	if err := w.newKey(id); err != nil {
+		return nil, err
+	}
 	w.custs[id] = c
 	w.order = append(w.order, c)
 	return c, w.emit(c, Event{Kind: EventCreated}, nil)
@@ -167,7 +176,7 @@ func (w *wtx) emit(c *wcust, e Event, absorbed *profile) error {
 	if err != nil {
 		return err
 	}
-	if err := w.txn.Set(keys.Event(string(e.Customer), e.Seq), b); err != nil {
+	if _, err := w.put(e.Customer, keys.Event(string(e.Customer), e.Seq), b); err != nil {
 		return err
 	}
 	w.out = append(w.out, e)
@@ -176,7 +185,7 @@ func (w *wtx) emit(c *wcust, e Event, absorbed *profile) error {
 
 // index reads the index entry of a normalized identifier.
 func (w *wtx) index(id Identifier) (indexEntry, bool, error) {
-	return readIndex(w.txn, keys.Identifier(string(id.Kind), id.Value))
+	return readIndex(w.txn, w.s.identifierKey(id))
 }
 
 // setIndex points an identifier at a customer, keeping its sync mark.
@@ -194,12 +203,12 @@ func (w *wtx) putIndex(id Identifier, e indexEntry) error {
 		return err
 	}
 	w.keys[identKey(id)] = true
-	return w.txn.Set(keys.Identifier(string(id.Kind), id.Value), b)
+	return w.txn.Set(w.s.identifierKey(id), b)
 }
 
 func (w *wtx) deleteIndex(id Identifier) error {
 	w.keys[identKey(id)] = true
-	return w.txn.Delete(keys.Identifier(string(id.Kind), id.Value))
+	return w.txn.Delete(w.s.identifierKey(id))
 }
 
 // flush writes the profiles and timelines of the customers the write changed.
@@ -213,10 +222,11 @@ func (w *wtx) flush() error {
 		if err != nil {
 			return err
 		}
-		c.p.sum = maphash.Bytes(w.s.seed, b)
-		if err := w.txn.Set(keys.Profile(id), b); err != nil {
+		sealed, err := w.put(c.p.ID, keys.Profile(id), b)
+		if err != nil {
 			return err
 		}
+		c.p.sum = maphash.Bytes(w.s.seed, sealed)
 	}
 	return nil
 }

@@ -6,7 +6,9 @@
 //	c/<id>/p          the profile: the projection a brief reads
 //	c/<id>/d/<name>   a draft
 //	e/<id>/<seq>      an event of the customer's history; seq is big-endian
-//	i/<kind>\x00<v>   an identifier, pointing at its customer
+//	i/<kind>\x00<h>   an identifier (h: a keyed hash of its value), pointing at its customer
+//	k/<id>            the customer's key, which seals every value above
+//	m/secret          the key of the identifier hashes
 //	r/<receipt>       a forget receipt (no personal data)
 //	x/<id>            a forget that has started and not finished
 //	m/format          the store's format version
@@ -48,8 +50,20 @@ func EventSeq(key []byte) uint64 {
 	return binary.BigEndian.Uint64(key[len(key)-8:])
 }
 
-// Identifier is the key of a normalized identifier.
-func Identifier(kind, value string) []byte { return join("i/", kind, "\x00", value) }
+// Identifier is the key of an identifier of kind whose value hashes to hash.
+func Identifier(kind string, hash []byte) []byte { return join("i/", kind, "\x00", string(hash)) }
+
+// Identifiers is the prefix of all identifiers.
+var Identifiers = []byte("i/")
+
+// CustomerKey is the key of a customer's key.
+func CustomerKey(id string) []byte { return join("k/", id) }
+
+// CustomerKeys is the prefix of all customer keys.
+var CustomerKeys = []byte("k/")
+
+// Secret is the key of the secret that keys the identifier hashes.
+var Secret = []byte("m/secret")
 
 // Receipts is the prefix of forget receipts.
 var Receipts = []byte("r/")

@@ -17,7 +17,9 @@ func TestLayout(t *testing.T) {
 	require.Equal(t, uint64(7), EventSeq(Event(id, 7)))
 	// Events sort by sequence number.
 	require.Negative(t, bytes.Compare(Event(id, 255), Event(id, 256)))
-	require.Equal(t, "i/email\x00a@b.c", string(Identifier("email", "a@b.c")))
+	require.Equal(t, "i/email\x00hash", string(Identifier("email", []byte("hash"))))
+	require.True(t, bytes.HasPrefix(Identifier("email", []byte("h")), Identifiers))
+	require.True(t, bytes.HasPrefix(CustomerKey(id), CustomerKeys))
 	require.True(t, bytes.HasPrefix(Receipt("x"), Receipts))
 
 	require.True(t, bytes.HasPrefix(PendingForget(id), Pending))

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -27,12 +29,18 @@ var (
 	ErrTooBig = errors.New("kv: transaction too big")
 	// ErrClosed is returned after the database was closed.
 	ErrClosed = errors.New("kv: database closed")
+	// ErrKey is returned when the encryption key is wrong or malformed.
+	ErrKey = errors.New("kv: wrong encryption key")
+	// ErrBlocked is returned by a commit while DropPrefixes runs; the
+	// caller retries.
+	ErrBlocked = errors.New("kv: writes are blocked for a moment")
 )
 
 // Options configures the engine.
 type Options struct {
 	Dir            string // empty with InMemory
 	InMemory       bool
+	EncryptionKey  []byte       // AES key of 16, 24 or 32 bytes; nil: not encrypted
 	SyncWrites     bool         // Durable syncs; otherwise it does nothing
 	Logger         *slog.Logger // nil discards the engine's messages
 	MemTableSize   int64
@@ -43,7 +51,8 @@ type Options struct {
 type DB struct {
 	db   *badger.DB
 	opts Options
-	sync group // group commit of Durable
+	sync group      // group commit of Durable
+	drop sync.Mutex // one DropPrefixes at a time
 }
 
 // Open opens or creates the database.
@@ -61,6 +70,10 @@ func Open(o Options) (*DB, error) {
 	if o.InMemory {
 		bo = bo.WithDir("").WithValueDir("")
 	}
+	if len(o.EncryptionKey) > 0 {
+		// Badger needs an index cache with encryption.
+		bo = bo.WithEncryptionKey(o.EncryptionKey).WithIndexCacheSize(64 << 20)
+	}
 	if o.MemTableSize > 0 {
 		bo = bo.WithMemTableSize(o.MemTableSize)
 	}
@@ -69,7 +82,7 @@ func Open(o Options) (*DB, error) {
 	}
 	db, err := badger.Open(bo)
 	if err != nil {
-		return nil, fmt.Errorf("kv: open %s: %w", o.Dir, err)
+		return nil, fmt.Errorf("kv: open %s: %w", o.Dir, translate(err))
 	}
 	return &DB{db: db, opts: o}, nil
 }
@@ -104,10 +117,17 @@ func (d *DB) DeletePrefixes(prefixes ...[]byte) error {
 			}
 		}
 	}
-	if err := wb.Flush(); err != nil {
-		return translate(err)
+	for {
+		err := translate(wb.Flush())
+		if errors.Is(err, ErrBlocked) && !d.db.IsClosed() {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return d.Durable()
 	}
-	return d.Durable()
 }
 
 // Compact merges the tree's levels into the last one and rewrites value
@@ -133,10 +153,13 @@ func (d *DB) Compact() error {
 	}
 }
 
-// Backup writes every live entry, as of one moment, to w, while reads and
-// writes go on.
-func (d *DB) Backup(w io.Writer) error {
-	_, err := d.db.Backup(w, 0)
+// Backup writes every live entry whose key keep accepts, as of one moment,
+// to w, while reads and writes go on.
+func (d *DB) Backup(w io.Writer, keep func(key []byte) bool) error {
+	st := d.db.NewStream()
+	st.LogPrefix = "backup"
+	st.ChooseKey = func(item *badger.Item) bool { return keep(item.Key()) }
+	_, err := st.Backup(w, 0)
 	return translate(err)
 }
 
@@ -146,6 +169,65 @@ func (d *DB) Load(r io.Reader) error {
 		return translate(err)
 	}
 	return d.syncAll()
+}
+
+// DropPrefixes removes every key under the prefixes from the database's
+// files, old versions included: Badger rewrites the tables that hold them.
+// Unlike a delete, which leaves the deleted bytes in older tables, this
+// erases, as long as the keys are live when it runs. Writes fail with
+// ErrBlocked while it runs, and are retried by their callers.
+func (d *DB) DropPrefixes(prefixes ...[]byte) error {
+	d.drop.Lock()
+	defer d.drop.Unlock()
+	for {
+		err := translate(d.db.DropPrefix(prefixes...))
+		if !errors.Is(err, ErrBlocked) {
+			if err != nil {
+				return err
+			}
+			return d.Durable()
+		}
+		if d.db.IsClosed() {
+			return ErrClosed
+		}
+		time.Sleep(time.Millisecond) // another drop is running
+	}
+}
+
+// Versions calls fn with every version of every key under prefix that the
+// files still hold, deleted ones included: what a reader of the files could
+// find. For erasure tests.
+func (d *DB) Versions(prefix []byte, fn func(key []byte, deleted bool, val []byte) error) error {
+	return translate(d.db.View(func(t *badger.Txn) error {
+		it := t.NewIterator(badger.IteratorOptions{Prefix: prefix, AllVersions: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			val, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if err := fn(item.KeyCopy(nil), item.IsDeletedOrExpired(), val); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// RotateKey rewrites the key registry of the database in dir, closed, so
+// that it opens with newKey instead of oldKey. The data keys it holds, which
+// encrypt the files, stay as they are.
+func RotateKey(dir string, oldKey, newKey []byte) error {
+	opt := badger.KeyRegistryOptions{Dir: dir, ReadOnly: true, EncryptionKey: oldKey,
+		EncryptionKeyRotationDuration: 10 * 24 * time.Hour}
+	kr, err := badger.OpenKeyRegistry(opt)
+	if err != nil {
+		return translate(err)
+	}
+	defer kr.Close()
+	opt.EncryptionKey = newKey
+	return translate(badger.WriteKeyRegistry(kr, opt))
 }
 
 // Txn is a transaction. It is not safe for concurrent use; values passed
@@ -218,8 +300,12 @@ func translate(err error) error {
 		return ErrConflict
 	case errors.Is(err, badger.ErrTxnTooBig):
 		return ErrTooBig
-	case errors.Is(err, badger.ErrDBClosed), errors.Is(err, badger.ErrBlockedWrites):
+	case errors.Is(err, badger.ErrDBClosed):
 		return fmt.Errorf("%w: %v", ErrClosed, err)
+	case errors.Is(err, badger.ErrBlockedWrites):
+		return ErrBlocked
+	case errors.Is(err, badger.ErrEncryptionKeyMismatch), errors.Is(err, badger.ErrInvalidEncryptionKey):
+		return fmt.Errorf("%w: %v", ErrKey, err)
 	}
 	return err
 }
