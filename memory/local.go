@@ -100,10 +100,15 @@ func (l *Local) rebuild() {
 	}
 }
 
-// Snapshot returns what the memory holds now, local changes included.
+// Snapshot returns what the memory holds now, local changes included: the
+// identifiers the visitor typed are shown until the server answers.
 func (l *Local) Snapshot() Snapshot {
 	s := l.p.snapshot(l.clock())
-	s.Seq = l.base.Seq
+	for _, e := range l.pending {
+		if e.Kind == EventIdentifierLinked && e.Identifier != nil {
+			s.Identifiers = append(s.Identifiers, *e.Identifier)
+		}
+	}
 	return s
 }
 

@@ -11,11 +11,10 @@ import (
 // behind it, contact summaries and resolutions written by agents, merges,
 // and device and custom identifiers.
 type Snapshot struct {
-	// Seq is the customer's history length when the snapshot was taken.
-	Seq  uint64 `json:"seq"`
 	Name string `json:"name,omitempty"`
-	// Identifiers are the customer's email addresses, phone numbers and
-	// accounts.
+	// Identifiers are the customer's verified email addresses, phone
+	// numbers and accounts. Claims are left out: whether a typed address
+	// was linked or belonged to someone else must not show.
 	Identifiers []Identifier `json:"identifiers"`
 	// Facts are the answers the customer gave that are kept now.
 	Facts       []Fact       `json:"facts"`
@@ -31,11 +30,13 @@ type Snapshot struct {
 
 // snapshot returns the customer-facing part of p as of now.
 func (p *profile) snapshot(now time.Time) Snapshot {
-	s := Snapshot{Seq: p.Seq, Name: p.Name}
+	s := Snapshot{Name: p.Name}
 	for _, l := range p.Idents {
 		switch l.Kind {
 		case KindEmail, KindPhone, KindAccount:
-			s.Identifiers = append(s.Identifiers, l.Identifier)
+			if l.Verified {
+				s.Identifiers = append(s.Identifiers, l.Identifier)
+			}
 		}
 	}
 	for _, f := range p.Facts {
@@ -63,7 +64,7 @@ func (p *profile) snapshot(now time.Time) Snapshot {
 // profile returns a profile holding what the snapshot holds, for a Local
 // memory to project its changes on.
 func (s *Snapshot) profile() *profile {
-	p := &profile{Seq: s.Seq, Name: s.Name}
+	p := &profile{Name: s.Name}
 	for _, id := range s.Identifiers {
 		p.Idents = append(p.Idents, link{Identifier: id})
 	}

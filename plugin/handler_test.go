@@ -99,7 +99,10 @@ func TestSyncThroughTheHandler(t *testing.T) {
 		{"seq":2,"kind":"identifier.linked","identifier":{"kind":"email","value":"ada@example.com"}}]}`, &res, http.StatusOK)
 	require.Equal(t, uint64(2), res.Applied)
 	require.Len(t, res.Snapshot.Facts, 1)
-	require.Len(t, res.Snapshot.Identifiers, 1)
+	require.Empty(t, res.Snapshot.Identifiers, "claims are not shown to the browser")
+	id, err := e.store.Lookup(context.Background(), memory.Email("ada@example.com"))
+	require.NoError(t, err, "but the free address was linked")
+	require.NotEmpty(t, id)
 
 	// The same cookie in a fresh session sees the memory.
 	var again struct {
@@ -124,7 +127,7 @@ func TestSyncThroughTheHandler(t *testing.T) {
 	b.csrf = f.CSRF
 	b.post("session", "", &again, http.StatusOK)
 	require.Empty(t, again.Snapshot.Facts)
-	_, err := e.store.Lookup(context.Background(), memory.Email("ada@example.com"))
+	_, err = e.store.Lookup(context.Background(), memory.Email("ada@example.com"))
 	require.ErrorIs(t, err, memory.ErrNotFound)
 }
 

@@ -156,7 +156,7 @@ func TestWasmRefusesBadInputWithoutTrapping(t *testing.T) {
 		{"contact", `{"contact":{"channel":"chat","outcome":"negative"}}`, "invalid_input"},
 		{"load", `{"pending":[{"seq":1,"kind":"signal.recorded"}]}`, "invalid_input"},
 		{"brief", `{"purpose":"spam"}`, "invalid_input"},
-		{"apply", `{"snapshot":{"seq":"x"}}`, "bad_request"},
+		{"apply", `{"snapshot":{"name":7}}`, "bad_request"},
 		{"configure", `{"now":"yesterday"}`, "invalid_input"},
 		{"prefill", strings.Repeat("[", 100), "bad_json"},
 	} {

@@ -13,7 +13,6 @@ func AppendSnapshot(b []byte, s *memory.Snapshot) []byte {
 
 func writeSnapshot(w *Writer, s *memory.Snapshot) {
 	w.BeginObject()
-	w.UintMember("seq", s.Seq)
 	w.StrOmit("name", s.Name)
 	list(w, "identifiers", s.Identifiers, appendIdentifier)
 	list(w, "facts", s.Facts, appendFact)
@@ -35,7 +34,6 @@ func DecodeSnapshot(v *Value) (memory.Snapshot, error) {
 func (d *dec) snapshot(v *Value, field string) memory.Snapshot {
 	o := d.obj(v, field)
 	return memory.Snapshot{
-		Seq:          d.uint(o, "seq"),
 		Name:         d.str(o, "name"),
 		Identifiers:  items(d, o.Get("identifiers"), "identifiers", d.identifier),
 		Facts:        items(d, o.Get("facts"), "facts", d.fact),

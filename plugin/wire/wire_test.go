@@ -15,7 +15,6 @@ var at = time.Date(2026, 11, 2, 10, 0, 0, 123456789, time.UTC)
 
 func richSnapshot() memory.Snapshot {
 	return memory.Snapshot{
-		Seq:         42,
 		Name:        "Ada \"<Lovelace>\" & co\u2028\n",
 		Identifiers: []memory.Identifier{memory.Email("ada@example.com").AsVerified(), memory.Phone("+31612345678")},
 		Facts: []memory.Fact{
@@ -95,13 +94,13 @@ func TestParseRefuses(t *testing.T) {
 		_, err := Parse([]byte(in))
 		require.ErrorIs(t, err, ErrSyntax, name)
 	}
-	v, err := Parse([]byte(`{"seq":"x"}`))
+	v, err := Parse([]byte(`{"name":7}`))
 	require.NoError(t, err)
 	_, err = DecodeSnapshot(v)
 	require.ErrorIs(t, err, ErrShape)
-	v, err = Parse([]byte(`{"seq":-1}`))
+	v, err = Parse([]byte(`[{"seq":-1}]`))
 	require.NoError(t, err)
-	_, err = DecodeSnapshot(v)
+	_, err = DecodeChanges(v)
 	require.ErrorIs(t, err, ErrShape)
 }
 
