@@ -81,13 +81,22 @@ func Body(b []byte) ([]byte, error) {
 }
 
 // Decode decodes exactly one MessagePack value (no version byte) into v,
-// after checking that its declared lengths fit in b.
-func Decode(b []byte, v any) error {
+// after checking that its declared lengths fit in b. Bytes the decoder
+// cannot take are ErrCorrupt, even those on which the MessagePack library
+// panics (it does on some, such as nil where a struct is expected).
+func Decode(b []byte, v any) (err error) {
 	if err := Check(b, MaxDepth); err != nil {
 		return err
 	}
 	dec := msgpack.GetDecoder()
-	defer msgpack.PutDecoder(dec)
+	defer func() {
+		if r := recover(); r != nil {
+			// The decoder may be left in any state: not reused.
+			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+			return
+		}
+		msgpack.PutDecoder(dec)
+	}()
 	dec.Reset(bytes.NewReader(b))
 	dec.UsePreallocateValues(false)
 	if err := dec.Decode(v); err != nil {

@@ -115,3 +115,11 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// The MessagePack library panics on nil where some types are expected;
+// Decode answers ErrCorrupt instead.
+func TestDecodeNeverPanics(t *testing.T) {
+	var s sample
+	err := Decode([]byte("\x97\xa500000\x05\xc00000"), &s)
+	require.ErrorIs(t, err, ErrCorrupt)
+}
