@@ -72,6 +72,9 @@ func (h *Handler) sync(c *call) error {
 		return err
 	}
 	ctx := c.r.Context()
+	if h.opts.ClaimFloor > 0 && claims(changes) {
+		defer waitUntil(ctx, time.Now().Add(h.opts.ClaimFloor))
+	}
 	dev := h.deviceID(c.device)
 	res, err := h.store.Sync(ctx, dev, changes)
 	if errors.Is(err, memory.ErrNotFound) && len(changes) > 0 {
@@ -87,6 +90,26 @@ func (h *Handler) sync(c *call) error {
 	}
 	h.answer(c, res, false)
 	return nil
+}
+
+// claims reports whether changes claim an identifier.
+func claims(changes []memory.Event) bool {
+	for _, e := range changes {
+		if e.Kind == memory.EventIdentifierLinked {
+			return true
+		}
+	}
+	return false
+}
+
+// waitUntil returns at deadline, or sooner when ctx is done.
+func waitUntil(ctx context.Context, deadline time.Time) {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // browserPolicy narrows what the store accepts from customers to what a web

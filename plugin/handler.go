@@ -40,6 +40,12 @@ type Options struct {
 	// with bursts of 20. Requests without a device are bounded per address.
 	Rate  rate.Limit
 	Burst int
+	// ClaimFloor is the least time a sync that claims an email address or
+	// phone number takes to answer, so that its timing does not tell
+	// whether someone else holds that identifier (the answer itself never
+	// does); default 50ms, negative for none. Claims are rare, typed once
+	// by a customer, and answered to the plugin's worker, never a page.
+	ClaimFloor time.Duration
 	// Logger receives the server errors the answers do not detail; default
 	// none.
 	Logger *slog.Logger
@@ -89,6 +95,9 @@ func New(store *memory.Store, opts Options) (*Handler, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.ClaimFloor == 0 {
+		opts.ClaimFloor = 50 * time.Millisecond
 	}
 	h := &Handler{store: store, opts: opts, origins: map[string]bool{}, cop: http.NewCrossOriginProtection()}
 	for _, o := range opts.AllowedOrigins {
