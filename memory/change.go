@@ -204,6 +204,13 @@ type notFoundError struct{ what string }
 func (e *notFoundError) Error() string        { return ErrNotFound.Error() + ": " + e.what }
 func (e *notFoundError) Is(target error) bool { return target == ErrNotFound }
 
+// formatError says what stored data cannot be read; it is ErrFormat. (The
+// model builds for wasm, where fmt would add to the module for nothing.)
+type formatError struct{ what string }
+
+func (e *formatError) Error() string        { return ErrFormat.Error() + ": " + e.what }
+func (e *formatError) Is(target error) bool { return target == ErrFormat }
+
 // isChangeKind reports whether a customer may make events of kind k
 // themselves, through a browser or an app. Everything else is the
 // organization's to record, or the rules' to derive.

@@ -39,6 +39,11 @@ var (
 	// into another.
 	ErrNotMerged = errors.New("memory: customer is not merged")
 
+	// ErrMergeFinal is returned by Unmerge for a merge that can no longer
+	// be undone: the survivor's history grew past twice Limits.History
+	// after it, and was compacted with the merge in it.
+	ErrMergeFinal = errors.New("memory: merge is final")
+
 	// ErrNoConsent is returned when the customer's consent does not allow
 	// what was asked, such as computing influence after they objected to
 	// profiling.

@@ -30,6 +30,7 @@ const (
 	EventAbsorbed           EventKind = "customer.absorbed"   // Merge: this customer was merged into Merge.Into
 	EventUnmerged           EventKind = "customer.unmerged"   // Merge: undone, on both customers
 	EventForgotten          EventKind = "customer.forgotten"  // Receipt; delivered by Watch only, never stored
+	EventCompacted          EventKind = "history.compacted"   // Compaction: the oldest events, folded
 )
 
 // Event is one change to a customer. Every change is an event appended to
@@ -55,4 +56,25 @@ type Event struct {
 	Signal     *Signal     `json:"signal,omitempty" msgpack:"sg,omitempty"`
 	Merge      *Merge      `json:"merge,omitempty" msgpack:"mg,omitempty"`
 	Receipt    *Receipt    `json:"receipt,omitempty" msgpack:"-"`
+	Compaction *Compaction `json:"compaction,omitempty" msgpack:"cp,omitempty"`
+
+	// checkpoint is, on a history.compacted event read from the store,
+	// the state the folded events left.
+	checkpoint *checkpoint
+}
+
+// Compaction describes a history.compacted event: it stands for the
+// oldest events of a customer's history, folded into the state they left
+// once the history passed Limits.History. The customer's profile, its
+// identifiers, facts, preferences, consent and open issues, and the newest
+// contacts and resolved issues up to their limits are all kept; the
+// folded events themselves are not.
+type Compaction struct {
+	Events int       `json:"events" msgpack:"n"` // events folded, in all compactions so far
+	From   time.Time `json:"from" msgpack:"f"`   // when the oldest folded event happened
+	To     time.Time `json:"to" msgpack:"t"`     // when the newest folded event happened
+	// FinalMerges are the merges folded while in force, which Unmerge can
+	// no longer undo. Compaction folds a merge in force only when the
+	// customer's history has grown to twice Limits.History since it.
+	FinalMerges []string `json:"final_merges,omitempty" msgpack:"fm,omitempty"`
 }

@@ -95,6 +95,9 @@ func (o Options) WithLogger(l *slog.Logger) Options {
 // WithLimits returns a copy with the given per-customer limits. Default
 // DefaultLimits().
 func (o Options) WithLimits(l Limits) Options {
+	if l.History == 0 {
+		l.History = DefaultLimits().History
+	}
 	o.limits = l
 	return o
 }

@@ -16,6 +16,7 @@ type profile struct {
 	ID         CustomerID    `msgpack:"id"`
 	Created    time.Time     `msgpack:"cr"`
 	Seq        uint64        `msgpack:"sq"`
+	Base       uint64        `msgpack:"bs,omitempty"` // Seq of the history.compacted event, if any
 	MergedInto CustomerID    `msgpack:"mi,omitempty"`
 	Name       string        `msgpack:"nm,omitempty"`
 	NameAt     time.Time     `msgpack:"na,omitempty"`

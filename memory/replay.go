@@ -1,6 +1,9 @@
 package memory
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // replayed is a customer's history folded again: the profile it projects
 // and the timelines it implies.
@@ -10,19 +13,49 @@ type replayed struct {
 	resolved []Issue   // oldest first
 }
 
-// replay folds events, a customer's whole history in order, into a new
-// profile. Merges undone later in the history are skipped; absorbed
-// returns the profile of a customer a merge that holds absorbed.
-func replay(id CustomerID, events []Event, absorbed func(CustomerID) (*profile, error)) (replayed, error) {
+// checkpoint is the state the events a history.compacted event stands for
+// left: where a replay of the rest starts.
+type checkpoint struct {
+	Profile  *profile  `msgpack:"p"`
+	Contacts []Contact `msgpack:"c,omitempty"` // the newest, oldest first
+	Resolved []Issue   `msgpack:"r,omitempty"` // the newest, oldest first
+}
+
+// undoneMerges returns the IDs of the merges into id that events undo.
+func undoneMerges(id CustomerID, events []Event) map[string]bool {
 	undone := map[string]bool{}
 	for _, e := range events {
 		if e.Kind == EventUnmerged && e.Merge != nil && e.Merge.Into == id {
 			undone[e.Merge.ID] = true
 		}
 	}
+	return undone
+}
+
+// replay folds events, a customer's whole history in order, into a new
+// profile. Merges undone later in the history are skipped; absorbed
+// returns the profile of a customer a merge that holds absorbed.
+func replay(id CustomerID, events []Event, absorbed func(CustomerID) (*profile, error)) (replayed, error) {
+	return replayWith(id, events, undoneMerges(id, events), absorbed)
+}
+
+// replayWith is replay with the undone merges given: those of the whole
+// history when events are its beginning.
+func replayWith(id CustomerID, events []Event, undone map[string]bool, absorbed func(CustomerID) (*profile, error)) (replayed, error) {
 	r := replayed{p: newProfile(id, time.Time{})}
 	for i := range events {
 		e := &events[i]
+		if e.Kind == EventCompacted {
+			cp := e.checkpoint
+			if i != 0 || cp == nil || cp.Profile == nil {
+				return replayed{}, &formatError{"the history of " + string(id) + " has a compacted event without its state"}
+			}
+			r.p = cp.Profile.clone()
+			r.p.ID, r.p.Seq, r.p.Base = id, e.Seq, e.Seq
+			r.contacts = slices.Clone(cp.Contacts)
+			r.resolved = slices.Clone(cp.Resolved)
+			continue
+		}
 		var o *profile
 		if e.Kind == EventMerged && e.Merge != nil && !undone[e.Merge.ID] {
 			var err error

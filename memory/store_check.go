@@ -134,8 +134,16 @@ func (s *Store) checkCustomer(t *kv.Txn, p *profile, profiles map[CustomerID]*pr
 		report("history of %s: %v", p.ID, err)
 		return
 	}
+	first := uint64(1)
+	if len(events) > 0 && events[0].Kind == EventCompacted {
+		first = events[0].Seq
+	}
+	if first != max(p.Base, 1) {
+		report("history of %s: starts at seq %d, its profile says %d", p.ID, first, max(p.Base, 1))
+		return
+	}
 	for i, e := range events {
-		if e.Seq != uint64(i+1) {
+		if e.Seq != first+uint64(i) {
 			report("history of %s: event %d has seq %d", p.ID, i+1, e.Seq)
 			return
 		}

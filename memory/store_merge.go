@@ -106,6 +106,31 @@ func (s *Store) Unmerge(ctx context.Context, absorbed CustomerID) error {
 		if m == nil {
 			return fmt.Errorf("%w: customer %s has no merge record on %s", ErrFormat, absorbed, a.p.ID)
 		}
+		// Every merge that brought x's data up the chain must still be in
+		// its survivor's history, to replay without it.
+		for c, from := a, m.ID; ; {
+			final, err := w.finalMerge(c, from)
+			if err != nil {
+				return err
+			}
+			if final {
+				return fmt.Errorf("%w: the history of %s was compacted with the merge of %s in it", ErrMergeFinal, c.p.ID, absorbed)
+			}
+			if c.p.MergedInto == "" {
+				break
+			}
+			up, err := w.loadExact(c.p.MergedInto)
+			if err != nil {
+				return err
+			}
+			from = ""
+			for _, mm := range up.p.Merges {
+				if mm.From == c.p.ID && mm.Undone.IsZero() {
+					from = mm.ID
+				}
+			}
+			c = up
+		}
 		undo := *m
 		if err := w.emit(x, Event{Kind: EventUnmerged, Merge: &undo}, nil); err != nil {
 			return err

@@ -5,6 +5,7 @@ package memory
 import (
 	"context"
 	"crypto/cipher"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -135,8 +136,35 @@ func readEvents(t *kv.Txn, c cipher.AEAD, id CustomerID, last uint64) ([]Event, 
 			return storeErr(err)
 		}
 		e.Customer = id
+		if e.Kind == EventCompacted {
+			cp, err := readCheckpoint(t, c, id)
+			if err != nil {
+				return err
+			}
+			e.checkpoint = cp
+		}
 		es = append(es, e)
 		return nil
 	})
 	return es, err
+}
+
+// readCheckpoint reads the state customer id's compacted events left.
+func readCheckpoint(t *kv.Txn, c cipher.AEAD, id CustomerID) (*checkpoint, error) {
+	where := keys.Checkpoint(string(id))
+	cp := new(checkpoint)
+	err := t.Get(where, func(v []byte) error {
+		plain, err := seal.Open(c, where, v)
+		if err != nil {
+			return fmt.Errorf("%w: the compacted history of %s: %v", ErrFormat, id, err)
+		}
+		return codec.Unmarshal(plain, cp)
+	})
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil, fmt.Errorf("%w: the compacted history of %s is missing", ErrFormat, id)
+	}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return cp, nil
 }

@@ -176,6 +176,9 @@ func (w *wtx) emit(c *wcust, e Event, absorbed *profile) error {
 	if err != nil {
 		return err
 	}
+	if len(b) > MaxEventSize {
+		return &LimitError{What: "bytes in one event", Limit: MaxEventSize}
+	}
 	if _, err := w.put(e.Customer, keys.Event(string(e.Customer), e.Seq), b); err != nil {
 		return err
 	}
@@ -216,6 +219,9 @@ func (w *wtx) flush() error {
 	for _, c := range w.order {
 		if !c.dirty || c.erased {
 			continue
+		}
+		if err := w.maybeCompact(c); err != nil {
+			return err
 		}
 		id := string(c.p.ID)
 		b, err := codec.Marshal(c.p)

@@ -8,12 +8,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/andybalholm/brotli"
 	"github.com/stretchr/testify/require"
+	"github.com/tetratelabs/wazero"
 
 	"github.com/herken/herken/memory"
 	"github.com/herken/herken/plugin"
@@ -241,4 +243,35 @@ func TestCommittedWasmIsWhatTheSourceBuilds(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(plugin.Module, built),
 		"the committed assets/herken.wasm is not what the source builds: run go generate ./plugin and commit the result")
+}
+
+// TestWasmImportsOnlyWhatTheWorkerProvides: the browser runs the module
+// with the WASI shim in herken-worker.js, which has only the calls Go's
+// runtime made when it was written. A module that imports one more (fmt
+// pulls in os, and os imports fd_close) fails to instantiate in every
+// browser while wazero, a full WASI, runs it happily.
+func TestWasmImportsOnlyWhatTheWorkerProvides(t *testing.T) {
+	worker, err := os.ReadFile(filepath.Join("assets", "herken-worker.js"))
+	require.NoError(t, err)
+	body := string(worker)
+	start := strings.Index(body, "const wasi = {")
+	require.GreaterOrEqual(t, start, 0, "the worker's WASI shim")
+	body = body[start:]
+	body = body[:strings.Index(body, "\n};")]
+	provided := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^  ([a-z_]+): `).FindAllStringSubmatch(body, -1) {
+		provided[m[1]] = true
+	}
+	require.Contains(t, provided, "fd_write")
+
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	m, err := rt.CompileModule(ctx, plugin.Module)
+	require.NoError(t, err)
+	for _, f := range m.ImportedFunctions() {
+		mod, name, _ := f.Import()
+		require.Equal(t, "wasi_snapshot_preview1", mod, name)
+		require.True(t, provided[name], "the module imports %s, which herken-worker.js does not provide", name)
+	}
 }

@@ -5,6 +5,7 @@
 //
 //	c/<id>/p          the profile: the projection a brief reads
 //	c/<id>/d/<name>   a draft
+//	c/<id>/h          the state the history's compacted events left
 //	e/<id>/<seq>      an event of the customer's history; seq is big-endian
 //	i/<kind>\x00<h>   an identifier (h: a keyed hash of its value), pointing at its customer
 //	k/<id>            the customer's key, which seals every value above
@@ -30,6 +31,10 @@ func Profile(id string) []byte { return join("c/", id, "/p") }
 
 // Drafts is the prefix of a customer's drafts.
 func Drafts(id string) []byte { return join("c/", id, "/d/") }
+
+// Checkpoint is the key of the state that customer id's compacted events
+// left: the start of a replay of its history.
+func Checkpoint(id string) []byte { return join("c/", id, "/h") }
 
 // Draft is the key of one draft.
 func Draft(id, name string) []byte { return join("c/", id, "/d/", name) }
