@@ -19,7 +19,10 @@ import (
 	"github.com/herken/herken/memory"
 )
 
-var crashTrials = flag.Int("crash.trials", 4, "how many times TestCrashLosesNothingAcknowledged kills its writer")
+var (
+	crashTrials = flag.Int("crash.trials", 4, "how many times TestCrashLosesNothingAcknowledged kills its writer")
+	crashSync   = flag.Bool("crash.sync", true, "whether the writer of TestCrashLosesNothingAcknowledged uses sync writes (a process crash loses nothing either way)")
+)
 
 // TestCrashLosesNothingAcknowledged runs a writer in a child process that
 // records contacts, remembers facts, makes customers and merges them, with
@@ -36,7 +39,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	checked := 0
 	for trial := range *crashTrials {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
-		cmd.Env = append(os.Environ(), "HERKEN_CRASH_DIR="+dir, fmt.Sprintf("HERKEN_CRASH_TRIAL=%d", trial))
+		cmd.Env = append(os.Environ(), "HERKEN_CRASH_DIR="+dir, fmt.Sprintf("HERKEN_CRASH_TRIAL=%d", trial), fmt.Sprintf("HERKEN_CRASH_SYNC=%v", *crashSync))
 		out, err := cmd.StdoutPipe()
 		require.NoError(t, err)
 		cmd.Stderr = os.Stderr
@@ -82,7 +85,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		checked += len(acks)
 		require.NoError(t, s.Close())
 	}
-	t.Logf("%d trials, %d acknowledged writes, %d checks after crashes: nothing lost", *crashTrials, len(acks), checked)
+	t.Logf("%d trials (sync writes %v), %d acknowledged writes, %d checks after crashes: nothing lost", *crashTrials, *crashSync, len(acks), checked)
 }
 
 // histories returns the contact summaries and fact keys in the histories of
@@ -145,7 +148,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	trial := os.Getenv("HERKEN_CRASH_TRIAL")
 	ctx := context.Background()
-	s, err := memory.Open(ctx, memory.DefaultOptions(dir))
+	s, err := memory.Open(ctx, memory.DefaultOptions(dir).WithSyncWrites(os.Getenv("HERKEN_CRASH_SYNC") != "false"))
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(1)

@@ -49,14 +49,16 @@
 // Limits bound what one customer holds (identifiers, merges, facts,
 // preferences, issues, contacts, drafts). A change past a limit fails with a
 // *LimitError and changes nothing; the contact and resolved-issue timelines
-// show their newest entries.
+// show their newest entries. A history past Limits.History events is
+// compacted: its oldest events fold into one history.compacted event and
+// the state they left (see Compaction), and MaxEventSize bounds one event.
 //
 // # Errors
 //
 // Errors can be tested with errors.Is: ErrNotFound, ErrInvalidIdentifier
 // (an *IdentifierError saying which and why), ErrInvalidInput (an
 // *InputError), ErrLimit, ErrClosed, ErrBusy, ErrFormat, ErrNotMerged,
-// ErrNoConsent, ErrLagged. A call that fails changes nothing.
+// ErrMergeFinal, ErrNoConsent, ErrLagged. A call that fails changes nothing.
 //
 // # The wasm build
 //
@@ -68,10 +70,13 @@
 // server normalizes them fully. Contact hours in a time zone other than UTC
 // are read in UTC there, as the zone database is left out too.
 //
-// # Caveats
+// # Erasure
 //
-// Forget deletes every key of the customer, but Badger, like most
-// log-structured stores, may keep deleted bytes in its files until
-// compaction rewrites them, and backups taken before a Forget still hold the
-// customer. Do not rely on deletion alone for erasure from disk.
+// Every value of a customer is sealed with that customer's own key, and
+// identifiers are kept only as keyed hashes. Forget destroys the key and
+// deletes the data; the store's files drop the deleted bytes as they are
+// rewritten, which Compact forces. Backup writes the customers' keys apart
+// from their data: a backup taken before a Forget opens only with a keys
+// backup from before it, and Restore drops customers without keys. Keep keys
+// backups apart and for a short time.
 package memory

@@ -22,7 +22,9 @@
 // The device gets a random token in an HttpOnly, SameSite=Lax cookie; the
 // store keeps only a keyed hash of it. Identifiers typed in the page are
 // claims: they are linked to the visitor only when nobody else has them, and
-// the answers never show whether they were. A logged-in customer is proven
+// the answers never show whether they were, neither in their bytes nor in
+// their timing (a sync with a claim answers no sooner than
+// Options.ClaimFloor). A logged-in customer is proven
 // with an identity token the shop's server makes with IdentityToken or
 // SignIdentity: HMAC-SHA256 over kind, value, the device and an expiry,
 // usable once. The browser only ever receives the customer-facing
