@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -122,4 +123,31 @@ func TestDecodeNeverPanics(t *testing.T) {
 	var s sample
 	err := Decode([]byte("\x97\xa500000\x05\xc00000"), &s)
 	require.ErrorIs(t, err, ErrCorrupt)
+}
+
+// TestDecodeAllocatesNoMoreThanItsInput: lengths that claim gigabytes in a
+// few bytes must not make the decoder allocate them, whatever it decodes
+// into.
+func TestDecodeAllocatesNoMoreThanItsInput(t *testing.T) {
+	inputs := [][]byte{
+		{0xdd, 0xff, 0xff, 0xff, 0xff, 0xc0},            // array32 of 2^32-1
+		{0xdf, 0x7f, 0xff, 0xff, 0xff, 0xa1, 'a', 0xc0}, // map32
+		{0xdb, 0x7f, 0xff, 0xff, 0xff, 'a'},             // str32
+		{0xc6, 0x7f, 0xff, 0xff, 0xff, 0x00},            // bin32
+		{0x91, 0xdd, 0x0f, 0xff, 0xff, 0xff, 0x01},      // nested
+	}
+	targets := []func() any{
+		func() any { return new(any) }, func() any { return new([]sample) }, func() any { return new(map[string]string) },
+		func() any { return new(string) }, func() any { return new([]byte) }, func() any { return new(sample) },
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, in := range inputs {
+		for _, target := range targets {
+			require.Error(t, Decode(in, target()))
+		}
+	}
+	runtime.ReadMemStats(&after)
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "bytes allocated decoding %d tiny inputs", len(inputs)*len(targets))
 }
