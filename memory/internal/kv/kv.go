@@ -159,6 +159,11 @@ func (d *DB) Backup(w io.Writer, keep func(key []byte) bool) error {
 	st := d.db.NewStream()
 	st.LogPrefix = "backup"
 	st.ChooseKey = func(item *badger.Item) bool { return keep(item.Key()) }
+	// Each of the Stream's producers opens its own read transaction when it
+	// starts, so with several a transaction that commits meanwhile can be
+	// half in the backup (dgraph-io/badger#2049). One producer reads the
+	// whole key space at one moment.
+	st.NumGo = 1
 	_, err := st.Backup(w, 0)
 	return translate(err)
 }

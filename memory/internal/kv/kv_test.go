@@ -1,7 +1,10 @@
 package kv
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -64,4 +67,72 @@ func TestClosed(t *testing.T) {
 	require.NoError(t, db.Close())
 	err = db.DeletePrefixes([]byte("a"))
 	require.True(t, errors.Is(err, ErrClosed), "%v", err)
+}
+
+// A backup is one moment of the database: a transaction that wrote two keys
+// far apart in the key space is in it whole or not at all, even while
+// writes go on (Badger's own Stream gives each worker its own moment).
+func TestBackupIsOneMoment(t *testing.T) {
+	db, err := Open(Options{Dir: t.TempDir(), MemTableSize: 8 << 20})
+	require.NoError(t, err)
+	defer db.Close()
+	const pairs = 2000
+	pad := bytes.Repeat([]byte("x"), 512)
+	write := func(i, n int) error {
+		tx := db.Begin(true)
+		defer tx.Discard()
+		v := append(binary.BigEndian.AppendUint64(nil, uint64(n)), pad...)
+		for _, side := range []string{"a", "z"} {
+			if err := tx.Set(fmt.Appendf(nil, "%s/%04d", side, i), v); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	}
+	for i := range pairs {
+		require.NoError(t, write(i, 0))
+	}
+	require.NoError(t, db.Durable())
+
+	stop := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			n++
+			if err := write(n%pairs, n); err != nil && !errors.Is(err, ErrConflict) {
+				done <- err
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		require.NoError(t, <-done)
+	}()
+	for range 10 {
+		var buf bytes.Buffer
+		require.NoError(t, db.Backup(&buf, func([]byte) bool { return true }))
+		restored := open(t)
+		require.NoError(t, restored.Load(&buf))
+		tx := restored.Begin(false)
+		got := map[string][]byte{}
+		require.NoError(t, tx.Scan(nil, false, func(k, v []byte) error {
+			got[string(k)] = bytes.Clone(v[:8])
+			return nil
+		}))
+		tx.Discard()
+		require.Len(t, got, 2*pairs)
+		for i := range pairs {
+			a, z := got[fmt.Sprintf("a/%04d", i)], got[fmt.Sprintf("z/%04d", i)]
+			require.Equal(t, a, z, "pair %d is torn: the backup saw part of a transaction", i)
+		}
+		restored.Close()
+	}
 }
