@@ -116,7 +116,7 @@ func TestBackupIsOneMoment(t *testing.T) {
 		close(stop)
 		require.NoError(t, <-done)
 	}()
-	for range 10 {
+	for range 4 {
 		var buf bytes.Buffer
 		require.NoError(t, db.Backup(&buf, func([]byte) bool { return true }))
 		restored := open(t)
