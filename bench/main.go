@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/herken/herken/memory"
 )
 
 type config struct {
@@ -155,6 +157,23 @@ func (cfg *config) bar(n int, what string) *progressbar.ProgressBar {
 }
 
 // measure runs op for the configured duration and adds the result.
+// measurePeerLookups measures a peer's recognize+brief of known emails, over
+// the same hot set as herken's warm lookups, and of unknown ones.
+func (cfg *config) measurePeerLookups(rep *report, peer string, n int, brief func(email string) error) error {
+	hot := min(n, cfg.hot)
+	if err := cfg.measure(rep, peer+" recognize+brief", peer, "brief", 1, 0, func(_ int, i int64) error {
+		return brief(emailOf(int(uint64(i) * 2654435761 % uint64(hot))))
+	}); err != nil {
+		return err
+	}
+	return cfg.measure(rep, peer+" lookup of an unknown email", peer, "miss", 1, 0, func(_ int, i int64) error {
+		if err := brief(fmt.Sprintf("nobody%d@example.com", i)); !errors.Is(err, memory.ErrNotFound) {
+			return fmt.Errorf("a miss found something: %v", err)
+		}
+		return nil
+	})
+}
+
 func (cfg *config) measure(rep *report, name, system, op string, workers int, limit int64, fn func(int, int64) error) error {
 	return cfg.measureN(rep, name, system, op, workers, limit, fn)
 }

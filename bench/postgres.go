@@ -129,18 +129,7 @@ func postgresRun(ctx context.Context, cfg *config, pool *pgxpool.Pool, n int, re
 		_, err = peerBrief(profile, raw, time.Now())
 		return err
 	}
-	hot := min(n, cfg.hot)
-	if err := cfg.measure(rep, "postgres recognize+brief", "postgres", "brief", 1, 0, func(_ int, i int64) error {
-		return brief(emailOf(int(uint64(i) * 2654435761 % uint64(hot))))
-	}); err != nil {
-		return err
-	}
-	if err := cfg.measure(rep, "postgres lookup of an unknown email", "postgres", "miss", 1, 0, func(_ int, i int64) error {
-		if err := brief(fmt.Sprintf("nobody%d@example.com", i)); !errors.Is(err, memory.ErrNotFound) {
-			return fmt.Errorf("a miss found something: %v", err)
-		}
-		return nil
-	}); err != nil {
+	if err := cfg.measurePeerLookups(rep, "postgres", n, brief); err != nil {
 		return err
 	}
 	for _, sync := range []bool{false, true} {

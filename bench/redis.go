@@ -98,18 +98,7 @@ func redisRun(ctx context.Context, cfg *config, rdb *redis.Client, n int, rep *r
 		_, err = peerBrief(profile, last, time.Now())
 		return err
 	}
-	hot := min(n, cfg.hot)
-	if err := cfg.measure(rep, "redis recognize+brief", "redis", "brief", 1, 0, func(_ int, i int64) error {
-		return brief(emailOf(int(uint64(i) * 2654435761 % uint64(hot))))
-	}); err != nil {
-		return err
-	}
-	if err := cfg.measure(rep, "redis lookup of an unknown email", "redis", "miss", 1, 0, func(_ int, i int64) error {
-		if err := brief(fmt.Sprintf("nobody%d@example.com", i)); !errors.Is(err, memory.ErrNotFound) {
-			return fmt.Errorf("a miss found something: %v", err)
-		}
-		return nil
-	}); err != nil {
+	if err := cfg.measurePeerLookups(rep, "redis", n, brief); err != nil {
 		return err
 	}
 	for _, sync := range []bool{false, true} {
