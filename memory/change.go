@@ -104,6 +104,9 @@ func prepareConsent(now time.Time, c Consent) (Consent, error) {
 }
 
 func recordConsent(r recorder, c Consent) error {
+	if chs := consentChannels(r.current().Consents, c.Channel); chs > MaxChannels {
+		return &LimitError{What: "channels with consent", Limit: MaxChannels}
+	}
 	return r.record(Event{Kind: EventConsentRecorded, Consent: &c})
 }
 

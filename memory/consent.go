@@ -77,6 +77,19 @@ func refused(cs []Consent, purpose Purpose) bool {
 	return c != nil && !ok
 }
 
+// consentChannels returns how many channels cs names, with extra ("" for
+// none) among them.
+func consentChannels(cs []Consent, extra ...Channel) int {
+	seen := map[Channel]bool{"": true}
+	for _, e := range extra {
+		seen[e] = true
+	}
+	for _, c := range cs {
+		seen[c.Channel] = true
+	}
+	return len(seen) - 1
+}
+
 // upsertConsent keeps one answer per purpose and channel, the newest.
 func upsertConsent(cs []Consent, c Consent) []Consent {
 	for i := range cs {

@@ -53,7 +53,8 @@ type ContactResult struct {
 	AtRisk bool
 }
 
-// upsertLast keeps the newest contact per channel, newest first.
+// upsertLast keeps the newest contact per channel, newest first, for the
+// newest MaxChannels channels.
 func upsertLast(last []Contact, c Contact) []Contact {
 	for i := range last {
 		if last[i].Channel == c.Channel {
@@ -64,7 +65,11 @@ func upsertLast(last []Contact, c Contact) []Contact {
 			break
 		}
 	}
-	return insertBefore(last, c, func(x Contact) bool { return x.At.Before(c.At) })
+	last = insertBefore(last, c, func(x Contact) bool { return x.At.Before(c.At) })
+	if len(last) > MaxChannels {
+		last = last[:MaxChannels]
+	}
+	return last
 }
 
 // negativesKept is how many negative outcomes a profile remembers for the

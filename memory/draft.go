@@ -40,3 +40,14 @@ func upsertDraft(ds []draftRef, d draftRef) []draftRef {
 	}
 	return append(ds, d)
 }
+
+// countDrafts returns how many drafts p shows.
+func countDrafts(p *profile) int {
+	n := 0
+	for _, d := range p.Drafts {
+		if !d.Deleted {
+			n++
+		}
+	}
+	return n
+}

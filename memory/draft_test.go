@@ -1,3 +1,5 @@
+//go:build !wasip1
+
 package memory_test
 
 import (
@@ -36,7 +38,12 @@ func TestDrafts(t *testing.T) {
 	require.ErrorIs(t, err, memory.ErrNotFound)
 	require.ErrorIs(t, s.DeleteDraft(ctx, id, "cart"), memory.ErrNotFound)
 
-	require.ErrorIs(t, s.SaveDraft(ctx, id, "too-big", make([]byte, 2<<20)), memory.ErrInvalidInput)
+	err = s.SaveDraft(ctx, id, "too-big", make([]byte, 2<<20))
+	require.ErrorIs(t, err, memory.ErrLimit)
+	var le *memory.LimitError
+	require.ErrorAs(t, err, &le)
+	require.Equal(t, 1<<20, le.Limit)
+	require.Equal(t, "memory: limit reached: at most 1048576 bytes in one draft", err.Error())
 	require.ErrorIs(t, s.SaveDraft(ctx, id, "Bad Name", nil), memory.ErrInvalidInput)
 }
 

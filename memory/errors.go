@@ -3,6 +3,7 @@ package memory
 import (
 	"errors"
 	"strconv"
+	"strings"
 )
 
 var (
@@ -85,12 +86,18 @@ func (e *InputError) Is(target error) bool { return target == ErrInvalidInput }
 
 // LimitError describes a limit that a change would pass.
 type LimitError struct {
-	What  string // such as "identifiers" or "facts"
+	// What is counted: a part of a customer, such as "identifiers" or
+	// "facts", or bytes, such as "bytes in one draft".
+	What  string
 	Limit int
 }
 
 func (e *LimitError) Error() string {
-	return "memory: limit reached: at most " + strconv.Itoa(e.Limit) + " " + e.What + " per customer"
+	msg := "memory: limit reached: at most " + strconv.Itoa(e.Limit) + " " + e.What
+	if !strings.HasPrefix(e.What, "bytes") {
+		msg += " per customer"
+	}
+	return msg
 }
 
 // Is reports whether target is ErrLimit.

@@ -22,7 +22,13 @@ import (
 // Every field of a change has its own bound (a fact value 4 KiB, a contact
 // summary or a resolution 1 KiB, a subject, a preference value, an
 // identifier 256 bytes, a key 64 bytes), so that one event is never more
-// than MaxEventSize bytes.
+// than MaxEventSize bytes. Consent names at most MaxChannels channels, and
+// the last contact is kept for the newest MaxChannels channels.
+//
+// A merge that would take the survivor past a limit fails the same way, so
+// that a customer never holds more than one customer may. A Store refuses
+// limits under which a customer at every limit would not fit in one write
+// of its storage engine (see Open).
 type Limits struct {
 	Identifiers int // linked identifiers; default 32
 	Merges      int // customers merged into one; default 32
@@ -32,13 +38,20 @@ type Limits struct {
 	Issues      int // resolved issues shown in the timeline; default 256
 	Contacts    int // contacts shown in the timeline; default 256
 	Drafts      int // drafts; default 32
-	DraftSize   int // bytes in one draft; default 1 MiB
+	DraftSize   int // bytes in one draft; default 1 MiB, at most MaxDraftSize
 	History     int // events in the history before it is compacted; default (and 0) 4096
 }
 
 // MaxEventSize bounds the bytes one event of a customer's history takes,
 // encoded: more than the sum of its fields' bounds.
 const MaxEventSize = 8 << 10
+
+// MaxDraftSize is the largest Limits.DraftSize.
+const MaxDraftSize = 4 << 20
+
+// MaxChannels bounds how many channels a customer's consent names, and how
+// many channels the last contacts are kept for (the newest).
+const MaxChannels = 32
 
 // DefaultLimits returns the default limits.
 func DefaultLimits() Limits {
@@ -70,6 +83,9 @@ func (l Limits) check() error {
 		if f.v < f.min {
 			return invalid("limit "+f.name, "at least "+strconv.Itoa(f.min))
 		}
+	}
+	if l.DraftSize > MaxDraftSize {
+		return invalid("limit DraftSize", "at most "+strconv.Itoa(MaxDraftSize))
 	}
 	return nil
 }

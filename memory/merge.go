@@ -62,22 +62,59 @@ func (p *profile) absorb(o *profile) {
 	}
 }
 
-// mergedSize returns how many identifiers and facts p would hold after
-// absorbing o, for the limit checks.
-func (p *profile) mergedSize(o *profile) (idents, facts int) {
-	idents = len(p.Idents)
+// mergeLimit returns the limit that p would pass by absorbing o, or nil.
+func (p *profile) mergeLimit(o *profile, lim Limits) error {
+	idents := len(p.Idents)
 	for _, l := range o.Idents {
 		if _, ok := p.linked(l.Identifier); !ok {
 			idents++
 		}
 	}
-	facts = len(p.Facts)
+	facts := len(p.Facts)
 	for _, f := range o.Facts {
 		if _, ok := p.fact(f.Key); !ok {
 			facts++
 		}
 	}
-	return idents, facts
+	prefs := len(p.Prefs)
+	for _, pr := range o.Prefs {
+		if _, ok := findPref(p.Prefs, pr.Key); !ok {
+			prefs++
+		}
+	}
+	open := len(p.Open)
+	for _, is := range o.Open {
+		if findIssue(p.Open, is.ID) < 0 {
+			open++
+		}
+	}
+	drafts := countDrafts(p)
+	for _, d := range o.Drafts {
+		if _, ok := p.draft(d.Name); !ok && !d.Deleted {
+			drafts++
+		}
+	}
+	var chs []Channel
+	for _, c := range o.Consents {
+		chs = append(chs, c.Channel)
+	}
+	for _, c := range []struct {
+		what  string
+		n     int
+		limit int
+	}{
+		{"identifiers", idents, lim.Identifiers},
+		{"facts", facts, lim.Facts},
+		{"preferences", prefs, lim.Preferences},
+		{"open issues", open, lim.OpenIssues},
+		{"drafts", drafts, lim.Drafts},
+		{"channels with consent", consentChannels(p.Consents, chs...), MaxChannels},
+	} {
+		if c.n > c.limit {
+			return &LimitError{What: c.what, Limit: c.limit}
+		}
+	}
+	return nil
 }
 
 // survivorOf picks which of two customers survives a merge: the older one,

@@ -135,6 +135,9 @@ func (o *Options) check() error {
 	if err := o.limits.check(); err != nil {
 		return err
 	}
+	if err := o.limits.checkFit(); err != nil {
+		return err
+	}
 	if n := len(o.key); n != 0 && n != 16 && n != 24 && n != 32 {
 		return invalid("options", "an encryption key has 16, 24 or 32 bytes")
 	}

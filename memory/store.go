@@ -181,8 +181,10 @@ func storeErr(err error) error {
 		return ErrNotFound
 	case errors.Is(err, kv.ErrClosed):
 		return ErrClosed
-	case errors.Is(err, codec.ErrVersion), errors.Is(err, codec.ErrCorrupt):
+	case errors.Is(err, codec.ErrVersion), errors.Is(err, codec.ErrCorrupt), errors.Is(err, kv.ErrCorrupt):
 		return fmt.Errorf("%w: %v", ErrFormat, err)
+	case errors.Is(err, kv.ErrTooBig):
+		return &LimitError{What: "bytes in one write", Limit: kv.MaxTxnBytes}
 	}
 	return err
 }

@@ -18,16 +18,6 @@ func (s *Store) SaveDraft(ctx context.Context, id CustomerID, name string, data 
 	return s.Update(ctx, id, func(tx *Tx) error { return tx.SaveDraft(name, data) })
 }
 
-func countDrafts(p *profile) int {
-	n := 0
-	for _, d := range p.Drafts {
-		if !d.Deleted {
-			n++
-		}
-	}
-	return n
-}
-
 // LoadDraft returns the draft saved under name, or ErrNotFound.
 func (s *Store) LoadDraft(ctx context.Context, id CustomerID, name string) (Draft, error) {
 	if err := checkDraftName(name); err != nil {

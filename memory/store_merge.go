@@ -51,12 +51,8 @@ func (w *wtx) merge(survivor, absorbed *wcust, reason string) error {
 	if len(survivor.p.activeMerges()) >= lim.Merges {
 		return &LimitError{What: "merges", Limit: lim.Merges}
 	}
-	idents, facts := survivor.p.mergedSize(absorbed.p)
-	if idents > lim.Identifiers {
-		return &LimitError{What: "identifiers", Limit: lim.Identifiers}
-	}
-	if facts > lim.Facts {
-		return &LimitError{What: "facts", Limit: lim.Facts}
+	if err := survivor.p.mergeLimit(absorbed.p, lim); err != nil {
+		return err
 	}
 	m := Merge{ID: randomID(10), Into: survivor.p.ID, From: absorbed.p.ID, At: w.now, Reason: reason}
 	// The survivor absorbs the profile as it is kept from now on.

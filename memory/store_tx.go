@@ -4,7 +4,6 @@ package memory
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
@@ -135,7 +134,7 @@ func (tx *Tx) SaveDraft(name string, data []byte) error {
 	}
 	w, c, lim := tx.r.w, tx.r.c, tx.r.limits()
 	if len(data) > lim.DraftSize {
-		return invalid("draft", strconv.Itoa(len(data))+" bytes; at most "+strconv.Itoa(lim.DraftSize))
+		return &LimitError{What: "bytes in one draft", Limit: lim.DraftSize}
 	}
 	if _, ok := c.p.draft(name); !ok && countDrafts(c.p) >= lim.Drafts {
 		return &LimitError{What: "drafts", Limit: lim.Drafts}

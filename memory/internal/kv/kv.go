@@ -34,7 +34,27 @@ var (
 	// ErrBlocked is returned by a commit while DropPrefixes runs; the
 	// caller retries.
 	ErrBlocked = errors.New("kv: writes are blocked for a moment")
+	// ErrCorrupt is returned when what the files hold is not what was
+	// written: a value kept in parts lacks one.
+	ErrCorrupt = errors.New("kv: damaged value")
 )
+
+// DefaultMemTableSize is the size of Badger's memory tables unless
+// Options.MemTableSize says otherwise.
+const DefaultMemTableSize = 64 << 20
+
+// MaxKeySize bounds a key; Badger takes up to 65000 bytes.
+const MaxKeySize = 1 << 10
+
+// MaxTxnBytes is about how many bytes of keys and values one transaction
+// commits at most with the default memory table size: Badger commits a
+// transaction in one batch of at most 15% of a memory table. Count a value
+// kept in parts with PartOverhead a part.
+const MaxTxnBytes = 15 * DefaultMemTableSize / 100
+
+// PartOverhead bounds what one part of a value or one entry adds to the
+// bytes a transaction counts: its key and Badger's own bytes.
+const PartOverhead = 2 * MaxKeySize
 
 // Options configures the engine.
 type Options struct {
@@ -76,6 +96,8 @@ func Open(o Options) (*DB, error) {
 	}
 	if o.MemTableSize > 0 {
 		bo = bo.WithMemTableSize(o.MemTableSize)
+	} else {
+		bo = bo.WithMemTableSize(DefaultMemTableSize)
 	}
 	if o.BlockCacheSize > 0 {
 		bo = bo.WithBlockCacheSize(o.BlockCacheSize)
@@ -98,7 +120,7 @@ func (d *DB) Begin(update bool) *Txn { return &Txn{t: d.db.NewTransaction(update
 func (d *DB) DeletePrefixes(prefixes ...[]byte) error {
 	wb := d.db.NewWriteBatch()
 	defer wb.Cancel()
-	for _, p := range prefixes {
+	for _, p := range withParts(prefixes) {
 		var ks [][]byte
 		err := d.db.View(func(t *badger.Txn) error {
 			it := t.NewIterator(badger.IteratorOptions{Prefix: p})
@@ -158,7 +180,12 @@ func (d *DB) Compact() error {
 func (d *DB) Backup(w io.Writer, keep func(key []byte) bool) error {
 	st := d.db.NewStream()
 	st.LogPrefix = "backup"
-	st.ChooseKey = func(item *badger.Item) bool { return keep(item.Key()) }
+	st.ChooseKey = func(item *badger.Item) bool {
+		if key, ok := IsPart(item.Key()); ok {
+			return keep(key)
+		}
+		return keep(item.Key())
+	}
 	// Each of the Stream's producers opens its own read transaction when it
 	// starts, so with several a transaction that commits meanwhile can be
 	// half in the backup (dgraph-io/badger#2049). One producer reads the
@@ -185,7 +212,7 @@ func (d *DB) DropPrefixes(prefixes ...[]byte) error {
 	d.drop.Lock()
 	defer d.drop.Unlock()
 	for {
-		err := translate(d.db.DropPrefix(prefixes...))
+		err := translate(d.db.DropPrefix(withParts(prefixes)...))
 		if !errors.Is(err, ErrBlocked) {
 			if err != nil {
 				return err
@@ -247,7 +274,20 @@ func (t *Txn) Get(key []byte, fn func(val []byte) error) error {
 	if err != nil {
 		return translate(err)
 	}
-	return item.Value(fn)
+	return t.value(item, fn)
+}
+
+// value calls fn with the value of item, put together when it is kept in
+// parts.
+func (t *Txn) value(item *badger.Item, fn func(val []byte) error) error {
+	if item.UserMeta()&metaParts == 0 {
+		return item.Value(fn)
+	}
+	val, err := t.readParts(item)
+	if err != nil {
+		return err
+	}
+	return fn(val)
 }
 
 // Has reports whether key exists.
@@ -262,11 +302,50 @@ func (t *Txn) Has(key []byte) (bool, error) {
 	return false, translate(err)
 }
 
-// Set writes key.
-func (t *Txn) Set(key, val []byte) error { return translate(t.t.Set(key, val)) }
+// Set writes key; a value longer than PartSize is kept in parts.
+func (t *Txn) Set(key, val []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	old, err := t.partsOf(key)
+	if err != nil {
+		return err
+	}
+	if len(val) > PartSize {
+		return t.setParts(key, val, old)
+	}
+	if err := t.deleteParts(key, 0, old.parts); err != nil {
+		return err
+	}
+	return translate(t.t.Set(key, val))
+}
 
 // Delete deletes key.
-func (t *Txn) Delete(key []byte) error { return translate(t.t.Delete(key)) }
+func (t *Txn) Delete(key []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	old, err := t.partsOf(key)
+	if err != nil {
+		return err
+	}
+	if err := t.deleteParts(key, 0, old.parts); err != nil {
+		return err
+	}
+	return translate(t.t.Delete(key))
+}
+
+func checkKey(key []byte) error {
+	switch {
+	case len(key) == 0:
+		return fmt.Errorf("%w: an empty key", ErrCorrupt)
+	case len(key) > MaxKeySize:
+		return fmt.Errorf("%w: a key of %d bytes; at most %d", ErrTooBig, len(key), MaxKeySize)
+	case key[0] == partSpace:
+		return fmt.Errorf("%w: a key in the space of parts", ErrCorrupt)
+	}
+	return nil
+}
 
 // Scan calls fn with every key under prefix in order and, unless keysOnly,
 // its value; both are valid only during fn.
@@ -275,13 +354,16 @@ func (t *Txn) Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error)
 	defer it.Close()
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 		item := it.Item()
+		if len(prefix) == 0 && item.Key()[0] == partSpace {
+			break // parts sort last
+		}
 		if keysOnly {
 			if err := fn(item.Key(), nil); err != nil {
 				return err
 			}
 			continue
 		}
-		err := item.Value(func(v []byte) error { return fn(item.Key(), v) })
+		err := t.value(item, func(v []byte) error { return fn(item.Key(), v) })
 		if err != nil {
 			return translate(err)
 		}
