@@ -14,13 +14,8 @@ import (
 
 	"github.com/herken/herken/memory/internal/cache"
 	"github.com/herken/herken/memory/internal/codec"
-	"github.com/herken/herken/memory/internal/keys"
 	"github.com/herken/herken/memory/internal/kv"
 )
-
-// storeFormat is the layout version of a store directory; Open refuses a
-// directory written by a newer one.
-const storeFormat = 1
 
 // Store is a customer memory. It is safe for concurrent use by many
 // goroutines; open one per directory and share it. Close it when done.
@@ -92,7 +87,7 @@ func open(ctx context.Context, opts Options, load func(db *kv.DB) error) (*Store
 		err = load(db)
 	}
 	if err == nil {
-		err = s.checkFormat()
+		err = s.openFormat(ctx)
 	}
 	if err == nil {
 		err = s.finishForgets()
@@ -102,41 +97,6 @@ func open(ctx context.Context, opts Options, load func(db *kv.DB) error) (*Store
 		return nil, err
 	}
 	return s, nil
-}
-
-func (s *Store) checkFormat() error {
-	t := s.db.Begin(true)
-	defer t.Discard()
-	var v int
-	err := t.Get(keys.Format, func(b []byte) error { return codec.Unmarshal(b, &v) })
-	changed := false
-	switch {
-	case errors.Is(err, kv.ErrNotFound):
-		b, err := codec.Marshal(storeFormat)
-		if err != nil {
-			return err
-		}
-		if err := t.Set(keys.Format, b); err != nil {
-			return err
-		}
-		changed = true
-	case err != nil:
-		return storeErr(err)
-	case v > storeFormat:
-		return fmt.Errorf("%w: the store was written by store format %d; this build reads up to %d", ErrFormat, v, storeFormat)
-	}
-	secret, made, err := loadSecret(t)
-	if err != nil {
-		return err
-	}
-	s.secret = secret
-	if changed || made {
-		if err := t.Commit(); err != nil {
-			return storeErr(err)
-		}
-		return s.db.Durable()
-	}
-	return nil
 }
 
 // Close closes the store, waiting for calls in progress. It is safe to call

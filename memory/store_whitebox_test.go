@@ -47,21 +47,6 @@ func TestValueOfNewerFormatIsRefused(t *testing.T) {
 	require.Error(t, s.Check(ctx))
 }
 
-func TestStoreOfNewerFormatIsRefused(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(ctx, DefaultOptions(dir))
-	require.NoError(t, err)
-	b, err := codec.Marshal(storeFormat + 1)
-	require.NoError(t, err)
-	setRaw(t, s, keys.Format, b)
-	require.NoError(t, s.Close())
-
-	_, err = Open(ctx, DefaultOptions(dir))
-	require.ErrorIs(t, err, ErrFormat)
-	require.Contains(t, err.Error(), "store format 2")
-}
-
 func TestUnfinishedForgetIsFinishedOnOpen(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

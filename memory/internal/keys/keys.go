@@ -12,7 +12,8 @@
 //	m/secret          the key of the identifier hashes
 //	r/<receipt>       a forget receipt (no personal data)
 //	x/<id>            a forget that has started and not finished
-//	m/format          the store's format version
+//	m/format          the store's format version, alone
+//	m/manifest        the store's layout: format version, layout, key hash
 //
 // Customer identifiers are fixed-length, so no prefix of one customer is the
 // prefix of another.
@@ -20,8 +21,12 @@ package keys
 
 import "encoding/binary"
 
-// Format is the key of the store's format version.
+// Format is the key of the store's format version, alone: what releases
+// before the manifest read.
 var Format = []byte("m/format")
+
+// Manifest is the key of the store's manifest.
+var Manifest = []byte("m/manifest")
 
 // Customer is the prefix of every key under c/ of customer id.
 func Customer(id string) []byte { return join("c/", id, "/") }

@@ -1,0 +1,221 @@
+//go:build !wasip1
+
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keys"
+	"github.com/herken/herken/memory/internal/kv"
+)
+
+// storeFormat is the layout of a store directory that this build writes.
+// Every change of layout or encoding raises it and adds a migration from
+// the one before; see RATIONALE.md, "A store never opens as empty".
+//
+//   - 1: every customer value sealed with the customer's key, identifiers
+//     under a keyed hash (no manifest; m/format holds 1).
+//   - 2: a manifest; values over kv.PartSize kept in parts.
+const storeFormat = 2
+
+// The layout and key-hash scheme of storeFormat, as its manifest names them.
+const (
+	layoutName  = "customers-sealed"
+	keyHashName = "hmac-sha256-160"
+)
+
+// manifest records a store's layout. It is written when the store is made
+// and checked by every Open.
+type manifest struct {
+	Format  int    `msgpack:"format"`
+	Layout  string `msgpack:"layout"`
+	KeyHash string `msgpack:"keyhash"`
+}
+
+// A migration brings a store from one format to the next. It must be safe
+// to run again from the start after a crash: the format is raised in its
+// last transaction.
+type migration struct {
+	what string
+	run  func(s *Store) error
+}
+
+// migrationFrom returns the migration that brings a store of format f to
+// f+1.
+func migrationFrom(f int) (migration, bool) {
+	switch f {
+	case 1:
+		return migration{"records the store's manifest", migrateManifest}, true
+	}
+	return migration{}, false
+}
+
+// openFormat checks the layout of the store's data: it makes a new store's
+// manifest, refuses a layout this build cannot read, and runs the
+// migrations an older one needs. It writes nothing to a store it refuses.
+func (s *Store) openFormat(ctx context.Context) error {
+	format, err := s.readFormat()
+	if err != nil {
+		return err
+	}
+	if format == 0 {
+		if err := s.createManifest(); err != nil {
+			return err
+		}
+		format = storeFormat
+	}
+	if format > storeFormat {
+		return fmt.Errorf("%w: the store was written by store format %d, newer than this build reads (%d): open it with a newer release", ErrFormat, format, storeFormat)
+	}
+	for f := format; f < storeFormat; f++ {
+		m, ok := migrationFrom(f)
+		if !ok {
+			return fmt.Errorf("%w: no migration from store format %d", ErrFormat, f)
+		}
+		s.logf(ctx, slog.LevelInfo, "memory: migrating the store", "from", f, "to", f+1, "migration", m.what)
+		if err := m.run(s); err != nil {
+			return fmt.Errorf("memory: migrate the store from format %d to %d: %w", f, f+1, err)
+		}
+	}
+	if format < storeFormat {
+		s.logf(ctx, slog.LevelInfo, "memory: store migrated", "from", format, "to", storeFormat)
+	}
+	t := s.db.Begin(false)
+	defer t.Discard()
+	secret, _, err := loadSecret(t)
+	if err != nil {
+		return err
+	}
+	s.secret = secret
+	return nil
+}
+
+// readFormat returns the store format of the data, 0 for an empty
+// database, or ErrFormat for data this build does not know.
+func (s *Store) readFormat() (int, error) {
+	t := s.db.Begin(false)
+	defer t.Discard()
+	var m manifest
+	err := t.Get(keys.Manifest, func(b []byte) error { return codec.Unmarshal(b, &m) })
+	switch {
+	case err == nil:
+		var v int
+		if err := t.Get(keys.Format, func(b []byte) error { return codec.Unmarshal(b, &v) }); err != nil {
+			return 0, fmt.Errorf("%w: the store has a manifest and no format: %v", ErrFormat, storeErr(err))
+		}
+		switch {
+		case m.Format > storeFormat || v > storeFormat:
+			return max(m.Format, v), nil
+		case v != m.Format:
+			return 0, fmt.Errorf("%w: the manifest says store format %d and the format key %d", ErrFormat, m.Format, v)
+		case m.Format < 2:
+			return 0, fmt.Errorf("%w: the manifest names store format %d, which had no manifest", ErrFormat, m.Format)
+		case m.Layout != layoutName || m.KeyHash != keyHashName:
+			return 0, fmt.Errorf("%w: store format %d with an unknown layout %q or key hash %q", ErrFormat, m.Format, m.Layout, m.KeyHash)
+		}
+		return m.Format, nil
+	case !errors.Is(err, kv.ErrNotFound):
+		if errors.Is(err, codec.ErrVersion) {
+			return 0, fmt.Errorf("%w: the store's manifest was written by a newer release: %v", ErrFormat, err)
+		}
+		return 0, fmt.Errorf("%w: the store's manifest does not read: %v", ErrFormat, storeErr(err))
+	}
+	// No manifest: a new database, or format 1, which had none.
+	var v int
+	err = t.Get(keys.Format, func(b []byte) error { return codec.Unmarshal(b, &v) })
+	if errors.Is(err, kv.ErrNotFound) {
+		empty, err := isEmpty(t)
+		if err != nil {
+			return 0, err
+		}
+		if !empty {
+			return 0, fmt.Errorf("%w: the directory holds data without a store format: not a herken store, or one of an unknown layout", ErrFormat)
+		}
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: the store format does not read: %v", ErrFormat, storeErr(err))
+	}
+	switch {
+	case v > storeFormat:
+		return v, nil
+	case v != 1:
+		return 0, fmt.Errorf("%w: store format %d without a manifest", ErrFormat, v)
+	}
+	// Format 1 kept the identifier secret; the layout before it, which
+	// kept values in plain text and was never released, did not.
+	if ok, err := t.Has(keys.Secret); err != nil {
+		return 0, storeErr(err)
+	} else if !ok {
+		return 0, fmt.Errorf("%w: the store was written by a development layout from before values were sealed, which no release wrote and no migration reads", ErrFormat)
+	}
+	return 1, nil
+}
+
+// isEmpty reports whether the database holds no key at all.
+func isEmpty(t *kv.Txn) (bool, error) {
+	empty := true
+	err := t.Scan(nil, true, func(_, _ []byte) error { empty = false; return errStopScan })
+	if err != nil && !errors.Is(err, errStopScan) {
+		return false, storeErr(err)
+	}
+	return empty, nil
+}
+
+// createManifest makes a new store's manifest and identifier secret.
+func (s *Store) createManifest() error {
+	t := s.db.Begin(true)
+	defer t.Discard()
+	if _, _, err := loadSecret(t); err != nil {
+		return err
+	}
+	if err := putManifest(t, storeFormat); err != nil {
+		return err
+	}
+	if err := t.Commit(); err != nil {
+		return storeErr(err)
+	}
+	return s.db.Durable()
+}
+
+// putManifest records that the store has format f: the manifest, and under
+// keys.Format the number alone, which the releases before manifests read
+// and refuse when it is newer than theirs.
+func putManifest(t *kv.Txn, f int) error {
+	b, err := codec.Marshal(manifest{Format: f, Layout: layoutName, KeyHash: keyHashName})
+	if err != nil {
+		return err
+	}
+	if err := t.Set(keys.Manifest, b); err != nil {
+		return storeErr(err)
+	}
+	if b, err = codec.Marshal(f); err != nil {
+		return err
+	}
+	return storeErr(t.Set(keys.Format, b))
+}
+
+// migrateManifest brings format 1 to 2: values are laid out as before, and
+// the manifest says so.
+func migrateManifest(s *Store) error {
+	t := s.db.Begin(true)
+	defer t.Discard()
+	if err := putManifest(t, 2); err != nil {
+		return err
+	}
+	if err := t.Commit(); err != nil {
+		return storeErr(err)
+	}
+	return s.db.Durable()
+}
+
+// logf logs to the logger the options give, if any.
+func (s *Store) logf(ctx context.Context, level slog.Level, msg string, args ...any) {
+	if l := s.opts.logger; l != nil {
+		l.Log(ctx, level, msg, args...)
+	}
+}

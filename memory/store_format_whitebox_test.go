@@ -1,0 +1,178 @@
+//go:build !wasip1
+
+package memory
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keys"
+	"github.com/herken/herken/memory/internal/kv"
+)
+
+// rawContents returns every key and value the database in dir holds,
+// opened with the engine alone.
+func rawContents(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	db, err := kv.Open(kv.Options{Dir: dir})
+	require.NoError(t, err)
+	defer db.Close()
+	out := map[string]string{}
+	txn := db.Begin(false)
+	defer txn.Discard()
+	require.NoError(t, txn.Scan(nil, false, func(k, v []byte) error {
+		out[string(k)] = string(v)
+		return nil
+	}))
+	return out
+}
+
+// rawSet writes key and value into the database in dir with the engine
+// alone.
+func rawSet(t *testing.T, dir string, kvs ...[]byte) {
+	t.Helper()
+	db, err := kv.Open(kv.Options{Dir: dir})
+	require.NoError(t, err)
+	defer db.Close()
+	txn := db.Begin(true)
+	defer txn.Discard()
+	for i := 0; i < len(kvs); i += 2 {
+		require.NoError(t, txn.Set(kvs[i], kvs[i+1]))
+	}
+	require.NoError(t, txn.Commit())
+}
+
+func marshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := codec.Marshal(v)
+	require.NoError(t, err)
+	return b
+}
+
+// newStoreDir makes a store with one customer and closes it.
+func newStoreDir(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, DefaultOptions(dir))
+	require.NoError(t, err)
+	_, err = s.Recognize(ctx, Email("ada@example.com"))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	return dir
+}
+
+// TestUnreadableLayoutsAreRefused opens directories whose layout this build
+// cannot read: newer ones, unknown ones, and the one from before values
+// were sealed. Each fails with ErrFormat that says which, and nothing is
+// written to it. (They opened as empty stores, and the next Recognize wrote
+// a duplicate customer over the data.)
+func TestUnreadableLayoutsAreRefused(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		make func(t *testing.T) string
+		want string
+	}{
+		{"newer manifest", func(t *testing.T) string {
+			dir := newStoreDir(t)
+			rawSet(t, dir, keys.Manifest, marshal(t, manifest{Format: storeFormat + 1, Layout: "future", KeyHash: "future"}),
+				keys.Format, marshal(t, storeFormat+1))
+			return dir
+		}, fmt.Sprintf("written by store format %d, newer than this build reads (%d)", storeFormat+1, storeFormat)},
+		{"newer format key", func(t *testing.T) string {
+			dir := newStoreDir(t)
+			rawSet(t, dir, keys.Format, marshal(t, storeFormat+1))
+			return dir
+		}, fmt.Sprintf("store format %d, newer", storeFormat+1)},
+		{"manifest of a newer encoding", func(t *testing.T) string {
+			dir := newStoreDir(t)
+			b := marshal(t, manifest{Format: storeFormat, Layout: layoutName, KeyHash: keyHashName})
+			b[0] = codec.Version + 1
+			rawSet(t, dir, keys.Manifest, b)
+			return dir
+		}, "manifest was written by a newer release"},
+		{"unknown layout", func(t *testing.T) string {
+			dir := newStoreDir(t)
+			rawSet(t, dir, keys.Manifest, marshal(t, manifest{Format: storeFormat, Layout: "rows", KeyHash: keyHashName}))
+			return dir
+		}, `unknown layout "rows"`},
+		{"unknown key hash", func(t *testing.T) string {
+			dir := newStoreDir(t)
+			rawSet(t, dir, keys.Manifest, marshal(t, manifest{Format: storeFormat, Layout: layoutName, KeyHash: "md5"}))
+			return dir
+		}, `key hash "md5"`},
+		{"manifest and format disagree", func(t *testing.T) string {
+			dir := newStoreDir(t)
+			rawSet(t, dir, keys.Format, marshal(t, 1))
+			return dir
+		}, "the manifest says store format 2 and the format key 1"},
+		{"data without a format", func(t *testing.T) string {
+			dir := t.TempDir()
+			rawSet(t, dir, []byte("c/somebody/p"), []byte("not ours"))
+			return dir
+		}, "data without a store format"},
+		{"before values were sealed", func(t *testing.T) string {
+			dir := t.TempDir()
+			require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "unreadable", "before-sealing", "store"))))
+			return dir
+		}, "from before values were sealed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := c.make(t)
+			before := rawContents(t, dir)
+			for range 2 {
+				_, err := Open(context.Background(), DefaultOptions(dir))
+				require.ErrorIs(t, err, ErrFormat)
+				require.Contains(t, err.Error(), c.want)
+			}
+			require.Equal(t, before, rawContents(t, dir), "a refused store is left as it was")
+		})
+	}
+}
+
+// TestNewStoreRecordsItsLayout checks what a new store writes: a manifest,
+// and the format number alone under m/format, which the release before
+// manifests reads and refuses because it is newer than its own (1).
+func TestNewStoreRecordsItsLayout(t *testing.T) {
+	dir := newStoreDir(t)
+	raw := rawContents(t, dir)
+	var m manifest
+	require.NoError(t, codec.Unmarshal([]byte(raw[string(keys.Manifest)]), &m))
+	require.Equal(t, manifest{Format: storeFormat, Layout: layoutName, KeyHash: keyHashName}, m)
+	var v int
+	require.NoError(t, codec.Unmarshal([]byte(raw[string(keys.Format)]), &v))
+	require.Equal(t, storeFormat, v)
+	require.Greater(t, v, 1)
+}
+
+// TestOlderFormatIsMigratedAndLogged opens the golden store of format 1:
+// Open migrates it, says so in the log, and the next Open has nothing to
+// migrate.
+func TestOlderFormatIsMigratedAndLogged(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "golden", "v1", "store"))))
+	var log bytes.Buffer
+	opts := DefaultOptions(dir).WithLogger(slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	s, err := Open(ctx, opts)
+	require.NoError(t, err)
+	require.NoError(t, s.Check(ctx))
+	require.NoError(t, s.Close())
+	require.Contains(t, log.String(), "memory: migrating the store")
+	require.Contains(t, log.String(), "from=1 to=2")
+	require.Contains(t, log.String(), "memory: store migrated")
+
+	log.Reset()
+	s, err = Open(ctx, opts)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NotContains(t, log.String(), "migrat")
+}
