@@ -238,6 +238,20 @@ func herkenScenarios(ctx context.Context, cfg *config, dir string, n int, rep *r
 			}
 		}
 	}
+	if cfg.want("forget") {
+		// The store is open with sync writes on, from the loop above or anew.
+		if !cfg.want("contact") && !cfg.want("remember") {
+			if err := s.Close(); err != nil {
+				return err
+			}
+			if s, _, err = herkenOpen(ctx, dir, cfg.cache, true); err != nil {
+				return err
+			}
+		}
+		if err := herkenForgets(ctx, cfg, s, ids, rep); err != nil {
+			return err
+		}
+	}
 	if err := s.Close(); err != nil {
 		return err
 	}

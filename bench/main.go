@@ -58,7 +58,7 @@ type config struct {
 	w          io.Writer
 }
 
-var scenarios = []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember", "redis", "postgres", "wasm"}
+var scenarios = []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember", "forget", "redis", "postgres", "wasm"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -222,7 +222,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	herkenWanted := false
-	for _, s := range []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember"} {
+	for _, s := range []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember", "forget"} {
 		herkenWanted = herkenWanted || cfg.want(s)
 	}
 	if herkenWanted {

@@ -30,6 +30,7 @@ type report struct {
 	wasmGzip   int
 	wasmBrotli int
 	growth     []growthPoint
+	forgets    forgetStall
 }
 
 type growthPoint struct {
@@ -153,6 +154,10 @@ func (r *report) writeText(w io.Writer) {
 	if r.disk > 0 && r.customers > 0 {
 		fmt.Fprintf(w, "herken on disk: %s, %s per customer; resident memory after the warm lookups: %s\n",
 			bytesStr(r.disk), bytesStr(r.disk/int64(r.customers)), bytesStr(r.rss))
+	}
+	if f := r.forgets; f.p99Alone > 0 {
+		fmt.Fprintf(w, "forgets: %.0f/s; others' record-contact p99 %s without them, %s during them (%.2f×)\n",
+			f.perSecond, dur(f.p99Alone), dur(f.p99During), f.ratio())
 	}
 	if r.wasmRaw > 0 {
 		fmt.Fprintf(w, "wasm module: %s raw, %s gzip, %s brotli\n", bytesStr(int64(r.wasmRaw)), bytesStr(int64(r.wasmGzip)), bytesStr(int64(r.wasmBrotli)))

@@ -14,7 +14,6 @@ import (
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
-	"github.com/herken/herken/memory/internal/seal"
 )
 
 // FuzzStoredValue puts arbitrary bytes, sealed as the store seals them,
@@ -58,10 +57,10 @@ func FuzzStoredValue(f *testing.F) {
 
 	// The stored values, opened, are the seeds.
 	txn := s.db.Begin(false)
-	c, err := s.cipherOf(txn, 0, id)
+	c, err := s.keysOf(txn, 0, id)
 	require.NoError(f, err)
 	plain := func(k, v []byte) []byte {
-		b, err := seal.Open(c, k, v)
+		b, err := c.Open(k, v)
 		require.NoError(f, err)
 		return b
 	}
@@ -83,7 +82,7 @@ func FuzzStoredValue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, at byte, value []byte) {
 		defer restoreRaw(t, s, saved, keys.Customer(string(id)), keys.Events(string(id)))
 		k := where[int(at)%len(where)]
-		setRaw(t, s, k, seal.Seal(c, k, value))
+		setRaw(t, s, k, c.Seal(k, value))
 
 		ok := func(what string, err error) {
 			t.Helper()

@@ -7,8 +7,14 @@ import "time"
 // customer's ID is random and, once forgotten, leads nowhere. Keep it as the
 // record of the erasure request.
 type Receipt struct {
-	ID       string         `json:"id" msgpack:"id"`
-	Customer CustomerID     `json:"customer" msgpack:"c"`
-	At       time.Time      `json:"at" msgpack:"t"`
-	Erased   map[string]int `json:"erased" msgpack:"e"` // kind of data → items erased
+	ID       string     `json:"id" msgpack:"id"`
+	Customer CustomerID `json:"customer" msgpack:"c"`
+	// At is when the customer was forgotten and their keys destroyed: from
+	// then on nothing of theirs opens, in the store's files or in backups.
+	At     time.Time      `json:"at" msgpack:"t"`
+	Erased map[string]int `json:"erased" msgpack:"e"` // kind of data → items erased
+	// Purged is when what was left of them, sealed with the destroyed keys,
+	// was deleted from the store; zero until then. The files give its
+	// space back as they are compacted, which Compact forces.
+	Purged time.Time `json:"purged,omitzero" msgpack:"pu,omitempty"`
 }

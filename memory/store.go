@@ -4,7 +4,6 @@ package memory
 
 import (
 	"context"
-	"crypto/cipher"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -14,7 +13,9 @@ import (
 
 	"github.com/herken/herken/memory/internal/cache"
 	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keyfile"
 	"github.com/herken/herken/memory/internal/kv"
+	"github.com/herken/herken/memory/internal/seal"
 )
 
 // Store is a customer memory. It is safe for concurrent use by many
@@ -26,8 +27,12 @@ type Store struct {
 	epoch    cache.Epoch // orders cache fills against invalidations
 	profiles *cache.Cache[CustomerID, *profile]
 	idents   *cache.Cache[identRef, indexEntry]
-	ciphers  *cache.Cache[CustomerID, cipher.AEAD] // of the customers' keys
-	secret   []byte                                // keys the identifier hashes
+	ciphers  *cache.Cache[CustomerID, *seal.Keys] // of the customers' keys
+	secret   []byte                               // keys the identifier hashes
+	keyfile  *keyfile.File                        // the customers' keys
+
+	eraser    eraser // erases in the background what Forget left
+	restoring bool   // Open restores a backup: the key file is made anew
 
 	// gate lets Close wait for calls that use the database; calls hold it
 	// for reading.
@@ -44,14 +49,18 @@ type Store struct {
 	watchers map[*Watcher]struct{}
 }
 
-// Open opens the store described by opts, creating it if needed.
+// Open opens the store described by opts, creating it if needed. It
+// finishes what a crash or the last Close left unfinished (see Forget), and
+// migrates a store written by an earlier release, logging what it does to
+// the options' logger. A directory it cannot read fails with ErrFormat and
+// is left as it was.
 func Open(ctx context.Context, opts Options) (*Store, error) {
-	return open(ctx, opts, nil)
+	return open(ctx, opts, nil, nil)
 }
 
 // open opens the store; load, if not nil, fills the database before the
-// store reads it.
-func open(ctx context.Context, opts Options, load func(db *kv.DB) error) (*Store, error) {
+// store reads it, and finish, if not nil, runs once the store is open.
+func open(ctx context.Context, opts Options, load func(db *kv.DB) error, finish func(s *Store) error) (*Store, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
@@ -81,21 +90,32 @@ func open(ctx context.Context, opts Options, load func(db *kv.DB) error) (*Store
 		s.idents, err = cache.New[identRef, indexEntry](opts.cacheSize*2, &s.epoch)
 	}
 	if err == nil {
-		s.ciphers, err = cache.New[CustomerID, cipher.AEAD](opts.cacheSize*2, &s.epoch)
+		s.ciphers, err = cache.New[CustomerID, *seal.Keys](opts.cacheSize*2, &s.epoch)
 	}
 	if err == nil && load != nil {
+		s.restoring = true
 		err = load(db)
 	}
 	if err == nil {
 		err = s.openFormat(ctx)
 	}
+	if err == nil && finish != nil {
+		err = finish(s)
+	}
 	if err == nil {
-		err = s.finishForgets()
+		err = s.settleKeys()
+	}
+	if err == nil {
+		err = s.erasePass()
 	}
 	if err != nil {
+		if s.keyfile != nil {
+			err = errors.Join(err, s.keyfile.Close())
+		}
 		_ = db.Close()
 		return nil, err
 	}
+	s.startEraser()
 	return s, nil
 }
 
@@ -106,12 +126,15 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closeWatchers()
+	s.stopEraser()
 	s.gate.Lock()
 	defer s.gate.Unlock()
+	// What Forget left to erase in the background is erased now.
+	err := s.erasePass()
 	s.profiles.Purge()
 	s.idents.Purge()
 	s.ciphers.Purge()
-	return s.db.Close()
+	return errors.Join(err, s.keyfile.Close(), s.db.Close())
 }
 
 // enter admits a call that uses the database; leave must follow.
@@ -149,11 +172,14 @@ func storeErr(err error) error {
 	return err
 }
 
-// Compact rewrites the store's files so that what was deleted or replaced
-// (forgotten customers, old profiles) leaves them and their space is given
-// back. The store compacts on its own as it goes; call Compact after large
-// deletions, or to make a Forget final on disk sooner. It may take long on
-// a large store; reads and writes go on meanwhile.
+// Compact finishes what Forget left to the background, then rewrites the
+// store's files so that what was deleted or replaced (what forgotten
+// customers left, old profiles, identifiers no longer held) leaves them and
+// their space is given back. The store compacts on its own as it goes;
+// call Compact after large deletions, or to make erasure final on disk
+// sooner. It may take long on a large store; reads go on meanwhile, and
+// writes wait a moment while it writes the storage engine's memory tables
+// out.
 func (s *Store) Compact(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -162,6 +188,12 @@ func (s *Store) Compact(ctx context.Context) error {
 		return err
 	}
 	defer s.leave()
+	if err := s.erasePass(); err != nil {
+		return err
+	}
+	if err := s.collectKeys(); err != nil {
+		return err
+	}
 	return storeErr(s.db.Compact())
 }
 

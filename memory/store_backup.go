@@ -6,13 +6,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 
 	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keyfile"
 	"github.com/herken/herken/memory/internal/keys"
 	"github.com/herken/herken/memory/internal/kv"
+	"github.com/herken/herken/memory/internal/seal"
 )
 
 // Backups come in two streams: data holds every customer's sealed values,
@@ -30,6 +34,13 @@ const (
 	streamKeys = 'k'
 )
 
+// A keys stream of format 2 holds one record a key: the owner (the
+// customer's ID), the key's generation, the key, and a CRC-32C of those.
+// (Format 1 wrote the keys as entries of the engine's backup.)
+const keyRecordLen = keyfile.OwnerSize + 1 + seal.KeySize + 4
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 // Backup writes a copy of the store to data and its customers' keys to
 // keys, while reads and writes go on. The data is the store as it was when
 // Backup began; the keys as they were when it finished the data. Restore
@@ -44,26 +55,73 @@ func (s *Store) Backup(ctx context.Context, data, keysOut io.Writer) error {
 	defer s.leave()
 	// Data first: a customer forgotten between the two has data and no key,
 	// which a restore drops; the other way round would keep them.
-	for _, part := range []struct {
-		w    io.Writer
-		kind byte
-		keep func(key []byte) bool
-	}{
-		{data, streamData, func(k []byte) bool { return !bytes.HasPrefix(k, keys.CustomerKeys) }},
-		{keysOut, streamKeys, func(k []byte) bool { return bytes.HasPrefix(k, keys.CustomerKeys) }},
-	} {
-		bw := bufio.NewWriter(part.w)
-		if _, err := bw.Write(append(append([]byte(nil), backupMagic...), storeFormat, part.kind)); err != nil {
-			return err
-		}
-		if err := s.db.Backup(bw, part.keep); err != nil {
-			return fmt.Errorf("memory: backup: %w", storeErr(err))
-		}
-		if err := bw.Flush(); err != nil {
-			return err
-		}
+	bw := bufio.NewWriter(data)
+	if err := writeBackupHead(bw, streamData); err != nil {
+		return err
 	}
-	return nil
+	if err := s.db.Backup(bw, func([]byte) bool { return true }); err != nil {
+		return fmt.Errorf("memory: backup: %w", storeErr(err))
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	bw = bufio.NewWriter(keysOut)
+	if err := writeBackupHead(bw, streamKeys); err != nil {
+		return err
+	}
+	if err := s.backupKeys(bw); err != nil {
+		return fmt.Errorf("memory: backup the keys: %w", err)
+	}
+	return bw.Flush()
+}
+
+func writeBackupHead(w io.Writer, kind byte) error {
+	_, err := w.Write(append(append([]byte(nil), backupMagic...), storeFormat, kind))
+	return err
+}
+
+// backupKeys writes the record of every customer key the store holds now.
+func (s *Store) backupKeys(w io.Writer) error {
+	t := s.db.Begin(false)
+	defer t.Discard()
+	rec := make([]byte, keyRecordLen)
+	return t.Scan(keys.KeyRefs, false, func(k, v []byte) error {
+		id := CustomerID(k[len(keys.KeyRefs):])
+		var r keyRef
+		if err := codec.Unmarshal(v, &r); err != nil {
+			return storeErr(err)
+		}
+		owner, err := ownerOf(id)
+		if err != nil {
+			return fmt.Errorf("%w: a key reference under %q", ErrFormat, k)
+		}
+		for _, g := range []struct {
+			slot uint32
+			gen  byte
+		}{{r.Slot, r.Gen}, {r.Old, r.OldGen}} {
+			if g.slot == 0 {
+				continue
+			}
+			key, err := s.keyfile.Get(keyfile.Slot(g.slot), owner)
+			if err != nil {
+				return keyErr(id, err)
+			}
+			copy(rec, owner)
+			rec[keyfile.OwnerSize] = g.gen
+			copy(rec[keyfile.OwnerSize+1:], key)
+			binary.BigEndian.PutUint32(rec[keyRecordLen-4:], crc32.Checksum(rec[:keyRecordLen-4], castagnoli))
+			if _, err := w.Write(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// keyOf names one key of a customer in a keys backup.
+type keyOf struct {
+	owner string
+	gen   byte
 }
 
 // Restore makes a store from a backup: opts must name a new, empty store;
@@ -75,43 +133,206 @@ func Restore(ctx context.Context, opts Options, data, keysIn io.Reader) (*Store,
 	if data == nil || keysIn == nil {
 		return nil, invalid("restore", "needs the data and the keys backup")
 	}
+	dr, kr := bufio.NewReader(data), bufio.NewReader(keysIn)
+	dataFormat, err := readBackupHead(dr, streamData)
+	if err != nil {
+		return nil, err
+	}
+	keysFormat, err := readBackupHead(kr, streamKeys)
+	if err != nil {
+		return nil, err
+	}
+	if dataFormat != keysFormat {
+		return nil, invalid("backup", fmt.Sprintf("the data backup is of store format %d and the keys backup of %d: they are not of one backup", dataFormat, keysFormat))
+	}
+	var staged map[keyOf][]byte
+	if keysFormat >= 2 {
+		if staged, err = readKeyRecords(kr); err != nil {
+			return nil, err
+		}
+	}
 	return open(ctx, opts, func(db *kv.DB) error {
 		t := db.Begin(false)
-		empty := true
-		err := t.Scan(nil, true, func(_, _ []byte) error { empty = false; return errStopScan })
+		empty, err := isEmpty(t)
 		t.Discard()
-		if err != nil && !errors.Is(err, errStopScan) {
-			return storeErr(err)
+		if err != nil {
+			return err
 		}
 		if !empty {
 			return invalid("restore", "the store is not empty; restore into a new one")
 		}
-		for _, part := range []struct {
-			r    io.Reader
-			kind byte
-		}{{data, streamData}, {keysIn, streamKeys}} {
-			br := bufio.NewReader(part.r)
-			head := make([]byte, len(backupMagic)+2)
-			if _, err := io.ReadFull(br, head); err != nil || !bytes.Equal(head[:len(backupMagic)], backupMagic) {
-				return invalid("backup", "not a herken backup")
-			}
-			if v := int(head[len(backupMagic)]); v > storeFormat {
-				return fmt.Errorf("%w: the backup was written by store format %d; this build reads up to %d", ErrFormat, v, storeFormat)
-			}
-			if head[len(backupMagic)+1] != part.kind {
-				return invalid("backup", "the data and keys backups are swapped or of another kind")
-			}
-			if err := db.Load(br); err != nil {
-				return fmt.Errorf("memory: restore: %w", storeErr(err))
-			}
+		if err := db.Load(dr); err != nil {
+			return fmt.Errorf("memory: restore: %w", storeErr(err))
+		}
+		if keysFormat >= 2 {
+			return nil
+		}
+		// Format 1 kept the keys in the engine: load them, and the
+		// migration moves them into the key file.
+		if err := db.Load(kr); err != nil {
+			return fmt.Errorf("memory: restore: %w", storeErr(err))
 		}
 		return dropKeyless(db)
+	}, func(s *Store) error {
+		if staged == nil {
+			return nil
+		}
+		return s.restoreKeys(staged)
 	})
 }
 
-// dropKeyless erases what a restore brought without its key: customers
-// forgotten before the keys backup, and keys of customers created after the
-// data backup.
+// readBackupHead reads the head of a backup stream of kind and returns its
+// store format.
+func readBackupHead(r io.Reader, kind byte) (int, error) {
+	head := make([]byte, len(backupMagic)+2)
+	if _, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head[:len(backupMagic)], backupMagic) {
+		return 0, invalid("backup", "not a herken backup")
+	}
+	v := int(head[len(backupMagic)])
+	if v > storeFormat {
+		return 0, fmt.Errorf("%w: the backup was written by store format %d; this build reads up to %d", ErrFormat, v, storeFormat)
+	}
+	if head[len(backupMagic)+1] != kind {
+		return 0, invalid("backup", "the data and keys backups are swapped or of another kind")
+	}
+	return v, nil
+}
+
+// readKeyRecords reads the records of a keys backup of format 2.
+func readKeyRecords(r io.Reader) (map[keyOf][]byte, error) {
+	out := map[keyOf][]byte{}
+	rec := make([]byte, keyRecordLen)
+	for {
+		_, err := io.ReadFull(r, rec)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, invalid("keys backup", "cut short")
+		}
+		if binary.BigEndian.Uint32(rec[keyRecordLen-4:]) != crc32.Checksum(rec[:keyRecordLen-4], castagnoli) {
+			return nil, invalid("keys backup", "damaged: a record does not match its checksum")
+		}
+		k := keyOf{owner: string(rec[:keyfile.OwnerSize]), gen: rec[keyfile.OwnerSize]}
+		out[k] = bytes.Clone(rec[keyfile.OwnerSize+1 : keyRecordLen-4])
+	}
+}
+
+// restoreKeys puts the keys of every customer that the restored data
+// holds into the key file, and drops the customers whose keys the backup
+// lacks.
+func (s *Store) restoreKeys(staged map[keyOf][]byte) error {
+	type put struct {
+		id  CustomerID
+		ref keyRef
+	}
+	var puts []put
+	var dropped []CustomerID
+	t := s.db.Begin(false)
+	err := t.Scan(keys.KeyRefs, false, func(k, v []byte) error {
+		id := CustomerID(k[len(keys.KeyRefs):])
+		var r keyRef
+		if err := codec.Unmarshal(v, &r); err != nil {
+			return storeErr(err)
+		}
+		owner, err := ownerOf(id)
+		if err != nil {
+			return fmt.Errorf("%w: a key reference under %q", ErrFormat, k)
+		}
+		cur, ok := staged[keyOf{string(owner), r.Gen}]
+		var old []byte
+		if ok && r.Old != 0 {
+			old, ok = staged[keyOf{string(owner), r.OldGen}]
+		}
+		if !ok {
+			dropped = append(dropped, id)
+			return nil
+		}
+		slot, err := s.keyfile.Put(owner, cur)
+		if err != nil {
+			return keyErr(id, err)
+		}
+		r.Slot = uint32(slot)
+		if old != nil {
+			if slot, err = s.keyfile.Put(owner, old); err != nil {
+				return keyErr(id, err)
+			}
+			r.Old = uint32(slot)
+		}
+		puts = append(puts, put{id, r})
+		return nil
+	})
+	t.Discard()
+	if err != nil {
+		return err
+	}
+	if err := s.keyfile.Sync(); err != nil {
+		return keyErr("", err)
+	}
+	var slots []keyfile.Slot
+	for _, p := range puts {
+		for _, sl := range p.ref.slots() {
+			slots = append(slots, keyfile.Slot(sl))
+		}
+	}
+	for len(puts) > 0 {
+		t := s.db.Begin(true)
+		n := min(len(puts), 4096)
+		for _, p := range puts[:n] {
+			if err := putKeyRef(t, p.id, p.ref); err != nil {
+				t.Discard()
+				return storeErr(err)
+			}
+		}
+		puts = puts[n:]
+		err := t.Commit()
+		t.Discard()
+		if err != nil {
+			return storeErr(err)
+		}
+	}
+	if err := s.db.Durable(); err != nil {
+		return err
+	}
+	if err := s.keyfile.Confirm(slots...); err != nil {
+		return keyErr("", err)
+	}
+	return s.dropCustomers(dropped)
+}
+
+// dropCustomers deletes everything of customers whose keys are lost: their
+// data, sealed with those keys, and the identifiers that point at them.
+func (s *Store) dropCustomers(ids []CustomerID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	gone := map[CustomerID]bool{}
+	var prefixes [][]byte
+	for _, id := range ids {
+		gone[id] = true
+		prefixes = append(prefixes, keys.Customer(string(id)), keys.Events(string(id)), keys.KeyRef(string(id)))
+	}
+	t := s.db.Begin(false)
+	err := t.Scan(keys.Identifiers, false, func(k, v []byte) error {
+		var e indexEntry
+		if err := codec.Unmarshal(v, &e); err != nil {
+			return storeErr(err)
+		}
+		if gone[e.Customer] {
+			prefixes = append(prefixes, bytes.Clone(k))
+		}
+		return nil
+	})
+	t.Discard()
+	if err != nil {
+		return err
+	}
+	return storeErr(s.db.DeletePrefixes(prefixes...))
+}
+
+// dropKeyless erases what a restore of format 1 brought without its key:
+// customers forgotten before the keys backup, and keys of customers created
+// after the data backup.
 func dropKeyless(db *kv.DB) error {
 	t := db.Begin(true)
 	defer t.Discard()

@@ -25,7 +25,8 @@ const maxProblems = 20
 //   - every customer's history is numbered 1..n without gaps, and replaying
 //     it gives the stored profile and timelines;
 //   - every draft a customer lists has its data;
-//   - no forget is left unfinished.
+//   - every customer has its keys, and every key its customer;
+//   - no forgotten customer's key is left undestroyed.
 //
 // It reads the whole store; use it in tests, after a crash, or from a tool.
 func (s *Store) Check(ctx context.Context) error {
@@ -90,16 +91,30 @@ func (s *Store) Check(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		// Every customer has its key, and every key its customer.
-		err = t.Scan(keys.CustomerKeys, true, func(k, _ []byte) error {
-			id := CustomerID(k[len(keys.CustomerKeys):])
+		// Every customer has its keys, and every key its customer.
+		refs := map[CustomerID]bool{}
+		err = t.Scan(keys.KeyRefs, false, func(k, v []byte) error {
+			id := CustomerID(k[len(keys.KeyRefs):])
+			refs[id] = true
+			var ref keyRef
+			if err := codec.Unmarshal(v, &ref); err != nil {
+				report("the key reference of %s: %v", id, err)
+				return nil
+			}
 			if _, ok := profiles[id]; !ok {
 				report("a key without its customer %s", id)
+			} else if _, err := s.loadKeys(id, ref); err != nil {
+				report("the keys of %s: %v", id, err)
 			}
 			return nil
 		})
 		if err != nil {
 			return err
+		}
+		for id := range profiles {
+			if !refs[id] {
+				report("customer %s has no key", id)
+			}
 		}
 		for _, p := range profiles {
 			if err := ctx.Err(); err != nil {
@@ -107,10 +122,18 @@ func (s *Store) Check(ctx context.Context) error {
 			}
 			s.checkCustomer(t, p, profiles, report)
 		}
-		return t.Scan(keys.Pending, true, func(k, _ []byte) error {
-			report("forget of %s not finished", k[len(keys.Pending):])
-			return nil
-		})
+		// Keys are destroyed before Forget returns; only their sealed
+		// data may wait for the background purge.
+		marks, err := readPurges(t)
+		if err != nil {
+			return err
+		}
+		for id, p := range marks {
+			if len(p.Slots) > 0 {
+				report("the keys of forgotten %s are not destroyed", id)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err

@@ -18,12 +18,13 @@ import (
 // also kept in the store (see Receipts), says what was erased and holds no
 // personal data.
 //
-// Forget first makes the customer unreachable in one transaction, then
-// erases the customer's key and data from the store's files; a crash in
-// between is finished when the store opens next. Every value of a customer is
-// sealed with the customer's own key, so that what is left of them anywhere
-// else (in files not yet compacted, in backups) no longer opens. Writes wait
-// a moment while the files are rewritten.
+// Every value of a customer is sealed with the customer's own key, and
+// Forget destroys the key before it returns: from then on nothing of the
+// customer opens, wherever a copy of it lies (in the store's files until
+// they are compacted, in backups). The sealed remains are deleted in the
+// background, in batches, without stopping other writes; Close, Compact and
+// the next Open finish what is left, and the receipt's Purged says when.
+// A crash before the key is destroyed is finished by the next Open.
 func (s *Store) Forget(ctx context.Context, id CustomerID) (Receipt, error) {
 	var r Receipt
 	var members []CustomerID
@@ -35,9 +36,10 @@ func (s *Store) Forget(ctx context.Context, id CustomerID) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, err
 	}
-	if err := s.erase(members); err != nil {
-		return r, fmt.Errorf("memory: forget %s: erasure will finish when the store opens next: %w", r.Customer, err)
+	if err := s.destroyKeys(members); err != nil {
+		return r, fmt.Errorf("memory: forget %s: the keys will be destroyed when the store opens next: %w", r.Customer, err)
 	}
+	s.wakeEraser()
 	return r, nil
 }
 
@@ -105,10 +107,17 @@ func (w *wtx) forget(id CustomerID) (Receipt, []CustomerID, error) {
 			return Receipt{}, nil, err
 		}
 		r.Erased["events"] += n
+		ref, err := readKeyRef(w.txn, c.p.ID)
+		if err != nil {
+			return Receipt{}, nil, err
+		}
 		if err := w.txn.Delete(keys.Profile(cid)); err != nil {
 			return Receipt{}, nil, err
 		}
-		if err := w.txn.Set(keys.PendingForget(cid), []byte{codec.Version}); err != nil {
+		if err := w.txn.Delete(keys.KeyRef(cid)); err != nil {
+			return Receipt{}, nil, err
+		}
+		if err := putPurge(w.txn, c.p.ID, purge{Receipt: r.ID, Slots: ref.slots()}); err != nil {
 			return Receipt{}, nil, err
 		}
 		c.erased, c.dirty = true, false
@@ -129,49 +138,6 @@ func (w *wtx) countKeys(prefix []byte) (int, error) {
 	n := 0
 	err := w.txn.Scan(prefix, true, func(_, _ []byte) error { n++; return nil })
 	return n, err
-}
-
-// erase deletes what is left of forgotten customers, then their pending marks.
-func (s *Store) erase(ids []CustomerID) error {
-	if err := s.enter(); err != nil {
-		return err
-	}
-	defer s.leave()
-	return s.eraseLocked(ids)
-}
-
-func (s *Store) eraseLocked(ids []CustomerID) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	// The keys are still live: dropping them erases them from the files.
-	var prefixes, marks [][]byte
-	for _, id := range ids {
-		prefixes = append(prefixes, keys.CustomerKey(string(id)), keys.Customer(string(id)), keys.Events(string(id)))
-		marks = append(marks, keys.PendingForget(string(id)))
-	}
-	if err := s.db.DropPrefixes(prefixes...); err != nil {
-		return storeErr(err)
-	}
-	for _, id := range ids {
-		s.ciphers.Invalidate(id)
-	}
-	return storeErr(s.db.DeletePrefixes(marks...))
-}
-
-// finishForgets completes forgets that a crash interrupted.
-func (s *Store) finishForgets() error {
-	var ids []CustomerID
-	t := s.db.Begin(false)
-	err := t.Scan(keys.Pending, true, func(k, _ []byte) error {
-		ids = append(ids, CustomerID(k[len(keys.Pending):]))
-		return nil
-	})
-	t.Discard()
-	if err != nil {
-		return storeErr(err)
-	}
-	return s.eraseLocked(ids)
 }
 
 // Receipts returns the receipts of every Forget, oldest first.

@@ -6,9 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keyfile"
 	"github.com/herken/herken/memory/internal/keys"
 	"github.com/herken/herken/memory/internal/kv"
 )
@@ -19,7 +23,9 @@ import (
 //
 //   - 1: every customer value sealed with the customer's key, identifiers
 //     under a keyed hash (no manifest; m/format holds 1).
-//   - 2: a manifest; values over kv.PartSize kept in parts.
+//   - 2: a manifest; the customers' keys in the key file, where destroying
+//     one is final, and only where they are in Badger (s/<id>); values
+//     sealed with the key's generation; values over kv.PartSize in parts.
 const storeFormat = 2
 
 // The layout and key-hash scheme of storeFormat, as its manifest names them.
@@ -49,7 +55,7 @@ type migration struct {
 func migrationFrom(f int) (migration, bool) {
 	switch f {
 	case 1:
-		return migration{"records the store's manifest", migrateManifest}, true
+		return migration{"moves the customers' keys into the key file", migrateKeys}, true
 	}
 	return migration{}, false
 }
@@ -62,14 +68,18 @@ func (s *Store) openFormat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if format == 0 {
-		if err := s.createManifest(); err != nil {
+	switch {
+	case format == 0:
+		if err := s.createStore(); err != nil {
 			return err
 		}
 		format = storeFormat
-	}
-	if format > storeFormat {
+	case format > storeFormat:
 		return fmt.Errorf("%w: the store was written by store format %d, newer than this build reads (%d): open it with a newer release", ErrFormat, format, storeFormat)
+	case format >= 2:
+		if err := s.openKeys(s.restoring); err != nil {
+			return err
+		}
 	}
 	for f := format; f < storeFormat; f++ {
 		m, ok := migrationFrom(f)
@@ -84,13 +94,6 @@ func (s *Store) openFormat(ctx context.Context) error {
 	if format < storeFormat {
 		s.logf(ctx, slog.LevelInfo, "memory: store migrated", "from", format, "to", storeFormat)
 	}
-	t := s.db.Begin(false)
-	defer t.Discard()
-	secret, _, err := loadSecret(t)
-	if err != nil {
-		return err
-	}
-	s.secret = secret
 	return nil
 }
 
@@ -166,11 +169,12 @@ func isEmpty(t *kv.Txn) (bool, error) {
 	return empty, nil
 }
 
-// createManifest makes a new store's manifest and identifier secret.
-func (s *Store) createManifest() error {
+// createStore makes a new store: its secrets, its key file, then its
+// manifest, so that a store with a manifest always has its key file.
+func (s *Store) createStore() error {
 	t := s.db.Begin(true)
 	defer t.Discard()
-	if _, _, err := loadSecret(t); err != nil {
+	if err := s.openKeysIn(t, true); err != nil {
 		return err
 	}
 	if err := putManifest(t, storeFormat); err != nil {
@@ -180,6 +184,49 @@ func (s *Store) createManifest() error {
 		return storeErr(err)
 	}
 	return s.db.Durable()
+}
+
+// openKeys reads the store's secrets and opens its key file; with create,
+// it makes what is missing, as a new store or a migration needs.
+func (s *Store) openKeys(create bool) error {
+	t := s.db.Begin(true)
+	defer t.Discard()
+	if err := s.openKeysIn(t, create); err != nil {
+		return err
+	}
+	if err := t.Commit(); err != nil {
+		return storeErr(err)
+	}
+	return s.db.Durable()
+}
+
+func (s *Store) openKeysIn(t *kv.Txn, create bool) error {
+	secret, wrap, made, err := loadSecrets(t)
+	if err != nil {
+		return err
+	}
+	if made && !create {
+		return fmt.Errorf("%w: the store lacks its secrets", ErrFormat)
+	}
+	path := ""
+	if !s.opts.inMemory {
+		path = filepath.Join(s.opts.dir, keyFileName)
+		if _, err := os.Stat(path); !create && errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: the key file %s is missing: without it no customer opens; restore it with the directory it belongs to", ErrFormat, path)
+		}
+	}
+	if s.keyfile != nil {
+		return nil
+	}
+	kf, err := keyfile.Open(path, wrap)
+	if errors.Is(err, keyfile.ErrCorrupt) {
+		return fmt.Errorf("%w: %v", ErrFormat, err)
+	}
+	if err != nil {
+		return fmt.Errorf("memory: open the key file: %w", err)
+	}
+	s.secret, s.keyfile = secret, kf
+	return nil
 }
 
 // putManifest records that the store has format f: the manifest, and under
@@ -197,20 +244,6 @@ func putManifest(t *kv.Txn, f int) error {
 		return err
 	}
 	return storeErr(t.Set(keys.Format, b))
-}
-
-// migrateManifest brings format 1 to 2: values are laid out as before, and
-// the manifest says so.
-func migrateManifest(s *Store) error {
-	t := s.db.Begin(true)
-	defer t.Discard()
-	if err := putManifest(t, 2); err != nil {
-		return err
-	}
-	if err := t.Commit(); err != nil {
-		return storeErr(err)
-	}
-	return s.db.Durable()
 }
 
 // logf logs to the logger the options give, if any.

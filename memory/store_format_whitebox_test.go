@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -160,12 +161,22 @@ func TestOlderFormatIsMigratedAndLogged(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "golden", "v1", "store"))))
+	var oldKeys [][]byte // format 1 kept them in the engine
+	for k, v := range rawContents(t, dir) {
+		if strings.HasPrefix(k, string(keys.CustomerKeys)) {
+			oldKeys = append(oldKeys, []byte(v[1:]))
+		}
+	}
+	require.NotEmpty(t, oldKeys)
 	var log bytes.Buffer
 	opts := DefaultOptions(dir).WithLogger(slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	s, err := Open(ctx, opts)
 	require.NoError(t, err)
 	require.NoError(t, s.Check(ctx))
 	require.NoError(t, s.Close())
+	for _, k := range oldKeys {
+		require.False(t, filesContain(t, dir, k), "a key of format 1 is left in the engine's files")
+	}
 	require.Contains(t, log.String(), "memory: migrating the store")
 	require.Contains(t, log.String(), "from=1 to=2")
 	require.Contains(t, log.String(), "memory: store migrated")

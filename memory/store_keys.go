@@ -4,27 +4,50 @@ package memory
 
 import (
 	"bytes"
-	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 
 	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keyfile"
 	"github.com/herken/herken/memory/internal/keys"
 	"github.com/herken/herken/memory/internal/kv"
 	"github.com/herken/herken/memory/internal/seal"
 )
 
 // Every value of a customer (profile, history, drafts) is sealed with the
-// customer's own key, kept under k/<id>. Forget drops the key from the
-// store's files while it is still live, which Badger erases; what is left of
-// the customer anywhere, in tables not yet compacted or in backups, no longer
-// opens. Identifiers are kept under a keyed hash of their value, never in
-// plain text. See RATIONALE.md.
+// customer's own key. The keys are kept apart from the data, in the key
+// file (internal/keyfile), where destroying one overwrites it in place:
+// Forget destroys the key at once, and whatever is left of the customer
+// anywhere, in Badger's files until they are compacted or in backups, no
+// longer opens. Badger keeps only where each key is (keyRef, under s/<id>).
+// Identifiers are kept under a keyed hash of their value, never in plain
+// text. See RATIONALE.md.
 
 // hashLen is how many bytes of the identifier hash a key keeps.
 const hashLen = 20
+
+// keyFileName is the name of the key file in the store's directory.
+const keyFileName = "herken.keys"
+
+// keyRef is the stored value of keys.KeyRef(id): which slots of the key
+// file hold the customer's keys, and their generations. While the key is
+// replaced (see rekey), the one before is kept too, to open what it sealed.
+type keyRef struct {
+	Slot   uint32 `msgpack:"s"`
+	Gen    byte   `msgpack:"g,omitempty"`
+	Old    uint32 `msgpack:"o,omitempty"`
+	OldGen byte   `msgpack:"og,omitempty"`
+}
+
+// slots returns the slots the reference names.
+func (r keyRef) slots() []uint32 {
+	if r.Old != 0 {
+		return []uint32{r.Slot, r.Old}
+	}
+	return []uint32{r.Slot}
+}
 
 // identifierKey returns the store key of a normalized identifier.
 func (s *Store) identifierKey(id Identifier) []byte {
@@ -35,40 +58,90 @@ func (s *Store) identifierKey(id Identifier) []byte {
 	return keys.Identifier(string(id.Kind), m.Sum(nil)[:hashLen])
 }
 
-// cipherOf returns the cipher of customer id's key, from the cache or read
-// in t; start is the cache epoch taken before t began.
-func (s *Store) cipherOf(t *kv.Txn, start uint64, id CustomerID) (cipher.AEAD, error) {
-	if c, ok := s.ciphers.Get(id); ok {
-		return c, nil
+// ownerOf returns the owner of a customer's keys in the key file: the 16
+// bytes its ID encodes.
+func ownerOf(id CustomerID) ([]byte, error) {
+	b, err := idEncoding.DecodeString(string(id))
+	if err != nil || len(b) != keyfile.OwnerSize || idEncoding.EncodeToString(b) != string(id) {
+		return nil, invalid("customer id", "not a customer id")
 	}
-	var key []byte
-	err := t.Get(keys.CustomerKey(string(id)), func(b []byte) error {
-		body, err := codec.Body(b)
-		key = bytes.Clone(body)
-		return err
-	})
+	return b, nil
+}
+
+// readKeyRef reads where customer id's keys are.
+func readKeyRef(t *kv.Txn, id CustomerID) (keyRef, error) {
+	var r keyRef
+	err := t.Get(keys.KeyRef(string(id)), func(b []byte) error { return codec.Unmarshal(b, &r) })
 	if errors.Is(err, kv.ErrNotFound) {
-		return nil, fmt.Errorf("%w: customer %s", ErrNotFound, id)
+		return r, fmt.Errorf("%w: customer %s", ErrNotFound, id)
 	}
+	return r, storeErr(err)
+}
+
+func putKeyRef(t *kv.Txn, id CustomerID, r keyRef) error {
+	b, err := codec.Marshal(r)
 	if err != nil {
-		return nil, storeErr(err)
+		return err
 	}
-	c, err := seal.Cipher(key)
+	return t.Set(keys.KeyRef(string(id)), b)
+}
+
+// loadKeys reads the keys a reference names from the key file.
+func (s *Store) loadKeys(id CustomerID, r keyRef) (*seal.Keys, error) {
+	owner, err := ownerOf(id)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := s.keyfile.Get(keyfile.Slot(r.Slot), owner)
+	if err != nil {
+		return nil, keyErr(id, err)
+	}
+	var old []byte
+	if r.Old != 0 {
+		if old, err = s.keyfile.Get(keyfile.Slot(r.Old), owner); err != nil {
+			return nil, keyErr(id, err)
+		}
+	}
+	k, err := seal.NewKeys(cur, r.Gen, old, r.OldGen)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the key of customer %s: %v", ErrFormat, id, err)
 	}
-	s.ciphers.Fill(id, c, start)
-	return c, nil
+	return k, nil
+}
+
+func keyErr(id CustomerID, err error) error {
+	if errors.Is(err, keyfile.ErrClosed) {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: the key of customer %s: %v", ErrFormat, id, err)
+}
+
+// keysOf returns the keys of customer id, from the cache or read in t;
+// start is the cache epoch taken before t began.
+func (s *Store) keysOf(t *kv.Txn, start uint64, id CustomerID) (*seal.Keys, error) {
+	if k, ok := s.ciphers.Get(id); ok {
+		return k, nil
+	}
+	r, err := readKeyRef(t, id)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.loadKeys(id, r)
+	if err != nil {
+		return nil, err
+	}
+	s.ciphers.Fill(id, k, start)
+	return k, nil
 }
 
 // open reads the value kept under where for customer id and opens it.
 func (s *Store) open(t *kv.Txn, start uint64, id CustomerID, where []byte, fn func(plain []byte) error) error {
-	c, err := s.cipherOf(t, start, id)
+	k, err := s.keysOf(t, start, id)
 	if err != nil {
 		return err
 	}
 	return t.Get(where, func(sealed []byte) error {
-		plain, err := seal.Open(c, where, sealed)
+		plain, err := k.Open(where, sealed)
 		if err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrFormat, where, err)
 		}
@@ -76,56 +149,180 @@ func (s *Store) open(t *kv.Txn, start uint64, id CustomerID, where []byte, fn fu
 	})
 }
 
-// cipherFor returns the cipher of customer id for a write.
-func (w *wtx) cipherFor(id CustomerID) (cipher.AEAD, error) {
-	if c, ok := w.ciphers[id]; ok {
-		return c, nil
+// keysFor returns the keys of customer id for a write.
+func (w *wtx) keysFor(id CustomerID) (*seal.Keys, error) {
+	if k, ok := w.ciphers[id]; ok {
+		return k, nil
 	}
-	c, err := w.s.cipherOf(w.txn, w.start, id)
+	k, err := w.s.keysOf(w.txn, w.start, id)
 	if err != nil {
 		return nil, err
 	}
-	w.ciphers[id] = c
-	return c, nil
+	w.ciphers[id] = k
+	return k, nil
 }
 
 // put seals plain with customer id's key and writes it under where.
 func (w *wtx) put(id CustomerID, where, plain []byte) ([]byte, error) {
-	c, err := w.cipherFor(id)
+	k, err := w.keysFor(id)
 	if err != nil {
 		return nil, err
 	}
-	sealed := seal.Seal(c, where, plain)
+	sealed := k.Seal(where, plain)
 	return sealed, w.txn.Set(where, sealed)
 }
 
-// newKey makes the key of a new customer.
-func (w *wtx) newKey(id CustomerID) error {
-	key := seal.NewKey()
-	c, err := seal.Cipher(key)
+// newCustomer makes the ID and key of a new customer: a fresh key from the
+// key file, already on disk, whose owner is the ID.
+func (w *wtx) newCustomer() (CustomerID, error) {
+	f, err := w.s.keyfile.Fresh()
+	if err != nil {
+		return "", keyErr("", err)
+	}
+	id := CustomerID(idEncoding.EncodeToString(f.Owner))
+	k, err := seal.NewKeys(f.Key, 0, nil, 0)
+	if err != nil {
+		return "", err
+	}
+	w.fresh = append(w.fresh, f)
+	w.ciphers[id] = k
+	return id, putKeyRef(w.txn, id, keyRef{Slot: uint32(f.Slot)})
+}
+
+// loadSecrets reads the identifier hash key and the key file's wrap key,
+// making them in a new store.
+func loadSecrets(t *kv.Txn) (secret, wrap []byte, made bool, err error) {
+	for _, k := range []struct {
+		key []byte
+		out *[]byte
+	}{{keys.Secret, &secret}, {keys.Wrap, &wrap}} {
+		err := t.Get(k.key, func(b []byte) error {
+			body, err := codec.Body(b)
+			*k.out = bytes.Clone(body)
+			return err
+		})
+		switch {
+		case errors.Is(err, kv.ErrNotFound):
+			*k.out = seal.NewKey()
+			made = true
+			if err := t.Set(k.key, append([]byte{codec.Version}, *k.out...)); err != nil {
+				return nil, nil, false, storeErr(err)
+			}
+		case err != nil:
+			return nil, nil, false, storeErr(err)
+		case len(*k.out) != seal.KeySize:
+			return nil, nil, false, fmt.Errorf("%w: the secret under %s has %d bytes", ErrFormat, k.key, len(*k.out))
+		}
+	}
+	return secret, wrap, made, nil
+}
+
+// settleKeys settles the keys that the key file holds unconfirmed, as a
+// crash or the last Close left them: each is confirmed when a customer's key
+// reference names it, taken back to be given out again when it is a fresh
+// key that nothing names, and destroyed otherwise. Keys a purge mark names
+// are left to the eraser.
+func (s *Store) settleKeys() error {
+	un := s.keyfile.Unconfirmed()
+	if len(un) == 0 {
+		return nil
+	}
+	t := s.db.Begin(false)
+	defer t.Discard()
+	marks, err := readPurges(t)
 	if err != nil {
 		return err
 	}
-	w.ciphers[id] = c
-	return w.txn.Set(keys.CustomerKey(string(id)), append([]byte{codec.Version}, key...))
+	marked := map[keyfile.Slot]bool{}
+	for _, p := range marks {
+		for _, sl := range p.Slots {
+			marked[keyfile.Slot(sl)] = true
+		}
+	}
+	var confirm, destroy []keyfile.Slot
+	for _, u := range un {
+		if marked[u.Slot] {
+			continue
+		}
+		id := CustomerID(idEncoding.EncodeToString(u.Owner))
+		ref, err := readKeyRef(t, id)
+		switch {
+		case err == nil && (ref.Slot == uint32(u.Slot) || ref.Old == uint32(u.Slot)):
+			confirm = append(confirm, u.Slot)
+		case errors.Is(err, ErrNotFound) && u.IsFresh:
+			if has, err := t.Has(keys.Profile(string(id))); err != nil {
+				return storeErr(err)
+			} else if !has {
+				s.keyfile.Adopt(u.Fresh)
+				continue
+			}
+			destroy = append(destroy, u.Slot)
+		case err == nil || errors.Is(err, ErrNotFound):
+			destroy = append(destroy, u.Slot)
+		default:
+			return err
+		}
+	}
+	if err := s.keyfile.Confirm(confirm...); err != nil {
+		return keyErr("", err)
+	}
+	if err := s.keyfile.Destroy(destroy...); err != nil {
+		return keyErr("", err)
+	}
+	s.keyfile.Release(destroy...)
+	return nil
 }
 
-// loadSecret reads the identifier hash key, making it in a new store.
-func loadSecret(t *kv.Txn) ([]byte, bool, error) {
-	var secret []byte
-	err := t.Get(keys.Secret, func(b []byte) error {
-		body, err := codec.Body(b)
-		secret = bytes.Clone(body)
-		return err
-	})
-	switch {
-	case errors.Is(err, kv.ErrNotFound):
-		secret = seal.NewKey()
-		return secret, true, t.Set(keys.Secret, append([]byte{codec.Version}, secret...))
-	case err != nil:
-		return nil, false, storeErr(err)
-	case len(secret) != seal.KeySize:
-		return nil, false, fmt.Errorf("%w: the identifier secret has %d bytes", ErrFormat, len(secret))
+// collectKeys destroys the confirmed keys that no customer's key reference
+// and no purge mark names: what a power loss with sync writes off can leave,
+// when the key file's confirmation reached the disk and the write that named
+// the key did not.
+func (s *Store) collectKeys() error {
+	type held struct {
+		slot  keyfile.Slot
+		owner CustomerID
 	}
-	return secret, false, nil
+	var all []held
+	err := s.keyfile.Each(func(sl keyfile.Slot, owner []byte, confirmed bool) error {
+		if confirmed {
+			all = append(all, held{sl, CustomerID(idEncoding.EncodeToString(owner))})
+		}
+		return nil
+	})
+	if err != nil {
+		return keyErr("", err)
+	}
+	// Read after listing: a key confirmed before the listing is named by a
+	// write committed before it.
+	t := s.db.Begin(false)
+	defer t.Discard()
+	marks, err := readPurges(t)
+	if err != nil {
+		return err
+	}
+	marked := map[keyfile.Slot]bool{}
+	for _, p := range marks {
+		for _, sl := range p.Slots {
+			marked[keyfile.Slot(sl)] = true
+		}
+	}
+	var lost []keyfile.Slot
+	for _, h := range all {
+		ref, err := readKeyRef(t, h.owner)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return err
+		case ref.Slot == uint32(h.slot) || ref.Old == uint32(h.slot):
+			continue
+		}
+		if !marked[h.slot] {
+			lost = append(lost, h.slot)
+		}
+	}
+	if err := s.keyfile.Destroy(lost...); err != nil {
+		return keyErr("", err)
+	}
+	s.keyfile.Release(lost...)
+	return nil
 }

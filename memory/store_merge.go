@@ -215,11 +215,11 @@ func (w *wtx) history(id CustomerID) ([]Event, error) {
 	if c, ok := w.custs[id]; ok {
 		loadSeq = c.loadSeq
 	}
-	c, err := w.cipherFor(id)
+	k, err := w.keysFor(id)
 	if err != nil {
 		return nil, err
 	}
-	events, err := readEvents(w.txn, c, id, loadSeq)
+	events, err := readEvents(w.txn, k, id, loadSeq)
 	if err != nil {
 		return nil, err
 	}

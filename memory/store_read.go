@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/herken/herken/memory/internal/seal"
 	"hash/maphash"
 
 	"github.com/herken/herken/memory/internal/codec"
@@ -73,11 +72,11 @@ func (s *Store) readProfileFrom(t *kv.Txn, start uint64, id CustomerID, cached *
 			p = cached.clone()
 			return nil
 		}
-		c, err := s.cipherOf(t, start, id)
+		k, err := s.keysOf(t, start, id)
 		if err != nil {
 			return err
 		}
-		plain, err := seal.Open(c, where, sealed)
+		plain, err := k.Open(where, sealed)
 		if err != nil {
 			return fmt.Errorf("%w: the profile of %s: %v", ErrFormat, id, err)
 		}

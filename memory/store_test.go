@@ -6,6 +6,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -108,23 +111,67 @@ func TestCacheStaysCorrectAfterWrites(t *testing.T) {
 	}
 }
 
+// TestCompact forgets half of the customers and overwrites the others'
+// facts, then compacts: the space the forgotten customers and the old
+// values took is given back, every receipt says their data is gone, and
+// everyone else is as they were.
 func TestCompact(t *testing.T) {
 	ctx := context.Background()
-	s, err := memory.Open(ctx, memory.DefaultOptions(t.TempDir()))
+	dir := t.TempDir()
+	opts := memory.DefaultOptions(dir).WithSyncWrites(false)
+	s, err := memory.Open(ctx, opts)
 	require.NoError(t, err)
-	defer s.Close()
-	for i := range 200 {
+	var kept []memory.CustomerID
+	for i := range 60 {
 		r := recognize(t, s, memory.Email(fmt.Sprintf("c%d@example.com", i)))
-		require.NoError(t, s.Remember(ctx, r.Customer, memory.Fact{Key: "k", Value: "v"}))
+		for v := range 5 {
+			require.NoError(t, s.Remember(ctx, r.Customer, memory.Fact{Key: "k", Value: strings.Repeat(fmt.Sprint(v), 2000)}))
+		}
 		if i%2 == 0 {
 			_, err := s.Forget(ctx, r.Customer)
 			require.NoError(t, err)
+		} else {
+			kept = append(kept, r.Customer)
 		}
 	}
-	require.NoError(t, s.Compact(ctx))
-	require.NoError(t, s.Check(ctx))
-	_, err = s.Lookup(ctx, memory.Email("c1@example.com"))
+	// Out of the memory tables, into the files.
+	require.NoError(t, s.Close())
+	before := tableBytes(t, dir)
+	s, err = memory.Open(ctx, opts)
 	require.NoError(t, err)
+	defer s.Close()
+
+	require.NoError(t, s.Compact(ctx))
+	after := tableBytes(t, dir)
+	t.Logf("tables: %d bytes before Compact, %d after", before, after)
+	require.Less(t, after, before/2, "the forgotten customers and the replaced values leave the files")
+	require.NoError(t, s.Check(ctx))
+	rs, err := s.Receipts(ctx)
+	require.NoError(t, err)
+	require.Len(t, rs, 30)
+	for _, r := range rs {
+		require.False(t, r.Purged.IsZero(), "receipt %s", r.ID)
+	}
+	for _, id := range kept {
+		got, _ := brief(t, s, id).Fact("k")
+		require.Equal(t, strings.Repeat("4", 2000), got)
+	}
+	_, err = s.Lookup(ctx, memory.Email("c0@example.com"))
+	require.ErrorIs(t, err, memory.ErrNotFound)
 	require.NoError(t, s.Close())
 	require.ErrorIs(t, s.Compact(ctx), memory.ErrClosed)
+}
+
+// tableBytes returns the bytes of the store's table files in dir.
+func tableBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "*.sst"))
+	require.NoError(t, err)
+	var n int64
+	for _, name := range names {
+		fi, err := os.Stat(name)
+		require.NoError(t, err)
+		n += fi.Size()
+	}
+	return n
 }

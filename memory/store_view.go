@@ -4,7 +4,6 @@ package memory
 
 import (
 	"context"
-	"crypto/cipher"
 	"errors"
 	"fmt"
 	"slices"
@@ -113,21 +112,21 @@ func (s *Store) History(ctx context.Context, id CustomerID) ([]Event, error) {
 
 // readHistory reads customer id's events, in order.
 func (s *Store) readHistory(t *kv.Txn, start uint64, id CustomerID) ([]Event, error) {
-	c, err := s.cipherOf(t, start, id)
+	k, err := s.keysOf(t, start, id)
 	if err != nil {
 		return nil, err
 	}
-	return readEvents(t, c, id, ^uint64(0))
+	return readEvents(t, k, id, ^uint64(0))
 }
 
-// readEvents reads customer id's events up to seq last, opening them with c.
-func readEvents(t *kv.Txn, c cipher.AEAD, id CustomerID, last uint64) ([]Event, error) {
+// readEvents reads customer id's events up to seq last, opening them with k.
+func readEvents(t *kv.Txn, k *seal.Keys, id CustomerID, last uint64) ([]Event, error) {
 	var es []Event
-	err := t.Scan(keys.Events(string(id)), false, func(k, v []byte) error {
-		if keys.EventSeq(k) > last {
+	err := t.Scan(keys.Events(string(id)), false, func(key, v []byte) error {
+		if keys.EventSeq(key) > last {
 			return nil
 		}
-		plain, err := seal.Open(c, k, v)
+		plain, err := k.Open(key, v)
 		if err != nil {
 			return fmt.Errorf("%w: an event of %s: %v", ErrFormat, id, err)
 		}
@@ -137,7 +136,7 @@ func readEvents(t *kv.Txn, c cipher.AEAD, id CustomerID, last uint64) ([]Event, 
 		}
 		e.Customer = id
 		if e.Kind == EventCompacted {
-			cp, err := readCheckpoint(t, c, id)
+			cp, err := readCheckpoint(t, k, id)
 			if err != nil {
 				return err
 			}
@@ -150,11 +149,11 @@ func readEvents(t *kv.Txn, c cipher.AEAD, id CustomerID, last uint64) ([]Event, 
 }
 
 // readCheckpoint reads the state customer id's compacted events left.
-func readCheckpoint(t *kv.Txn, c cipher.AEAD, id CustomerID) (*checkpoint, error) {
+func readCheckpoint(t *kv.Txn, k *seal.Keys, id CustomerID) (*checkpoint, error) {
 	where := keys.Checkpoint(string(id))
 	cp := new(checkpoint)
 	err := t.Get(where, func(v []byte) error {
-		plain, err := seal.Open(c, where, v)
+		plain, err := k.Open(where, v)
 		if err != nil {
 			return fmt.Errorf("%w: the compacted history of %s: %v", ErrFormat, id, err)
 		}

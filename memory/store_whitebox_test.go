@@ -4,13 +4,14 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keyfile"
 	"github.com/herken/herken/memory/internal/keys"
-	"github.com/herken/herken/memory/internal/seal"
 )
 
 // setRaw writes a value under key, bypassing the store's logic.
@@ -34,11 +35,11 @@ func TestValueOfNewerFormatIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	b[0] = codec.Version + 1
 	txn := s.db.Begin(false)
-	c, err := s.cipherOf(txn, 0, r.Customer)
+	c, err := s.keysOf(txn, 0, r.Customer)
 	txn.Discard()
 	require.NoError(t, err)
 	where := keys.Profile(string(r.Customer))
-	setRaw(t, s, where, seal.Seal(c, where, b))
+	setRaw(t, s, where, c.Seal(where, b))
 
 	_, err = s.Brief(ctx, r.Customer, BriefQuery{})
 	require.ErrorIs(t, err, ErrFormat)
@@ -55,6 +56,7 @@ func TestUnfinishedForgetIsFinishedOnOpen(t *testing.T) {
 	r, err := s.Recognize(ctx, Email("ada@example.com"))
 	require.NoError(t, err)
 	require.NoError(t, s.SaveDraft(ctx, r.Customer, "cart", []byte("secret cart")))
+	key, stored, _ := customerKey(t, s, r.Customer)
 	// Crash after the first transaction of Forget: do it by hand.
 	err = s.write(ctx, func(w *wtx) error {
 		_, _, err := w.forget(r.Customer)
@@ -62,12 +64,15 @@ func TestUnfinishedForgetIsFinishedOnOpen(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Error(t, s.Check(ctx), "a forget is unfinished")
-	require.NoError(t, s.Close())
+	crash(t, s)
+	require.True(t, filesContain(t, dir, stored), "the key outlived the crash")
 
 	s, err = Open(ctx, DefaultOptions(dir))
 	require.NoError(t, err)
 	defer s.Close()
 	require.NoError(t, s.Check(ctx))
+	require.False(t, filesContain(t, dir, stored), "Open destroyed the key")
+	require.False(t, filesContain(t, dir, key))
 	txn := s.db.Begin(false)
 	defer txn.Discard()
 	for _, prefix := range [][]byte{keys.Customer(string(r.Customer)), keys.Events(string(r.Customer)), keys.Pending} {
@@ -75,4 +80,38 @@ func TestUnfinishedForgetIsFinishedOnOpen(t *testing.T) {
 		require.NoError(t, txn.Scan(prefix, true, func(_, _ []byte) error { n++; return nil }))
 		require.Zero(t, n, "keys left under %q", prefix)
 	}
+}
+
+// TestKeyFileDoesNotGrowAcrossOpens opens a store again and again, making a
+// few customers each time: the fresh keys a Close leaves are taken back by
+// the next Open, so the key file holds the customers and one batch.
+func TestKeyFileDoesNotGrowAcrossOpens(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	n := 0
+	for round := range 5 {
+		s, err := Open(ctx, DefaultOptions(dir))
+		require.NoError(t, err)
+		for range 10 {
+			_, err := s.Recognize(ctx, Email(fmt.Sprintf("c%d@example.com", n)))
+			require.NoError(t, err)
+			n++
+		}
+		require.NoError(t, s.Check(ctx))
+		size := s.keyfile.Size()
+		require.NoError(t, s.Close())
+		require.LessOrEqual(t, size, int64(1+n+128)*keyfile.SlotSize, "round %d", round)
+	}
+}
+
+// crash closes the store as a crash would leave it: nothing that Close
+// finishes is finished.
+func crash(t *testing.T, s *Store) {
+	t.Helper()
+	s.closed.Store(true)
+	s.stopEraser()
+	s.gate.Lock()
+	defer s.gate.Unlock()
+	require.NoError(t, s.keyfile.Close())
+	require.NoError(t, s.db.Close())
 }

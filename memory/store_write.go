@@ -4,22 +4,28 @@ package memory
 
 import (
 	"context"
-	"crypto/cipher"
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"time"
 
 	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keyfile"
 	"github.com/herken/herken/memory/internal/keys"
 	"github.com/herken/herken/memory/internal/kv"
+	"github.com/herken/herken/memory/internal/seal"
 )
 
 // maxAttempts bounds how often a write is retried after conflicting with
 // concurrent writes before it fails with ErrBusy.
 const maxAttempts = 64
+
+// maxBlocked bounds how long a write waits for the storage engine to take
+// writes again (see Compact) before it fails with ErrBusy.
+const maxBlocked = time.Minute
 
 // wtx is one attempt at a write: a transaction and the customers it loaded.
 // Writers decode their own profiles and never change shared ones.
@@ -34,8 +40,12 @@ type wtx struct {
 	held  []int             // commit stripes held for the whole write
 	after []func()          // work to run after a successful commit
 	start uint64            // the cache epoch when the write began
-	// ciphers of the customers' keys, new ones included
-	ciphers map[CustomerID]cipher.AEAD
+	// keys of the customers, new ones included
+	ciphers map[CustomerID]*seal.Keys
+	// fresh keys this attempt took for new customers: given back when it
+	// surely did not commit
+	fresh      []keyfile.Fresh
+	committing bool // the transaction's commit was called
 }
 
 // wcust is a customer as a write sees it.
@@ -63,12 +73,13 @@ func (s *Store) writeOn(ctx context.Context, id CustomerID, fn func(w *wtx) erro
 		return err
 	}
 	defer s.leave()
+	blocked := time.Duration(0) // waited for the engine to take writes again
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		w := &wtx{s: s, now: s.now(), custs: map[CustomerID]*wcust{}, keys: map[identRef]bool{},
-			ciphers: map[CustomerID]cipher.AEAD{}}
+			ciphers: map[CustomerID]*seal.Keys{}}
 		if id != "" {
 			i := s.stripe(id)
 			s.commit[i].Lock()
@@ -84,7 +95,35 @@ func (s *Store) writeOn(ctx context.Context, id CustomerID, fn func(w *wtx) erro
 		for _, i := range w.held {
 			s.commit[i].Unlock()
 		}
-		if !errors.Is(err, kv.ErrConflict) && !errors.Is(err, kv.ErrBlocked) {
+		switch {
+		case err == nil:
+			// Their keys are used: what names them is on disk (or as
+			// durable as the options make writes).
+			for _, f := range w.fresh {
+				if cerr := s.keyfile.Confirm(f.Slot); cerr != nil {
+					s.logf(ctx, slog.LevelWarn, "memory: a new customer's key was not confirmed; the next Open settles it", "err", cerr)
+				}
+			}
+		case !w.committing || errors.Is(err, kv.ErrConflict):
+			// Nothing of this attempt is stored: its new customers' keys
+			// are unused.
+			for _, f := range w.fresh {
+				s.keyfile.Return(f)
+			}
+		}
+		if errors.Is(err, kv.ErrBlocked) {
+			// Compact stops writes while it writes the memory tables out:
+			// wait for it, without counting this as a conflict.
+			if blocked > maxBlocked {
+				return fmt.Errorf("%w: the storage engine took no writes for %v", ErrBusy, blocked)
+			}
+			d := min(time.Millisecond<<min(attempt, 5), 20*time.Millisecond)
+			time.Sleep(d)
+			blocked += d
+			attempt--
+			continue
+		}
+		if !errors.Is(err, kv.ErrConflict) {
 			return storeErr(err)
 		}
 		if attempt == maxAttempts {
@@ -134,11 +173,11 @@ func (w *wtx) load(id CustomerID) (*wcust, error) {
 
 // create makes a new customer.
 func (w *wtx) create() (*wcust, error) {
-	id := newCustomerID()
-	c := &wcust{p: newProfile(id, w.now), isNew: true, swept: true}
-	if err := w.newKey(id); err != nil {
+	id, err := w.newCustomer()
+	if err != nil {
 		return nil, err
 	}
+	c := &wcust{p: newProfile(id, w.now), isNew: true, swept: true}
 	w.custs[id] = c
 	w.order = append(w.order, c)
 	return c, w.emit(c, Event{Kind: EventCreated}, nil)
@@ -271,6 +310,7 @@ func (w *wtx) commit() error {
 			w.s.commit[i].Unlock()
 		}
 	}()
+	w.committing = true
 	if err := w.txn.Commit(); err != nil {
 		return err
 	}

@@ -8,8 +8,10 @@
 //	c/<id>/h          the state the history's compacted events left
 //	e/<id>/<seq>      an event of the customer's history; seq is big-endian
 //	i/<kind>\x00<h>   an identifier (h: a keyed hash of its value), pointing at its customer
-//	k/<id>            the customer's key, which seals every value above
+//	s/<id>            where the customer's keys are kept in the key file, which seal every value above
+//	k/<id>            the customer's key itself, in store format 1 only
 //	m/secret          the key of the identifier hashes
+//	m/wrap            the key that pads the keys in the key file
 //	r/<receipt>       a forget receipt (no personal data)
 //	x/<id>            a forget that has started and not finished
 //	m/format          the store's format version, alone
@@ -66,11 +68,20 @@ func Identifier(kind string, hash []byte) []byte { return join("i/", kind, "\x00
 // Identifiers is the prefix of all identifiers.
 var Identifiers = []byte("i/")
 
-// CustomerKey is the key of a customer's key.
+// CustomerKey is the key of a customer's key in store format 1.
 func CustomerKey(id string) []byte { return join("k/", id) }
 
-// CustomerKeys is the prefix of all customer keys.
+// CustomerKeys is the prefix of all customer keys in store format 1.
 var CustomerKeys = []byte("k/")
+
+// KeyRef is the key of where a customer's keys are kept.
+func KeyRef(id string) []byte { return join("s/", id) }
+
+// KeyRefs is the prefix of every customer's KeyRef.
+var KeyRefs = []byte("s/")
+
+// Wrap is the key of the key that pads the keys in the key file.
+var Wrap = []byte("m/wrap")
 
 // Secret is the key of the secret that keys the identifier hashes.
 var Secret = []byte("m/secret")

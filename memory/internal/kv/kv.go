@@ -152,10 +152,31 @@ func (d *DB) DeletePrefixes(prefixes ...[]byte) error {
 	}
 }
 
-// Compact merges the tree's levels into the last one and rewrites value
-// logs that are mostly garbage, so that deleted and overwritten entries
-// leave the files. It is slow on a large store and may run alongside writes.
+// compactMark is a key that Compact writes and drops at once.
+var compactMark = []byte{0xfe, 'c'}
+
+// Compact writes the memory tables out, merges the tree's levels into the
+// last one and rewrites value logs that are mostly garbage, so that deleted
+// and overwritten entries leave the files. It is slow on a large store;
+// reads go on meanwhile, and writes wait a moment while the memory tables
+// are written out (see DropPrefixes).
 func (d *DB) Compact() error {
+	// Flatten never writes the memory tables out, and leaves a tree whose
+	// tables are all in level 0 as it is, with every deleted entry in it.
+	// Dropping a live key writes every memory table out and compacts level
+	// 0 into the base level; then Flatten merges the rest.
+	t := d.Begin(true)
+	err := t.t.Set(compactMark, nil)
+	if err == nil {
+		err = t.t.Commit()
+	}
+	t.Discard()
+	if err != nil {
+		return translate(err)
+	}
+	if err := d.dropPrefixes([][]byte{compactMark}); err != nil {
+		return err
+	}
 	if err := d.db.Flatten(2); err != nil {
 		return translate(err)
 	}
@@ -209,10 +230,14 @@ func (d *DB) Load(r io.Reader) error {
 // erases, as long as the keys are live when it runs. Writes fail with
 // ErrBlocked while it runs, and are retried by their callers.
 func (d *DB) DropPrefixes(prefixes ...[]byte) error {
+	return d.dropPrefixes(withParts(prefixes))
+}
+
+func (d *DB) dropPrefixes(prefixes [][]byte) error {
 	d.drop.Lock()
 	defer d.drop.Unlock()
 	for {
-		err := translate(d.db.DropPrefix(withParts(prefixes)...))
+		err := translate(d.db.DropPrefix(prefixes...))
 		if !errors.Is(err, ErrBlocked) {
 			if err != nil {
 				return err

@@ -1,9 +1,13 @@
 //go:build !wasip1
 
 // Package seal encrypts a customer's stored values with the customer's own
-// key: AES-256-GCM, each value bound to the store key it is kept under.
-// Destroying a customer's key makes every copy of their values unreadable:
-// the live files, what compaction has not yet rewritten, and backups.
+// key: AES-256-GCM, each value bound to the store key it is kept under and
+// to the generation of the key that sealed it. Destroying a customer's key
+// makes every copy of what it sealed unreadable: the live files, what
+// compaction has not yet rewritten, and backups. A customer's key is
+// replaced by a new generation when something of theirs must be erased
+// while they stay: their live values are sealed again with the new key, and
+// the old one is destroyed.
 package seal
 
 import (
@@ -16,10 +20,15 @@ import (
 // KeySize is the size of a customer key.
 const KeySize = 32
 
-// version is the first byte of a sealed value.
-const version = 1
+// A sealed value starts with its version. Version 1, [1][nonce][sealed],
+// is bound to where it is kept and was sealed by generation 0. Version 2,
+// [2][generation][nonce][sealed], is bound to its generation and where.
+const (
+	version1 = 1
+	version2 = 2
+)
 
-// ErrOpen is returned for a value that does not open with the key: it was
+// ErrOpen is returned for a value that does not open with the keys: it was
 // sealed with another key, under another store key, or changed.
 var ErrOpen = errors.New("seal: value does not open")
 
@@ -30,8 +39,7 @@ func NewKey() []byte {
 	return k
 }
 
-// Cipher returns the AEAD of a customer key. It is safe for concurrent use.
-func Cipher(key []byte) (cipher.AEAD, error) {
+func aead(key []byte) (cipher.AEAD, error) {
 	if len(key) != KeySize {
 		return nil, errors.New("seal: a customer key has 32 bytes")
 	}
@@ -42,23 +50,111 @@ func Cipher(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(b)
 }
 
-// Seal encrypts plain for storage under where.
-func Seal(c cipher.AEAD, where, plain []byte) []byte {
-	out := make([]byte, 1+c.NonceSize(), 1+c.NonceSize()+len(plain)+c.Overhead())
-	out[0] = version
-	_, _ = rand.Read(out[1 : 1+c.NonceSize()])
-	return c.Seal(out, out[1:1+c.NonceSize()], plain, where)
+// Keys seals and opens the values of one customer. The current key seals;
+// while the customer's key is being replaced, the one before it still opens
+// what it sealed. Keys is safe for concurrent use.
+type Keys struct {
+	cur, old    cipher.AEAD
+	gen, oldGen byte
+}
+
+// NewKeys returns the keys of a customer whose current key, of generation
+// gen, is cur; old, of generation oldGen, is nil unless the key is being
+// replaced.
+func NewKeys(cur []byte, gen byte, old []byte, oldGen byte) (*Keys, error) {
+	c, err := aead(cur)
+	if err != nil {
+		return nil, err
+	}
+	k := &Keys{cur: c, gen: gen}
+	if old != nil {
+		if gen == oldGen {
+			return nil, errors.New("seal: two keys of one generation")
+		}
+		if k.old, err = aead(old); err != nil {
+			return nil, err
+		}
+		k.oldGen = oldGen
+	}
+	return k, nil
+}
+
+// Gen returns the generation of the current key.
+func (k *Keys) Gen() byte { return k.gen }
+
+// Seal encrypts plain with the current key for storage under where.
+func (k *Keys) Seal(where, plain []byte) []byte {
+	c := k.cur
+	n := c.NonceSize()
+	out := make([]byte, 2+n, 2+n+len(plain)+c.Overhead())
+	out[0], out[1] = version2, k.gen
+	_, _ = rand.Read(out[2 : 2+n])
+	return c.Seal(out, out[2:2+n], plain, ad(k.gen, where))
 }
 
 // Open decrypts a value sealed for storage under where.
-func Open(c cipher.AEAD, where, sealed []byte) ([]byte, error) {
-	n := c.NonceSize()
-	if len(sealed) < 1+n+c.Overhead() || sealed[0] != version {
+func (k *Keys) Open(where, sealed []byte) ([]byte, error) {
+	gen, body, ok := split(sealed)
+	if !ok {
 		return nil, ErrOpen
 	}
-	plain, err := c.Open(nil, sealed[1:1+n], sealed[1+n:], where)
+	var c cipher.AEAD
+	switch {
+	case gen == k.gen:
+		c = k.cur
+	case k.old != nil && gen == k.oldGen:
+		c = k.old
+	default:
+		return nil, ErrOpen
+	}
+	n := c.NonceSize()
+	if len(body) < n+c.Overhead() {
+		return nil, ErrOpen
+	}
+	data := where
+	if sealed[0] == version2 {
+		data = ad(gen, where)
+	}
+	plain, err := c.Open(nil, body[:n], body[n:], data)
 	if err != nil {
 		return nil, ErrOpen
 	}
 	return plain, nil
+}
+
+// Gen returns the generation of the key that sealed a value.
+func Gen(sealed []byte) (byte, bool) {
+	gen, _, ok := split(sealed)
+	return gen, ok
+}
+
+// split returns the generation of a sealed value and what follows its
+// header.
+func split(sealed []byte) (byte, []byte, bool) {
+	switch {
+	case len(sealed) >= 1 && sealed[0] == version1:
+		return 0, sealed[1:], true
+	case len(sealed) >= 2 && sealed[0] == version2:
+		return sealed[1], sealed[2:], true
+	}
+	return 0, nil, false
+}
+
+func ad(gen byte, where []byte) []byte {
+	b := make([]byte, 0, 1+len(where))
+	return append(append(b, gen), where...)
+}
+
+// SealVersion1 seals plain as format 1 of the store did, for tests of data
+// it wrote.
+func SealVersion1(key, where, plain []byte) ([]byte, error) {
+	c, err := aead(key)
+	if err != nil {
+		return nil, err
+	}
+	n := c.NonceSize()
+	out := make([]byte, 1+n, 1+n+len(plain)+c.Overhead())
+	out[0] = version1
+	_, _ = rand.Read(out[1 : 1+n])
+	return c.Seal(out, out[1:1+n], plain, where), nil
 }
