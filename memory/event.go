@@ -12,7 +12,7 @@ const (
 	EventIdentifierVerified EventKind = "identifier.verified" // Identifier
 	EventIdentifierUnlinked EventKind = "identifier.unlinked" // Identifier, Reason
 	EventNamed              EventKind = "profile.named"       // Name
-	EventFactRemembered     EventKind = "fact.remembered"     // Fact
+	EventFactRemembered     EventKind = "fact.remembered"     // Fact; once erased, Erased and the Fact without its Value
 	EventFactForgotten      EventKind = "fact.forgotten"      // Key
 	EventFactExpired        EventKind = "fact.expired"        // Key
 	EventPreferenceSet      EventKind = "preference.set"      // Key, Value ("" clears)
@@ -57,6 +57,11 @@ type Event struct {
 	Merge      *Merge      `json:"merge,omitempty" msgpack:"mg,omitempty"`
 	Receipt    *Receipt    `json:"receipt,omitempty" msgpack:"-"`
 	Compaction *Compaction `json:"compaction,omitempty" msgpack:"cp,omitempty"`
+
+	// Erased is when the personal value this event recorded was erased: a
+	// fact's value, once it expired or was forgotten. The event stays, to
+	// say what kind of thing was kept and when; its value is gone.
+	Erased time.Time `json:"erased,omitzero" msgpack:"er,omitempty"`
 
 	// checkpoint is, on a history.compacted event read from the store,
 	// the state the folded events left.

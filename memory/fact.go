@@ -4,7 +4,9 @@ import "time"
 
 // Fact is an answer the customer already gave, such as a shipping postcode
 // or an order number: the basis of never asking twice. A key holds one
-// current value; a newer fact replaces an older one, which stays in history.
+// current value; a newer fact replaces an older one, which stays in history
+// until it expires or the fact is forgotten (Store.ForgetFact): then every
+// value it had is erased.
 type Fact struct {
 	// Key names the fact: lowercase, dotted, such as "shipping.postcode".
 	Key   string `json:"key" msgpack:"k"`
@@ -20,7 +22,9 @@ type Fact struct {
 	// Retention is how long to keep it; zero keeps it until forgotten.
 	// Remember turns it into Expires.
 	Retention time.Duration `json:"-" msgpack:"-"`
-	// Expires is when the fact stops being used and is dropped; zero is never.
+	// Expires is when the fact stops being used and its value is erased,
+	// from the profile and the history, whether or not the customer comes
+	// back (see Store.ForgetFact); zero is never.
 	Expires time.Time `json:"expires,omitzero" msgpack:"x,omitempty"`
 }
 

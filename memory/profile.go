@@ -103,7 +103,7 @@ func (p *profile) apply(e *Event, absorbed *profile) effects {
 			p.Name, p.NameAt = e.Name, e.At
 		}
 	case EventFactRemembered:
-		if e.Fact != nil {
+		if e.Fact != nil && e.Erased.IsZero() {
 			p.Facts = upsertFact(p.Facts, *e.Fact)
 		}
 	case EventFactForgotten, EventFactExpired:

@@ -15,7 +15,6 @@ import (
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keyfile"
 	"github.com/herken/herken/memory/internal/kv"
-	"github.com/herken/herken/memory/internal/seal"
 )
 
 // Store is a customer memory. It is safe for concurrent use by many
@@ -27,9 +26,9 @@ type Store struct {
 	epoch    cache.Epoch // orders cache fills against invalidations
 	profiles *cache.Cache[CustomerID, *profile]
 	idents   *cache.Cache[identRef, indexEntry]
-	ciphers  *cache.Cache[CustomerID, *seal.Keys] // of the customers' keys
-	secret   []byte                               // keys the identifier hashes
-	keyfile  *keyfile.File                        // the customers' keys
+	ciphers  *cache.Cache[CustomerID, keyed] // of the customers' keys
+	secret   []byte                          // keys the identifier hashes
+	keyfile  *keyfile.File                   // the customers' keys
 
 	eraser    eraser // erases in the background what Forget left
 	restoring bool   // Open restores a backup: the key file is made anew
@@ -90,7 +89,7 @@ func open(ctx context.Context, opts Options, load func(db *kv.DB) error, finish 
 		s.idents, err = cache.New[identRef, indexEntry](opts.cacheSize*2, &s.epoch)
 	}
 	if err == nil {
-		s.ciphers, err = cache.New[CustomerID, *seal.Keys](opts.cacheSize*2, &s.epoch)
+		s.ciphers, err = cache.New[CustomerID, keyed](opts.cacheSize*2, &s.epoch)
 	}
 	if err == nil && load != nil {
 		s.restoring = true

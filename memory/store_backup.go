@@ -53,6 +53,9 @@ func (s *Store) Backup(ctx context.Context, data, keysOut io.Writer) error {
 		return err
 	}
 	defer s.leave()
+	// No key is replaced meanwhile: the keys must open the data.
+	s.eraser.rekeyMu.RLock()
+	defer s.eraser.rekeyMu.RUnlock()
 	// Data first: a customer forgotten between the two has data and no key,
 	// which a restore drops; the other way round would keep them.
 	bw := bufio.NewWriter(data)

@@ -31,106 +31,80 @@ const maxProblems = 20
 // It reads the whole store; use it in tests, after a crash, or from a tool.
 func (s *Store) Check(ctx context.Context) error {
 	var problems []error
+	var stale *staleKeyError // a key replaced while Check read: it looks again
 	report := func(format string, args ...any) {
+		for _, a := range args {
+			if err, ok := a.(error); ok && stale == nil {
+				errors.As(err, &stale)
+			}
+		}
 		if len(problems) < maxProblems {
 			problems = append(problems, fmt.Errorf("memory: check: "+format, args...))
 		}
 	}
 	err := s.view(ctx, func(r *reader) error {
-		t := r.t
-		profiles := map[CustomerID]*profile{}
-		err := t.Scan([]byte("c/"), true, func(k, _ []byte) error {
-			if !bytes.HasSuffix(k, []byte("/p")) || len(k) != len("c/")+customerIDLen+len("/p") {
-				return nil
-			}
-			id := CustomerID(k[len("c/") : len("c/")+customerIDLen])
-			p, err := s.readProfile(t, r.start, id)
-			if err != nil {
-				report("profile of %s: %v", id, err)
-				return nil
-			}
-			profiles[p.ID] = p
+		problems, stale = nil, nil
+		err := s.check(ctx, r, report)
+		if err == nil && stale != nil {
+			return stale
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(problems...)
+}
+
+// check is one try of Check, in r.
+func (s *Store) check(ctx context.Context, r *reader, report func(string, ...any)) error {
+	t := r.t
+	profiles := map[CustomerID]*profile{}
+	err := t.Scan([]byte("c/"), true, func(k, _ []byte) error {
+		if !bytes.HasSuffix(k, []byte("/p")) || len(k) != len("c/")+customerIDLen+len("/p") {
 			return nil
-		})
+		}
+		id := CustomerID(k[len("c/") : len("c/")+customerIDLen])
+		p, err := s.readProfile(t, r.start, id)
 		if err != nil {
-			return err
-		}
-		// Identifiers are kept under a hash: check them from the profiles.
-		listed := map[string]link{} // identifier key → the link that names it
-		for _, p := range profiles {
-			if p.MergedInto != "" {
-				continue
-			}
-			for _, l := range p.Idents {
-				listed[string(s.identifierKey(l.Identifier))] = l
-			}
-		}
-		err = t.Scan(keys.Identifiers, false, func(k, v []byte) error {
-			kind, _, _ := bytes.Cut(k[len(keys.Identifiers):], []byte{0})
-			var e indexEntry
-			if err := codec.Unmarshal(v, &e); err != nil {
-				report("identifier %s: %v", kind, err)
-				return nil
-			}
-			p, ok := profiles[e.Customer]
-			switch {
-			case !ok:
-				report("a %s identifier points at missing customer %s", kind, e.Customer)
-			case p.MergedInto != "":
-				report("a %s identifier points at %s, merged into %s", kind, p.ID, p.MergedInto)
-			default:
-				l, ok := listed[string(k)]
-				if !ok || !slices.Contains(p.Idents, l) {
-					report("a %s identifier points at %s, which does not list it", kind, p.ID)
-				} else if l.Verified != e.Verified {
-					report("a %s identifier of %s is verified=%v in the index and %v in the profile", kind, p.ID, e.Verified, l.Verified)
-				}
-			}
+			report("profile of %s: %v", id, err)
 			return nil
-		})
-		if err != nil {
-			return err
 		}
-		// Every customer has its keys, and every key its customer.
-		refs := map[CustomerID]bool{}
-		err = t.Scan(keys.KeyRefs, false, func(k, v []byte) error {
-			id := CustomerID(k[len(keys.KeyRefs):])
-			refs[id] = true
-			var ref keyRef
-			if err := codec.Unmarshal(v, &ref); err != nil {
-				report("the key reference of %s: %v", id, err)
-				return nil
-			}
-			if _, ok := profiles[id]; !ok {
-				report("a key without its customer %s", id)
-			} else if _, err := s.loadKeys(id, ref); err != nil {
-				report("the keys of %s: %v", id, err)
-			}
+		profiles[p.ID] = p
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Identifiers are kept under a hash: check them from the profiles.
+	listed := map[string]link{} // identifier key → the link that names it
+	for _, p := range profiles {
+		if p.MergedInto != "" {
+			continue
+		}
+		for _, l := range p.Idents {
+			listed[string(s.identifierKey(l.Identifier))] = l
+		}
+	}
+	err = t.Scan(keys.Identifiers, false, func(k, v []byte) error {
+		kind, _, _ := bytes.Cut(k[len(keys.Identifiers):], []byte{0})
+		var e indexEntry
+		if err := codec.Unmarshal(v, &e); err != nil {
+			report("identifier %s: %v", kind, err)
 			return nil
-		})
-		if err != nil {
-			return err
 		}
-		for id := range profiles {
-			if !refs[id] {
-				report("customer %s has no key", id)
-			}
-		}
-		for _, p := range profiles {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			s.checkCustomer(t, p, profiles, report)
-		}
-		// Keys are destroyed before Forget returns; only their sealed
-		// data may wait for the background purge.
-		marks, err := readPurges(t)
-		if err != nil {
-			return err
-		}
-		for id, p := range marks {
-			if len(p.Slots) > 0 {
-				report("the keys of forgotten %s are not destroyed", id)
+		p, ok := profiles[e.Customer]
+		switch {
+		case !ok:
+			report("a %s identifier points at missing customer %s", kind, e.Customer)
+		case p.MergedInto != "":
+			report("a %s identifier points at %s, merged into %s", kind, p.ID, p.MergedInto)
+		default:
+			l, ok := listed[string(k)]
+			if !ok || !slices.Contains(p.Idents, l) {
+				report("a %s identifier points at %s, which does not list it", kind, p.ID)
+			} else if l.Verified != e.Verified {
+				report("a %s identifier of %s is verified=%v in the index and %v in the profile", kind, p.ID, e.Verified, l.Verified)
 			}
 		}
 		return nil
@@ -138,7 +112,49 @@ func (s *Store) Check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return errors.Join(problems...)
+	// Every customer has its keys, and every key its customer.
+	refs := map[CustomerID]bool{}
+	err = t.Scan(keys.KeyRefs, false, func(k, v []byte) error {
+		id := CustomerID(k[len(keys.KeyRefs):])
+		refs[id] = true
+		var ref keyRef
+		if err := codec.Unmarshal(v, &ref); err != nil {
+			report("the key reference of %s: %v", id, err)
+			return nil
+		}
+		if _, ok := profiles[id]; !ok {
+			report("a key without its customer %s", id)
+		} else if _, err := s.loadKeys(id, ref); err != nil {
+			report("the keys of %s: %v", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for id := range profiles {
+		if !refs[id] {
+			report("customer %s has no key", id)
+		}
+	}
+	for _, p := range profiles {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.checkCustomer(t, p, profiles, report)
+	}
+	// Keys are destroyed before Forget returns; only their sealed
+	// data may wait for the background purge.
+	marks, err := readPurges(t)
+	if err != nil {
+		return err
+	}
+	for id, p := range marks {
+		if len(p.Slots) > 0 {
+			report("the keys of forgotten %s are not destroyed", id)
+		}
+	}
+	return nil
 }
 
 func (s *Store) checkCustomer(t *kv.Txn, p *profile, profiles map[CustomerID]*profile, report func(string, ...any)) {

@@ -63,25 +63,27 @@ func readPurges(t *kv.Txn) (map[CustomerID]purge, error) {
 
 // eraser runs the second step in the background.
 type eraser struct {
-	destroyMu sync.Mutex // one destruction of keys at a time: see destroyKeys
-	purgeMu   sync.Mutex // one purge at a time
+	destroyMu sync.Mutex   // one destruction of keys at a time: see destroyKeys
+	purgeMu   sync.Mutex   // one purge at a time
+	rekeyMu   sync.RWMutex // one rekey at a time; held for reading, no key is destroyed by a rekey (Backup)
 
 	wake chan struct{}
 	stop chan struct{}
 	done chan struct{}
 }
 
-// eraseRetry is how long the eraser waits before it tries again after a
-// failure, and how often it looks for work that nobody woke it for.
-const eraseRetry = time.Minute
+// eraseTick is how often the eraser looks for work that nobody woke it
+// for: facts that expired, and work a failure left.
+const eraseTick = time.Second
 
 func (s *Store) startEraser() {
 	e := &s.eraser
 	e.wake, e.stop, e.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(e.done)
-		tick := time.NewTicker(eraseRetry)
+		tick := time.NewTicker(eraseTick)
 		defer tick.Stop()
+		var logged time.Time // failures are logged once a minute at most
 		for {
 			select {
 			case <-e.stop:
@@ -94,7 +96,8 @@ func (s *Store) startEraser() {
 			}
 			err := s.erasePass()
 			s.leave()
-			if err != nil && !errors.Is(err, ErrClosed) {
+			if err != nil && !errors.Is(err, ErrClosed) && time.Since(logged) > time.Minute {
+				logged = time.Now()
 				s.logf(context.Background(), slog.LevelError, "memory: background erasure failed; it is tried again", "err", err)
 			}
 		}
@@ -117,10 +120,20 @@ func (s *Store) stopEraser() {
 	<-s.eraser.done
 }
 
-// erasePass finishes every purge mark: keys left to destroy, then sealed
-// data left to delete.
+// erasePass finishes what is pending: keys of forgotten customers to
+// destroy, other keys marked to destroy, facts that expired, customers to
+// give a new key, and the sealed data of forgotten customers to delete.
 func (s *Store) erasePass() error {
 	if err := s.destroyKeys(nil); err != nil {
+		return err
+	}
+	if err := s.destroyMarked(); err != nil {
+		return err
+	}
+	if err := s.expireFacts(context.Background()); err != nil {
+		return err
+	}
+	if err := s.rekeyAll(); err != nil {
 		return err
 	}
 	return s.purgeData()

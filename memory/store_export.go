@@ -47,6 +47,7 @@ func (s *Store) Export(ctx context.Context, id CustomerID) (*Export, error) {
 	if err != nil {
 		return nil, err
 	}
+	x.History = hideExpired(x.History, x.Exported)
 	return x, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -186,4 +187,38 @@ func TestOlderFormatIsMigratedAndLogged(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	require.NotContains(t, log.String(), "migrat")
+}
+
+// TestMigrationIndexesExpiries opens a store of format 1 whose customer has
+// a fact that expired since: the migration indexes it, and the store erases
+// the value from the history on its own.
+func TestMigrationIndexesExpiries(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "migrate", "v1-expiring", "store"))))
+	now := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	s, err := Open(ctx, DefaultOptions(dir).WithClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	defer s.Close()
+	id, err := s.Lookup(ctx, Email("ada@example.com"))
+	require.NoError(t, err)
+	// Open finished what was due: the value is erased in the history.
+	txn := s.db.Begin(false)
+	events, err := s.readHistory(txn, s.epoch.Now(), id)
+	txn.Discard()
+	require.NoError(t, err)
+	kinds := map[EventKind]int{}
+	for _, e := range events {
+		kinds[e.Kind]++
+		if e.Kind == EventFactRemembered && e.Fact.Key == "shipping.street" {
+			require.Empty(t, e.Fact.Value)
+			require.Equal(t, now, e.Erased.UTC())
+		}
+	}
+	require.Equal(t, 1, kinds[EventFactExpired])
+	b, err := s.Brief(ctx, id, BriefQuery{})
+	require.NoError(t, err)
+	got, _ := b.Fact("size")
+	require.Equal(t, "M", got)
+	require.NoError(t, s.Check(ctx))
 }

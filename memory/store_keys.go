@@ -110,51 +110,122 @@ func (s *Store) loadKeys(id CustomerID, r keyRef) (*seal.Keys, error) {
 }
 
 func keyErr(id CustomerID, err error) error {
-	if errors.Is(err, keyfile.ErrClosed) {
+	switch {
+	case errors.Is(err, keyfile.ErrClosed):
 		return ErrClosed
+	case errors.Is(err, keyfile.ErrNoKey):
+		// Seen from a transaction older than a rekey that destroyed the
+		// key: a newer transaction names the new one.
+		return &staleKeyError{fmt.Errorf("%w: the key of customer %s: %v", ErrFormat, id, err)}
 	}
 	return fmt.Errorf("%w: the key of customer %s: %v", ErrFormat, id, err)
 }
 
-// keysOf returns the keys of customer id, from the cache or read in t;
-// start is the cache epoch taken before t began.
+// staleKeyError is a key that a transaction names and that is gone from
+// the key file: destroyed after a rekey the transaction began before, or
+// lost. Reads and writes try once more in a new transaction; when that fails
+// too, it is ErrFormat.
+type staleKeyError struct{ err error }
+
+func (e *staleKeyError) Error() string { return e.err.Error() }
+func (e *staleKeyError) Unwrap() error { return e.err }
+
+// maxStaleRetries bounds how often a call tries again after staleKeyError.
+const maxStaleRetries = 8
+
+// keyed is the keys of one customer and the reference they were read from.
+type keyed struct {
+	ref  keyRef
+	keys *seal.Keys
+}
+
+// keysOf returns the keys of customer id to read with in t, from the cache
+// or read in t; start is the cache epoch taken before t began. Cached keys
+// may be older than t, when the customer's key was replaced since: open them
+// with an unsealer, which then reads the keys t names.
 func (s *Store) keysOf(t *kv.Txn, start uint64, id CustomerID) (*seal.Keys, error) {
-	if k, ok := s.ciphers.Get(id); ok {
-		return k, nil
+	if e, ok := s.ciphers.Get(id); ok {
+		return e.keys, nil
 	}
+	return s.keysIn(t, start, id)
+}
+
+// keysIn returns the keys that t names for customer id.
+func (s *Store) keysIn(t *kv.Txn, start uint64, id CustomerID) (*seal.Keys, error) {
 	r, err := readKeyRef(t, id)
 	if err != nil {
 		return nil, err
+	}
+	if e, ok := s.ciphers.Get(id); ok && e.ref == r {
+		return e.keys, nil
 	}
 	k, err := s.loadKeys(id, r)
 	if err != nil {
 		return nil, err
 	}
-	s.ciphers.Fill(id, k, start)
+	s.ciphers.Fill(id, keyed{r, k}, start)
 	return k, nil
+}
+
+// unsealer opens the values of one customer in one transaction.
+type unsealer struct {
+	s     *Store
+	t     *kv.Txn
+	start uint64
+	id    CustomerID
+	keys  *seal.Keys
+	fresh bool // keys are those t names
+}
+
+func (s *Store) unsealer(t *kv.Txn, start uint64, id CustomerID) (*unsealer, error) {
+	k, err := s.keysOf(t, start, id)
+	if err != nil {
+		return nil, err
+	}
+	return &unsealer{s: s, t: t, start: start, id: id, keys: k}, nil
+}
+
+// open opens a value sealed for storage under where.
+func (u *unsealer) open(where, sealed []byte) ([]byte, error) {
+	plain, err := u.keys.Open(where, sealed)
+	if err != nil && !u.fresh {
+		// Cached keys, older than the value's: read those t names.
+		if u.keys, err = u.s.keysIn(u.t, u.start, u.id); err != nil {
+			return nil, err
+		}
+		u.fresh = true
+		plain, err = u.keys.Open(where, sealed)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s of %s: %v", ErrFormat, where, u.id, err)
+	}
+	return plain, nil
 }
 
 // open reads the value kept under where for customer id and opens it.
 func (s *Store) open(t *kv.Txn, start uint64, id CustomerID, where []byte, fn func(plain []byte) error) error {
-	k, err := s.keysOf(t, start, id)
+	u, err := s.unsealer(t, start, id)
 	if err != nil {
 		return err
 	}
 	return t.Get(where, func(sealed []byte) error {
-		plain, err := k.Open(where, sealed)
+		plain, err := u.open(where, sealed)
 		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrFormat, where, err)
+			return err
 		}
 		return fn(plain)
 	})
 }
 
-// keysFor returns the keys of customer id for a write.
+// keysFor returns the keys of customer id for a write. They are those the
+// write's transaction names, so that a write that began before the key was
+// replaced conflicts with the replacement, and is tried again with the new
+// key.
 func (w *wtx) keysFor(id CustomerID) (*seal.Keys, error) {
 	if k, ok := w.ciphers[id]; ok {
 		return k, nil
 	}
-	k, err := w.s.keysOf(w.txn, w.start, id)
+	k, err := w.s.keysIn(w.txn, w.start, id)
 	if err != nil {
 		return nil, err
 	}
@@ -229,15 +300,9 @@ func (s *Store) settleKeys() error {
 	}
 	t := s.db.Begin(false)
 	defer t.Discard()
-	marks, err := readPurges(t)
+	marked, err := markedSlots(t)
 	if err != nil {
 		return err
-	}
-	marked := map[keyfile.Slot]bool{}
-	for _, p := range marks {
-		for _, sl := range p.Slots {
-			marked[keyfile.Slot(sl)] = true
-		}
 	}
 	var confirm, destroy []keyfile.Slot
 	for _, u := range un {
@@ -296,15 +361,9 @@ func (s *Store) collectKeys() error {
 	// write committed before it.
 	t := s.db.Begin(false)
 	defer t.Discard()
-	marks, err := readPurges(t)
+	marked, err := markedSlots(t)
 	if err != nil {
 		return err
-	}
-	marked := map[keyfile.Slot]bool{}
-	for _, p := range marks {
-		for _, sl := range p.Slots {
-			marked[keyfile.Slot(sl)] = true
-		}
 	}
 	var lost []keyfile.Slot
 	for _, h := range all {
@@ -325,4 +384,24 @@ func (s *Store) collectKeys() error {
 	}
 	s.keyfile.Release(lost...)
 	return nil
+}
+
+// markedSlots returns the slots that marks name to destroy: those of
+// forgotten customers and those a rekey left.
+func markedSlots(t *kv.Txn) (map[keyfile.Slot]bool, error) {
+	marks, err := readPurges(t)
+	if err != nil {
+		return nil, err
+	}
+	marked := map[keyfile.Slot]bool{}
+	for _, p := range marks {
+		for _, sl := range p.Slots {
+			marked[keyfile.Slot(sl)] = true
+		}
+	}
+	err = t.Scan(keys.Destroys, true, func(k, _ []byte) error {
+		marked[keyfile.Slot(keys.DestroySlot(k))] = true
+		return nil
+	})
+	return marked, storeErr(err)
 }

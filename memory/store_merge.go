@@ -219,7 +219,8 @@ func (w *wtx) history(id CustomerID) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	events, err := readEvents(w.txn, k, id, loadSeq)
+	u := &unsealer{s: w.s, t: w.txn, start: w.start, id: id, keys: k, fresh: true}
+	events, err := readEvents(w.txn, u, id, loadSeq)
 	if err != nil {
 		return nil, err
 	}

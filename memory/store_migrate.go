@@ -113,6 +113,9 @@ func migrateKeys(s *Store) error {
 	if err := s.db.DropPrefixes(keys.CustomerKeys); err != nil {
 		return storeErr(err)
 	}
+	if err := s.indexExpiries(); err != nil {
+		return err
+	}
 	t = s.db.Begin(true)
 	defer t.Discard()
 	if err := putManifest(t, 2); err != nil {
@@ -122,4 +125,47 @@ func migrateKeys(s *Store) error {
 		return storeErr(err)
 	}
 	return s.db.Durable()
+}
+
+// indexExpiries builds the index of expiry times (retention.go), which
+// format 1 did not keep, from every value of every customer's history that
+// has an expiry.
+func (s *Store) indexExpiries() error {
+	var ids []CustomerID
+	t := s.db.Begin(false)
+	err := t.Scan(keys.KeyRefs, true, func(k, _ []byte) error {
+		ids = append(ids, CustomerID(k[len(keys.KeyRefs):]))
+		return nil
+	})
+	t.Discard()
+	if err != nil {
+		return storeErr(err)
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), 256)
+		t := s.db.Begin(true)
+		for _, id := range ids[:n] {
+			events, err := s.readHistory(t, s.epoch.Now(), id)
+			if err != nil {
+				t.Discard()
+				return err
+			}
+			w := &wtx{s: s, txn: t}
+			for _, e := range events {
+				if e.Kind == EventFactRemembered && e.Fact != nil && e.Erased.IsZero() {
+					if err := w.noteExpiry(id, e.Fact); err != nil {
+						t.Discard()
+						return storeErr(err)
+					}
+				}
+			}
+		}
+		ids = ids[n:]
+		err := t.Commit()
+		t.Discard()
+		if err != nil {
+			return storeErr(err)
+		}
+	}
+	return nil
 }

@@ -72,13 +72,13 @@ func (s *Store) readProfileFrom(t *kv.Txn, start uint64, id CustomerID, cached *
 			p = cached.clone()
 			return nil
 		}
-		k, err := s.keysOf(t, start, id)
+		u, err := s.unsealer(t, start, id)
 		if err != nil {
 			return err
 		}
-		plain, err := k.Open(where, sealed)
+		plain, err := u.open(where, sealed)
 		if err != nil {
-			return fmt.Errorf("%w: the profile of %s: %v", ErrFormat, id, err)
+			return err
 		}
 		p = new(profile)
 		if err := codec.Unmarshal(plain, p); err != nil {
@@ -114,10 +114,16 @@ func (s *Store) view(ctx context.Context, fn func(r *reader) error) error {
 		return err
 	}
 	defer s.leave()
-	r := &reader{s: s, start: s.epoch.Now()}
-	r.t = s.db.Begin(false)
-	defer r.t.Discard()
-	return fn(r)
+	for attempt := 1; ; attempt++ {
+		r := &reader{s: s, start: s.epoch.Now()}
+		r.t = s.db.Begin(false)
+		err := fn(r)
+		r.t.Discard()
+		var stale *staleKeyError
+		if !errors.As(err, &stale) || attempt == maxStaleRetries {
+			return err
+		}
+	}
 }
 
 // index reads a normalized identifier's entry and caches it.

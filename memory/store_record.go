@@ -46,8 +46,13 @@ func (s *Store) Remember(ctx context.Context, id CustomerID, facts ...Fact) erro
 	return s.Update(ctx, id, func(tx *Tx) error { return tx.Remember(facts...) })
 }
 
-// ForgetFact removes one fact; it stays in history until the customer is
-// forgotten. It returns ErrNotFound when the customer has no such fact.
+// ForgetFact removes one fact, and erases every value it had: from the
+// profile, the history (whose events keep that a fact of this key was
+// remembered, and when, with Event.Erased, but not the value), the compacted
+// history, and those of every customer merged into this one. The customer's
+// key is then replaced in the background, so that the old copies of the
+// values in the store's files and in backups no longer open (see Compact).
+// It returns ErrNotFound when the customer has no such fact.
 func (s *Store) ForgetFact(ctx context.Context, id CustomerID, key string) error {
 	return s.Update(ctx, id, func(tx *Tx) error { return tx.ForgetFact(key) })
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
 	"github.com/herken/herken/memory/internal/kv"
-	"github.com/herken/herken/memory/internal/seal"
 )
 
 // Customer returns everything held about the customer that holds id now:
@@ -48,7 +47,9 @@ func (s *Store) customerIn(t *kv.Txn, p *profile) (*Customer, error) {
 	if len(resolved) > s.opts.limits.Issues {
 		resolved = resolved[:s.opts.limits.Issues]
 	}
-	return customerView(p, contacts, resolved), nil
+	c := customerView(p, contacts, resolved)
+	c.Facts = liveFacts(c.Facts, s.now())
+	return c, nil
 }
 
 // timelines returns the contacts and the resolved issues of p and of the
@@ -107,28 +108,28 @@ func (s *Store) History(ctx context.Context, id CustomerID) ([]Event, error) {
 		es, err = s.readHistory(t, r.start, id)
 		return err
 	})
-	return es, err
+	return hideExpired(es, s.now()), err
 }
 
 // readHistory reads customer id's events, in order.
 func (s *Store) readHistory(t *kv.Txn, start uint64, id CustomerID) ([]Event, error) {
-	k, err := s.keysOf(t, start, id)
+	u, err := s.unsealer(t, start, id)
 	if err != nil {
 		return nil, err
 	}
-	return readEvents(t, k, id, ^uint64(0))
+	return readEvents(t, u, id, ^uint64(0))
 }
 
-// readEvents reads customer id's events up to seq last, opening them with k.
-func readEvents(t *kv.Txn, k *seal.Keys, id CustomerID, last uint64) ([]Event, error) {
+// readEvents reads customer id's events up to seq last, opening them with u.
+func readEvents(t *kv.Txn, u *unsealer, id CustomerID, last uint64) ([]Event, error) {
 	var es []Event
 	err := t.Scan(keys.Events(string(id)), false, func(key, v []byte) error {
 		if keys.EventSeq(key) > last {
 			return nil
 		}
-		plain, err := k.Open(key, v)
+		plain, err := u.open(key, v)
 		if err != nil {
-			return fmt.Errorf("%w: an event of %s: %v", ErrFormat, id, err)
+			return err
 		}
 		var e Event
 		if err := codec.Unmarshal(plain, &e); err != nil {
@@ -136,7 +137,7 @@ func readEvents(t *kv.Txn, k *seal.Keys, id CustomerID, last uint64) ([]Event, e
 		}
 		e.Customer = id
 		if e.Kind == EventCompacted {
-			cp, err := readCheckpoint(t, k, id)
+			cp, err := readCheckpoint(t, u, id)
 			if err != nil {
 				return err
 			}
@@ -149,13 +150,13 @@ func readEvents(t *kv.Txn, k *seal.Keys, id CustomerID, last uint64) ([]Event, e
 }
 
 // readCheckpoint reads the state customer id's compacted events left.
-func readCheckpoint(t *kv.Txn, k *seal.Keys, id CustomerID) (*checkpoint, error) {
+func readCheckpoint(t *kv.Txn, u *unsealer, id CustomerID) (*checkpoint, error) {
 	where := keys.Checkpoint(string(id))
 	cp := new(checkpoint)
 	err := t.Get(where, func(v []byte) error {
-		plain, err := k.Open(where, v)
+		plain, err := u.open(where, v)
 		if err != nil {
-			return fmt.Errorf("%w: the compacted history of %s: %v", ErrFormat, id, err)
+			return err
 		}
 		return codec.Unmarshal(plain, cp)
 	})

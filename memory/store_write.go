@@ -46,6 +46,9 @@ type wtx struct {
 	// surely did not commit
 	fresh      []keyfile.Fresh
 	committing bool // the transaction's commit was called
+	// erase is what the write must take out of histories (retention.go)
+	erase   map[CustomerID]*eraseIntent
+	rekeyed bool // customers were marked for a new key
 }
 
 // wcust is a customer as a write sees it.
@@ -73,6 +76,12 @@ func (s *Store) writeOn(ctx context.Context, id CustomerID, fn func(w *wtx) erro
 		return err
 	}
 	defer s.leave()
+	return s.writeIn(ctx, id, fn)
+}
+
+// writeIn is writeOn for a caller that holds the store's gate already, or
+// owns the store alone (Open, Close).
+func (s *Store) writeIn(ctx context.Context, id CustomerID, fn func(w *wtx) error) error {
 	blocked := time.Duration(0) // waited for the engine to take writes again
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
@@ -123,7 +132,8 @@ func (s *Store) writeOn(ctx context.Context, id CustomerID, fn func(w *wtx) erro
 			attempt--
 			continue
 		}
-		if !errors.Is(err, kv.ErrConflict) {
+		var stale *staleKeyError
+		if !errors.Is(err, kv.ErrConflict) && (!errors.As(err, &stale) || attempt >= maxStaleRetries) {
 			return storeErr(err)
 		}
 		if attempt == maxAttempts {
@@ -211,6 +221,16 @@ func (w *wtx) emit(c *wcust, e Event, absorbed *profile) error {
 	}
 	c.p.apply(&e, absorbed)
 	c.dirty = true
+	switch e.Kind {
+	case EventFactRemembered:
+		if e.Fact != nil {
+			if err := w.noteExpiry(c.p.ID, e.Fact); err != nil {
+				return err
+			}
+		}
+	case EventFactForgotten, EventFactExpired:
+		w.intendErase(c, e.Key, e.Seq)
+	}
 	b, err := codec.Marshal(&e)
 	if err != nil {
 		return err
@@ -253,8 +273,12 @@ func (w *wtx) deleteIndex(id Identifier) error {
 	return w.txn.Delete(w.s.identifierKey(id))
 }
 
-// flush writes the profiles and timelines of the customers the write changed.
+// flush takes erased values out of histories, and writes the profiles and
+// timelines of the customers the write changed.
 func (w *wtx) flush() error {
+	if err := w.eraseNow(); err != nil {
+		return err
+	}
 	for _, c := range w.order {
 		if !c.dirty || c.erased {
 			continue
@@ -337,6 +361,9 @@ func (w *wtx) commit() error {
 	w.s.publish(w.out)
 	for _, f := range w.after {
 		f()
+	}
+	if w.rekeyed {
+		w.s.wakeEraser()
 	}
 	return nil
 }

@@ -14,6 +14,9 @@
 //	m/wrap            the key that pads the keys in the key file
 //	r/<receipt>       a forget receipt (no personal data)
 //	x/<id>            a forget that has started and not finished
+//	y/<id>            a customer whose key is to be replaced (values of theirs were erased)
+//	z/<slot>          a key of the key file to destroy; slot is big-endian
+//	t/<when><id>      a fact of the customer expires then; when is Unix seconds, big-endian
 //	m/format          the store's format version, alone
 //	m/manifest        the store's layout: format version, layout, key hash
 //
@@ -97,6 +100,48 @@ var Pending = []byte("x/")
 
 // PendingForget is the key marking an unfinished forget of a customer.
 func PendingForget(id string) []byte { return join("x/", id) }
+
+// Rekeys is the prefix of the customers whose key is to be replaced.
+var Rekeys = []byte("y/")
+
+// Rekey is the key marking that customer id's key is to be replaced.
+func Rekey(id string) []byte { return join("y/", id) }
+
+// Destroys is the prefix of the keys of the key file to destroy.
+var Destroys = []byte("z/")
+
+// Destroy is the key marking that slot of the key file is to be destroyed.
+func Destroy(slot uint32) []byte { return binary.BigEndian.AppendUint32(join("z/"), slot) }
+
+// DestroySlot returns the slot a Destroy key names.
+func DestroySlot(key []byte) uint32 {
+	if len(key) < 4 {
+		return 0
+	}
+	return binary.BigEndian.Uint32(key[len(key)-4:])
+}
+
+// Expiries is the prefix of the expiry index.
+var Expiries = []byte("t/")
+
+// Expiry is the key noting that a fact of customer id expires at unix
+// seconds: the index sorts by time.
+func Expiry(unix int64, id string) []byte {
+	return append(binary.BigEndian.AppendUint64(join("t/"), uint64(max(unix, 0))), id...)
+}
+
+// ExpiryUpTo is the first key past every expiry at or before unix seconds.
+func ExpiryUpTo(unix int64) []byte {
+	return binary.BigEndian.AppendUint64(join("t/"), uint64(max(unix, 0))+1)
+}
+
+// ExpiryOf returns the time and customer an Expiry key names.
+func ExpiryOf(key []byte) (int64, string) {
+	if len(key) < len("t/")+8 {
+		return 0, ""
+	}
+	return int64(binary.BigEndian.Uint64(key[2:10])), string(key[10:])
+}
 
 func join(parts ...string) []byte {
 	n := 0

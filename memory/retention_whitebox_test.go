@@ -1,0 +1,98 @@
+//go:build !wasip1
+
+package memory
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/herken/herken/memory/internal/keys"
+)
+
+// TestErasedFactLeavesNothingReadable remembers a fact, overwrites the
+// customer's profile many times (each old version holding the value stays
+// in the files for a while), then erases the fact, by ForgetFact or by its
+// expiry with no write to the customer, and runs Compact, the documented
+// finalization. Then the key that sealed the old copies is gone from every
+// file, and no version of anything of the customer that the files hold, and
+// that opens with a key the store has, holds the value. The customer is
+// otherwise as before.
+func TestErasedFactLeavesNothingReadable(t *testing.T) {
+	for _, how := range []string{"forgotten", "expired"} {
+		t.Run(how, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			now := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+			clock := func() time.Time { return now }
+			opts := DefaultOptions(dir).WithClock(func() time.Time { return clock() })
+			s, err := Open(ctx, opts)
+			require.NoError(t, err)
+			value := []byte("Zwanenburgweg 77")
+			r, err := s.Recognize(ctx, Email("quintessa@example.com").AsVerified())
+			require.NoError(t, err)
+			id := r.Customer
+			f := Fact{Key: "shipping.street", Value: string(value)}
+			if how == "expired" {
+				f.Retention = time.Hour
+			}
+			require.NoError(t, s.Remember(ctx, id, f))
+			require.NoError(t, s.SetName(ctx, id, "Quintessa"))
+			require.NoError(t, s.SaveDraft(ctx, id, "cart", []byte("two books")))
+			for i := range 30 {
+				require.NoError(t, s.SetPreference(ctx, id, "note", string(rune('a'+i%26))))
+			}
+			key, stored, _ := customerKey(t, s, id)
+			require.NoError(t, s.Close())
+
+			s, err = Open(ctx, opts)
+			require.NoError(t, err)
+			defer s.Close()
+			switch how {
+			case "forgotten":
+				require.NoError(t, s.ForgetFact(ctx, id, "shipping.street"))
+			case "expired":
+				now = now.Add(2 * time.Hour)
+			}
+			require.NoError(t, s.Compact(ctx))
+			require.NoError(t, s.Check(ctx))
+
+			for _, b := range [][]byte{key, stored} {
+				require.False(t, filesContain(t, dir, b), "the key that sealed the old copies is destroyed")
+			}
+			txn := s.db.Begin(false)
+			k, err := s.keysIn(txn, s.epoch.Now(), id)
+			txn.Discard()
+			require.NoError(t, err)
+			opened := 0
+			for _, prefix := range [][]byte{keys.Customer(string(id)), keys.Events(string(id))} {
+				require.NoError(t, s.db.Versions(prefix, func(where []byte, deleted bool, v []byte) error {
+					if deleted || len(v) == 0 {
+						return nil
+					}
+					plain, err := k.Open(where, v)
+					if err != nil {
+						return nil // sealed with a key that no longer exists
+					}
+					opened++
+					require.False(t, bytes.Contains(plain, value), "the value under %q", where)
+					return nil
+				}))
+			}
+			require.Positive(t, opened, "the customer's values open with the new key")
+			require.False(t, filesContain(t, dir, value))
+
+			b, err := s.Brief(ctx, id, BriefQuery{})
+			require.NoError(t, err)
+			require.Equal(t, "Quintessa", b.Name)
+			_, ok := b.Fact("shipping.street")
+			require.False(t, ok)
+			d, err := s.LoadDraft(ctx, id, "cart")
+			require.NoError(t, err)
+			require.Equal(t, "two books", string(d.Data))
+		})
+	}
+}
