@@ -152,7 +152,7 @@ func writeGoldenSet(t *testing.T, dir string) {
 	require.NoError(t, err)
 	tick := func() { c.Advance(time.Hour) }
 
-	want := goldenExpect{Written: "store format 1, value format 1", Customers: map[memory.CustomerID]any{}, Identifiers: map[string]memory.CustomerID{}}
+	want := goldenExpect{Written: "store format 2, value format 1", Customers: map[memory.CustomerID]any{}, Identifiers: map[string]memory.CustomerID{}}
 	idents := map[memory.CustomerID][]memory.Identifier{}
 	rec := func(ids ...memory.Identifier) memory.CustomerID {
 		r, err := s.Recognize(ctx, ids...)
@@ -214,6 +214,16 @@ func writeGoldenSet(t *testing.T, dir string) {
 	ok(err)
 	idents[web] = append(idents[web], memory.Email("web@example.com"))
 
+	// Retention: a value that expired, erased by the store itself, and a
+	// customer whose key was replaced for it; a draft kept in parts.
+	keeper := rec(memory.Email("keeper@example.com").AsVerified())
+	ok(s.Remember(ctx, keeper,
+		memory.Fact{Key: "shipping.street", Value: "Keizersgracht 12", Retention: time.Hour},
+		memory.Fact{Key: "size", Value: "XL"}))
+	ok(s.SaveDraft(ctx, keeper, "layout", bytes.Repeat([]byte("0123456789abcdef"), 256<<10/16+1))) // just over a part
+	c.Advance(2 * time.Hour)
+	require.NoError(t, s.Compact(ctx)) // erases the expired value and replaces the key
+
 	// A customer forgotten.
 	gone := rec(memory.Email("gone@example.com").AsVerified(), memory.Phone("+31 20 555 0199"))
 	ok(s.Remember(ctx, gone, memory.Fact{Key: "secret", Value: "remember me not"}))
@@ -222,7 +232,8 @@ func writeGoldenSet(t *testing.T, dir string) {
 	want.Forgotten = []string{"email:gone@example.com", "phone:+31205550199"}
 	want.Receipts = 1
 
-	for _, id := range []memory.CustomerID{ada, grace, linus, torvalds, web} {
+	require.NoError(t, s.Compact(ctx)) // the forgotten customer's data purged
+	for _, id := range []memory.CustomerID{ada, grace, linus, torvalds, web, keeper} {
 		e, err := s.Export(ctx, id)
 		require.NoError(t, err)
 		b, err := json.Marshal(e)
