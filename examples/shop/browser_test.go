@@ -26,14 +26,11 @@ import (
 	"github.com/herken/herken/plugin"
 )
 
-// browser checks that the test may run a browser.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	browsertest.Chromium(t)
-	return context.Background()
-}
+func TestMain(m *testing.M) { browsertest.Main(m) }
 
-func newProfile(t *testing.T, _ context.Context) context.Context { return browsertest.NewProfile(t) }
+// newVisitor opens a tab as a new visitor: a browser context of its own,
+// with no cookies and no storage.
+func newVisitor(t *testing.T) context.Context { return browsertest.NewContext(t) }
 
 func do(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
 	t.Helper()
@@ -83,10 +80,9 @@ func synced(t *testing.T, ctx context.Context) {
 }
 
 func TestBrowserFirstVisitReturnAndNewContext(t *testing.T) {
-	bctx := browser(t)
 	dir := t.TempDir()
 	first, stop := startStoppableShop(t, dir)
-	tab := newProfile(t, bctx)
+	tab := newVisitor(t)
 	do(t, tab, chromedp.Navigate(first+"/checkout"), ready(), fillCheckout("Keizersgracht 1", "ada@example.com"))
 	do(t, tab, ready())
 	synced(t, tab)
@@ -114,7 +110,7 @@ func TestBrowserFirstVisitReturnAndNewContext(t *testing.T) {
 		cookies, err = network.GetCookies().WithURLs([]string{base}).Do(ctx)
 		return err
 	}))
-	other := newProfile(t, bctx)
+	other := newVisitor(t)
 	do(t, other, chromedp.ActionFunc(func(ctx context.Context) error {
 		for _, c := range cookies {
 			if c.Name == "herken_device" {
@@ -128,7 +124,6 @@ func TestBrowserFirstVisitReturnAndNewContext(t *testing.T) {
 }
 
 func TestBrowserOfflineThenOnline(t *testing.T) {
-	bctx := browser(t)
 	shopURL := startShop(t, t.TempDir())
 	var offline atomic.Bool
 	target, _ := url.Parse(shopURL)
@@ -149,7 +144,7 @@ func TestBrowserOfflineThenOnline(t *testing.T) {
 	}))
 	t.Cleanup(front.Close)
 	base := front.URL
-	tab := newProfile(t, bctx)
+	tab := newVisitor(t)
 	do(t, tab, chromedp.Navigate(base+"/checkout"), ready())
 
 	offline.Store(true)
@@ -171,9 +166,8 @@ func TestBrowserOfflineThenOnline(t *testing.T) {
 }
 
 func TestBrowserForgetMe(t *testing.T) {
-	bctx := browser(t)
 	base := startShop(t, t.TempDir())
-	tab := newProfile(t, bctx)
+	tab := newVisitor(t)
 	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Herengracht 3", "forget@example.com"), ready())
 	synced(t, tab)
 	// Open the widget, then "what we remember about you", then "forget me".
@@ -195,13 +189,12 @@ func TestBrowserForgetMe(t *testing.T) {
 }
 
 func TestBrowserAnotherCustomersEmailRevealsNothing(t *testing.T) {
-	bctx := browser(t)
 	base := startShop(t, t.TempDir())
-	owner := newProfile(t, bctx)
+	owner := newVisitor(t)
 	do(t, owner, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Secret street 9", "owner@example.com"), ready())
 	synced(t, owner)
 
-	stranger := newProfile(t, bctx)
+	stranger := newVisitor(t)
 	do(t, stranger, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Other road 1", "owner@example.com"), ready())
 	synced(t, stranger)
 	var snap string
@@ -217,10 +210,9 @@ func TestBrowserAnotherCustomersEmailRevealsNothing(t *testing.T) {
 }
 
 func TestBrowserIdentityTokens(t *testing.T) {
-	bctx := browser(t)
 	dir := t.TempDir()
 	base := startShop(t, dir)
-	tab := newProfile(t, bctx)
+	tab := newVisitor(t)
 	do(t, tab, chromedp.Navigate(base+"/"), ready())
 	var device string
 	do(t, tab, chromedp.ActionFunc(func(ctx context.Context) error {
@@ -259,9 +251,8 @@ func TestBrowserIdentityTokens(t *testing.T) {
 }
 
 func TestBrowserSecondHelpContactEscalates(t *testing.T) {
-	bctx := browser(t)
 	base := startShop(t, t.TempDir())
-	tab := newProfile(t, bctx)
+	tab := newVisitor(t)
 	widget := `document.querySelector("[data-herken-widget-host]").shadowRoot`
 	ask := func(text string) chromedp.Action {
 		return chromedp.Tasks{
@@ -293,11 +284,10 @@ func TestBrowserSecondHelpContactEscalates(t *testing.T) {
 // plugin's start to its first brief and the longest main-thread task on the
 // page, and fails when a task takes over 50 ms.
 func TestBrowserTiming(t *testing.T) {
-	bctx := browser(t)
 	base := startShop(t, t.TempDir())
 	var toBrief, longest []float64
 	for range 5 {
-		tab := newProfile(t, bctx)
+		tab := newVisitor(t)
 		do(t, tab, chromedp.ActionFunc(func(ctx context.Context) error {
 			_, err := page.AddScriptToEvaluateOnNewDocument(`window.__long = []; new PerformanceObserver(l => { for (const e of l.getEntries()) __long.push(e.duration) }).observe({type: "longtask", buffered: true});`).Do(ctx)
 			return err
@@ -319,9 +309,8 @@ func TestBrowserTiming(t *testing.T) {
 }
 
 func TestBrowserContinueWhereYouLeftOff(t *testing.T) {
-	bctx := browser(t)
 	base := startShop(t, t.TempDir())
-	tab := newProfile(t, bctx)
+	tab := newVisitor(t)
 	widget := `document.querySelector("[data-herken-widget-host]").shadowRoot`
 	do(t, tab, chromedp.Navigate(base+"/"), ready(),
 		chromedp.Click(`button[data-add-to-cart]`, chromedp.ByQuery),
