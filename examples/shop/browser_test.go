@@ -37,9 +37,12 @@ func do(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
 	browsertest.Do(t, ctx, actions...)
 }
 
-// ready waits until the plugin has given its first brief.
+// ready waits until the page has loaded and the plugin on it has given its
+// first brief. After an action that navigates, it must follow a wait for
+// something of the new page only: the old page was ready too.
 func ready() chromedp.Action {
-	return chromedp.Poll(`performance.getEntriesByName("herken:ready").length > 0`, nil, chromedp.WithPollingTimeout(20*time.Second))
+	return chromedp.Poll(`document.readyState === "complete" && typeof herken === "object" && performance.getEntriesByName("herken:ready").length > 0`,
+		nil, chromedp.WithPollingTimeout(20*time.Second))
 }
 
 func eval(t *testing.T, ctx context.Context, js string, out any) {
@@ -57,6 +60,7 @@ func fillCheckout(street, email string) chromedp.Action {
 		chromedp.Click(`input[name=remember]`, chromedp.ByQuery),
 		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`//h1[contains(., "Thank you")]`),
+		ready(),
 	}
 }
 
@@ -72,6 +76,15 @@ func waitValue(name, want string) chromedp.Action {
 
 func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
 
+// watchPrefill makes every later page in the tab note when the plugin has
+// filled the page's form: window.prefilled becomes true.
+func watchPrefill() chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(`document.addEventListener("herken:prefilled", () => { window.prefilled = true })`).Do(ctx)
+		return err
+	})
+}
+
 // synced waits until the page's memory has reached the server.
 func synced(t *testing.T, ctx context.Context) {
 	var ok bool
@@ -84,7 +97,6 @@ func TestBrowserFirstVisitReturnAndNewContext(t *testing.T) {
 	first, stop := startStoppableShop(t, dir)
 	tab := newVisitor(t)
 	do(t, tab, chromedp.Navigate(first+"/checkout"), ready(), fillCheckout("Keizersgracht 1", "ada@example.com"))
-	do(t, tab, ready())
 	synced(t, tab)
 
 	// The shop restarts (on another port: cookies do not mind ports).
@@ -92,7 +104,6 @@ func TestBrowserFirstVisitReturnAndNewContext(t *testing.T) {
 	base := startShop(t, dir)
 	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), waitValue("street", "Keizersgracht 1"))
 	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Keizersgracht 1", "ada@example.com"))
-	do(t, tab, ready())
 	synced(t, tab)
 
 	// Back to the checkout: filled.
@@ -168,7 +179,7 @@ func TestBrowserOfflineThenOnline(t *testing.T) {
 func TestBrowserForgetMe(t *testing.T) {
 	base := startShop(t, t.TempDir())
 	tab := newVisitor(t)
-	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Herengracht 3", "forget@example.com"), ready())
+	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Herengracht 3", "forget@example.com"))
 	synced(t, tab)
 	// Open the widget, then "what we remember about you", then "forget me".
 	widget := `document.querySelector("[data-herken-widget-host]").shadowRoot`
@@ -180,9 +191,8 @@ func TestBrowserForgetMe(t *testing.T) {
 		chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent === "Forget me").click()`, nil),
 		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("Nothing.")`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 	)
-	do(t, tab, chromedp.Navigate(base+"/checkout"), ready())
-	time.Sleep(300 * time.Millisecond) // give a wrong prefill the time to show
-	require.Empty(t, value(t, tab, "street"))
+	do(t, tab, watchPrefill(), chromedp.Navigate(base+"/checkout"), ready(), chromedp.Poll(`window.prefilled === true`, nil))
+	require.Empty(t, value(t, tab, "street"), "the plugin has filled the form, with nothing")
 	var agent string
 	do(t, tab, chromedp.Navigate(base+"/agent?q=forget@example.com"), chromedp.Text("main", &agent, chromedp.ByQuery))
 	require.Contains(t, agent, "no customer found")
@@ -191,11 +201,11 @@ func TestBrowserForgetMe(t *testing.T) {
 func TestBrowserAnotherCustomersEmailRevealsNothing(t *testing.T) {
 	base := startShop(t, t.TempDir())
 	owner := newVisitor(t)
-	do(t, owner, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Secret street 9", "owner@example.com"), ready())
+	do(t, owner, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Secret street 9", "owner@example.com"))
 	synced(t, owner)
 
 	stranger := newVisitor(t)
-	do(t, stranger, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Other road 1", "owner@example.com"), ready())
+	do(t, stranger, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Other road 1", "owner@example.com"))
 	synced(t, stranger)
 	var snap string
 	eval(t, stranger, `herken.snapshot().then(s => JSON.stringify(s))`, &snap)
