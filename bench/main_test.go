@@ -12,10 +12,12 @@ import (
 func TestBenchReportsPeersThatAreNotThere(t *testing.T) {
 	var buf bytes.Buffer
 	err := bench(context.Background(), []string{"-quick", "-quiet", "-customers", "200", "-duration", "50ms", "-writers", "2",
-		"-only", "brief-warm,redis,postgres", "-redis", "127.0.0.1:1", "-postgres", "postgres://postgres@127.0.0.1:1/x?sslmode=disable"}, &buf)
+		"-only", "brief-warm,redis,postgres,browser", "-redis", "127.0.0.1:1", "-postgres", "postgres://postgres@127.0.0.1:1/x?sslmode=disable",
+		"-chromium", "/nonexistent/chromium"}, &buf)
 	require.NoError(t, err)
 	require.Contains(t, buf.String(), "not run: no Redis at 127.0.0.1:1")
 	require.Contains(t, buf.String(), "not run: no PostgreSQL")
+	require.Contains(t, buf.String(), "failed: start /nonexistent/chromium")
 	require.True(t, strings.Contains(buf.String(), "recognize+brief, warm"))
 }
 
