@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -290,32 +289,31 @@ func TestBrowserSecondHelpContactEscalates(t *testing.T) {
 	require.Contains(t, agent, "escalate: true")
 }
 
-// TestBrowserTiming measures, over several page loads, the time from the
-// plugin's start to its first brief and the longest main-thread task on the
-// page, and fails when a task takes over 50 ms.
-func TestBrowserTiming(t *testing.T) {
+// TestBrowserPluginStartsAndLongTasksAreSeen checks what the benchmark's
+// measurement in Chromium (go run ./bench -only browser) relies on: the
+// plugin marks its start and its first brief, in that order, and a
+// long-task observer on the page sees a task that blocks the main thread.
+// How long these take is the benchmark's to report, not a test's to judge.
+func TestBrowserPluginStartsAndLongTasksAreSeen(t *testing.T) {
 	base := startShop(t, t.TempDir())
-	var toBrief, longest []float64
-	for range 5 {
-		tab := newVisitor(t)
-		do(t, tab, chromedp.ActionFunc(func(ctx context.Context) error {
-			_, err := page.AddScriptToEvaluateOnNewDocument(`window.__long = []; new PerformanceObserver(l => { for (const e of l.getEntries()) __long.push(e.duration) }).observe({type: "longtask", buffered: true});`).Do(ctx)
-			return err
-		}), chromedp.Navigate(base+"/checkout"), ready())
-		var m struct {
-			Brief   float64 `json:"brief"`
-			Longest float64 `json:"longest"`
-		}
-		time.Sleep(200 * time.Millisecond) // let the observer report
-		eval(t, tab, `({brief: performance.getEntriesByName("herken:ready")[0].startTime - performance.getEntriesByName("herken:start")[0].startTime, longest: Math.max(0, ...__long)})`, &m)
-		toBrief = append(toBrief, m.Brief)
-		longest = append(longest, m.Longest)
+	tab := newVisitor(t)
+	do(t, tab, chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(`window.longTasks = []; new PerformanceObserver((l) => { for (const e of l.getEntries()) longTasks.push(e) }).observe({type: "longtask", buffered: true});`).Do(ctx)
+		return err
+	}), chromedp.Navigate(base+"/checkout"), ready())
+	var marks struct {
+		Start float64 `json:"start"`
+		Ready float64 `json:"ready"`
 	}
-	slices.Sort(toBrief)
-	slices.Sort(longest)
-	t.Logf("script start to first brief: median %.0f ms (runs %v); longest main-thread task: median %.0f ms, max %.0f ms",
-		toBrief[len(toBrief)/2], toBrief, longest[len(longest)/2], longest[len(longest)-1])
-	require.Less(t, longest[len(longest)/2], 50.0, "no main-thread task over 50 ms")
+	eval(t, tab, `({start: performance.getEntriesByName("herken:start")[0].startTime, ready: performance.getEntriesByName("herken:ready")[0].startTime})`, &marks)
+	require.Positive(t, marks.Start)
+	require.GreaterOrEqual(t, marks.Ready, marks.Start, "the first brief comes after the start")
+
+	// A task that holds the main thread for 120 ms: the long-task API
+	// reports tasks of 50 ms and more.
+	do(t, tab, chromedp.Evaluate(`setTimeout(() => { const t = performance.now(); while (performance.now() - t < 120) {} }, 0)`, nil),
+		chromedp.Poll(`longTasks.some((e) => e.duration >= 100)`, nil,
+			chromedp.WithPollingTimeout(20*time.Second)))
 }
 
 func TestBrowserContinueWhereYouLeftOff(t *testing.T) {
