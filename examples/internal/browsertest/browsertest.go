@@ -158,10 +158,16 @@ func start(exe string) (context.Context, func(), error) {
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
+	// chromedp.Cancel closes Chromium gracefully, but where it never
+	// started, Cancel and cancel would both wait for its exit and the
+	// second would wait for ever.
+	started := false
 	stop := func() {
-		tctx, tcancel := context.WithTimeout(ctx, stopTimeout)
-		_ = chromedp.Cancel(tctx) // closes Chromium and waits for it to exit
-		tcancel()
+		if started {
+			tctx, tcancel := context.WithTimeout(ctx, stopTimeout)
+			_ = chromedp.Cancel(tctx) // closes Chromium and waits for it to exit
+			tcancel()
+		}
 		cancel()
 		cancelAlloc()
 		removeAll(dir)
@@ -170,6 +176,7 @@ func start(exe string) (context.Context, func(), error) {
 		stop()
 		return nil, nil, err
 	}
+	started = true
 	return ctx, stop, nil
 }
 
