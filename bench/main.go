@@ -2,7 +2,8 @@
 // customers, measures lookups and writes in herken as latency distributions
 // and throughput, and runs the same workload, on loopback, against what a
 // user would otherwise pick: Redis and PostgreSQL, each when reachable. It
-// also measures the plugin's wasm module in wazero.
+// also measures the plugin's wasm module in wazero, and the plugin on a page
+// in headless Chromium, when there is one.
 //
 //	go run ./bench                      # 100,000 customers, about a minute
 //	go run ./bench -quick               # under 20 seconds
@@ -51,6 +52,9 @@ type config struct {
 	growth     []int
 	noPeers    bool
 	noWasm     bool
+	noBrowser  bool
+	chromium   string
+	visitors   int
 	quiet      bool
 	cpuprofile string
 	memprofile string
@@ -58,7 +62,7 @@ type config struct {
 	w          io.Writer
 }
 
-var scenarios = []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember", "forget", "redis", "postgres", "wasm"}
+var scenarios = []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember", "forget", "redis", "postgres", "wasm", "browser"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -90,6 +94,9 @@ func parse(args []string, out io.Writer) (*config, error) {
 	sizes := fs.String("growth-sizes", "10000,100000,1000000", "customers at each step of -growth")
 	fs.BoolVar(&cfg.noPeers, "no-peers", false, "do not run Redis and PostgreSQL")
 	fs.BoolVar(&cfg.noWasm, "no-wasm", false, "do not measure the wasm module")
+	fs.BoolVar(&cfg.noBrowser, "no-browser", false, "do not measure the plugin in headless Chromium")
+	fs.StringVar(&cfg.chromium, "chromium", "", "the Chromium to measure the plugin in (default: chromium, chromium-browser or google-chrome from PATH)")
+	fs.IntVar(&cfg.visitors, "visitors", 20, "visitors for the browser measurement, each a first and a return visit")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "no progress bars")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the measurements to this file")
 	fs.StringVar(&cfg.memprofile, "memprofile", "", "write a heap profile at the end to this file")
@@ -121,6 +128,9 @@ func parse(args []string, out io.Writer) (*config, error) {
 		if !set["writers"] {
 			cfg.writers = 32
 		}
+		if !set["visitors"] {
+			cfg.visitors = 6
+		}
 	}
 	if *only != "" {
 		for name := range strings.SplitSeq(*only, ",") {
@@ -136,8 +146,8 @@ func parse(args []string, out io.Writer) (*config, error) {
 		return nil, errors.New("-customers must be at least 1")
 	case cfg.duration <= 0:
 		return nil, errors.New("-duration must be positive")
-	case cfg.procs < 1 || cfg.writers < 1 || cfg.hot < 1:
-		return nil, errors.New("-procs, -writers and -hot must be at least 1")
+	case cfg.procs < 1 || cfg.writers < 1 || cfg.hot < 1 || cfg.visitors < 1:
+		return nil, errors.New("-procs, -writers, -hot and -visitors must be at least 1")
 	}
 	return cfg, nil
 }
@@ -257,6 +267,9 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		if err := wasmScenarios(ctx, cfg, rep); err != nil {
 			return err
 		}
+	}
+	if !cfg.noBrowser && cfg.want("browser") {
+		browserScenarios(ctx, cfg, rep)
 	}
 	if len(cfg.growth) > 0 {
 		if err := growth(ctx, cfg, rep); err != nil {

@@ -12,10 +12,12 @@ import (
 func TestBenchReportsPeersThatAreNotThere(t *testing.T) {
 	var buf bytes.Buffer
 	err := bench(context.Background(), []string{"-quick", "-quiet", "-customers", "200", "-duration", "50ms", "-writers", "2",
-		"-only", "brief-warm,redis,postgres", "-redis", "127.0.0.1:1", "-postgres", "postgres://postgres@127.0.0.1:1/x?sslmode=disable"}, &buf)
+		"-only", "brief-warm,redis,postgres,browser", "-redis", "127.0.0.1:1", "-postgres", "postgres://postgres@127.0.0.1:1/x?sslmode=disable",
+		"-chromium", "/nonexistent/chromium"}, &buf)
 	require.NoError(t, err)
 	require.Contains(t, buf.String(), "not run: no Redis at 127.0.0.1:1")
 	require.Contains(t, buf.String(), "not run: no PostgreSQL")
+	require.Contains(t, buf.String(), "failed: start /nonexistent/chromium")
 	require.True(t, strings.Contains(buf.String(), "recognize+brief, warm"))
 }
 
@@ -26,11 +28,22 @@ func TestBenchFlags(t *testing.T) {
 	}
 }
 
+// TestGenerateIsDeterministic checks that a customer is a function of the
+// seed and its index only: the same pair gives the same customer, and
+// another seed or index another one (with the same email for the same
+// index, the key every system looks customers up by).
 func TestGenerateIsDeterministic(t *testing.T) {
 	a, b := generate(7, 42), generate(7, 42)
 	require.Equal(t, a, b)
-	require.NotEqual(t, generate(8, 42).name+generate(8, 42).facts[0].Value, a.name+a.facts[0].Value+"x")
 	require.Equal(t, emailOf(42), a.ids[0].Value)
+	for i := range 50 {
+		c := generate(7, i)
+		require.Equal(t, c, generate(7, i), "customer %d", i)
+		other := generate(8, i)
+		require.NotEqual(t, c, other, "customer %d with another seed", i)
+		require.Equal(t, c.ids[0], other.ids[0], "customer %d's email is its index's", i)
+		require.NotEqual(t, c, generate(7, i+1), "customers %d and %d", i, i+1)
+	}
 	for i := range 200 {
 		c := generate(1, i)
 		require.GreaterOrEqual(t, len(c.ids), 1)

@@ -31,6 +31,11 @@ type report struct {
 	wasmBrotli int
 	growth     []growthPoint
 	forgets    forgetStall
+
+	browser          string // Chromium's product and version
+	browserLoads     int    // pages loaded in it
+	browserLongLoads int    // of which had a main-thread task of 50 ms or more
+	browserLongest   time.Duration
 }
 
 type growthPoint struct {
@@ -162,6 +167,9 @@ func (r *report) writeText(w io.Writer) {
 	if r.wasmRaw > 0 {
 		fmt.Fprintf(w, "wasm module: %s raw, %s gzip, %s brotli\n", bytesStr(int64(r.wasmRaw)), bytesStr(int64(r.wasmGzip)), bytesStr(int64(r.wasmBrotli)))
 	}
+	if line := r.browserLine(); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	for _, g := range r.growth {
 		fmt.Fprintf(w, "growth: %8d customers: warm p50 %s p99 %s, cold p50 %s p99 %s, %s per customer on disk\n", g.customers,
 			dur(g.warm.Quantile(50)), dur(g.warm.Quantile(99)), dur(g.cold.Quantile(50)), dur(g.cold.Quantile(99)), bytesStr(g.disk/int64(g.customers)))
@@ -200,6 +208,9 @@ func (r *report) writeMarkdown(dir string, cfg *config) error {
 	if r.wasmRaw > 0 {
 		fmt.Fprintf(&b, "wasm module: %s raw, %s gzip, %s brotli.\n\n", bytesStr(int64(r.wasmRaw)), bytesStr(int64(r.wasmGzip)), bytesStr(int64(r.wasmBrotli)))
 	}
+	if line := r.browserLine(); line != "" {
+		b.WriteString(line + ".\n\n")
+	}
 	b.WriteString("![lookup latency](lookups.png)\n\n![write latency](writes.png)\n\n")
 	if len(r.growth) > 0 {
 		b.WriteString("## Growth\n\n| customers | warm p50 | warm p99 | cold p50 | cold p99 | disk per customer |\n|---|---|---|---|---|---|\n")
@@ -216,7 +227,7 @@ func (r *report) writeMarkdown(dir string, cfg *config) error {
 		return strings.Contains(res.Op, "contact") || strings.Contains(res.Op, "remember")
 	}
 	if err := r.plotLatency(filepath.Join(dir, "lookups.png"), "Lookups and wasm calls: latency percentiles", func(res *result) bool {
-		return !isWrite(res) && res.Op != "compile-cached" && res.Op != "instantiate" && res.Op != "open"
+		return !isWrite(res) && res.Op != "compile-cached" && res.Op != "instantiate" && res.Op != "open" && res.System != "browser"
 	}); err != nil {
 		return err
 	}

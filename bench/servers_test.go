@@ -151,7 +151,7 @@ func TestBenchAgainstPeers(t *testing.T) {
 	out := t.TempDir()
 	var buf bytes.Buffer
 	err := bench(context.Background(), []string{"-quick", "-quiet", "-customers", "1500", "-duration", "150ms", "-writers", "8",
-		"-hot", "500", "-redis", redisAddr, "-postgres", pg, "-out", out, "-growth", "-growth-sizes", "300,600"}, &buf)
+		"-hot", "500", "-no-browser", "-redis", redisAddr, "-postgres", pg, "-out", out, "-growth", "-growth-sizes", "300,600"}, &buf)
 	require.NoError(t, err, buf.String())
 	text := buf.String()
 	for _, want := range []string{

@@ -12,6 +12,8 @@ import (
 	"github.com/herken/herken/examples/internal/browsertest"
 )
 
+func TestMain(m *testing.M) { browsertest.Main(m) }
+
 func receive(channel, kind, value string, verified bool, kind2, value2 string, verified2 bool, subject string) chromedp.Action {
 	set := func(sel, v string) chromedp.Action {
 		return chromedp.Evaluate(`document.querySelector("`+sel+`").value = `+strconv.Quote(v), nil)
@@ -28,7 +30,7 @@ func receive(channel, kind, value string, verified bool, kind2, value2 string, v
 }
 
 func TestBrowserHelpDesk(t *testing.T) {
-	tab := browsertest.NewProfile(t)
+	tab := browsertest.NewContext(t)
 	base := startDesk(t)
 	var first, second, text string
 

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -26,23 +25,23 @@ import (
 	"github.com/herken/herken/plugin"
 )
 
-// browser checks that the test may run a browser.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	browsertest.Chromium(t)
-	return context.Background()
-}
+func TestMain(m *testing.M) { browsertest.Main(m) }
 
-func newProfile(t *testing.T, _ context.Context) context.Context { return browsertest.NewProfile(t) }
+// newVisitor opens a tab as a new visitor: a browser context of its own,
+// with no cookies and no storage.
+func newVisitor(t *testing.T) context.Context { return browsertest.NewContext(t) }
 
 func do(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
 	t.Helper()
 	browsertest.Do(t, ctx, actions...)
 }
 
-// ready waits until the plugin has given its first brief.
+// ready waits until the page has loaded and the plugin on it has given its
+// first brief. After an action that navigates, it must follow a wait for
+// something of the new page only: the old page was ready too.
 func ready() chromedp.Action {
-	return chromedp.Poll(`performance.getEntriesByName("herken:ready").length > 0`, nil, chromedp.WithPollingTimeout(20*time.Second))
+	return chromedp.Poll(`document.readyState === "complete" && typeof herken === "object" && performance.getEntriesByName("herken:ready").length > 0`,
+		nil, chromedp.WithPollingTimeout(20*time.Second))
 }
 
 func eval(t *testing.T, ctx context.Context, js string, out any) {
@@ -60,6 +59,7 @@ func fillCheckout(street, email string) chromedp.Action {
 		chromedp.Click(`input[name=remember]`, chromedp.ByQuery),
 		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`//h1[contains(., "Thank you")]`),
+		ready(),
 	}
 }
 
@@ -75,6 +75,15 @@ func waitValue(name, want string) chromedp.Action {
 
 func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
 
+// watchPrefill makes every later page in the tab note when the plugin has
+// filled the page's form: window.prefilled becomes true.
+func watchPrefill() chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(`document.addEventListener("herken:prefilled", () => { window.prefilled = true })`).Do(ctx)
+		return err
+	})
+}
+
 // synced waits until the page's memory has reached the server.
 func synced(t *testing.T, ctx context.Context) {
 	var ok bool
@@ -83,12 +92,10 @@ func synced(t *testing.T, ctx context.Context) {
 }
 
 func TestBrowserFirstVisitReturnAndNewContext(t *testing.T) {
-	bctx := browser(t)
 	dir := t.TempDir()
 	first, stop := startStoppableShop(t, dir)
-	tab := newProfile(t, bctx)
+	tab := newVisitor(t)
 	do(t, tab, chromedp.Navigate(first+"/checkout"), ready(), fillCheckout("Keizersgracht 1", "ada@example.com"))
-	do(t, tab, ready())
 	synced(t, tab)
 
 	// The shop restarts (on another port: cookies do not mind ports).
@@ -96,7 +103,6 @@ func TestBrowserFirstVisitReturnAndNewContext(t *testing.T) {
 	base := startShop(t, dir)
 	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), waitValue("street", "Keizersgracht 1"))
 	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Keizersgracht 1", "ada@example.com"))
-	do(t, tab, ready())
 	synced(t, tab)
 
 	// Back to the checkout: filled.
@@ -114,7 +120,7 @@ func TestBrowserFirstVisitReturnAndNewContext(t *testing.T) {
 		cookies, err = network.GetCookies().WithURLs([]string{base}).Do(ctx)
 		return err
 	}))
-	other := newProfile(t, bctx)
+	other := newVisitor(t)
 	do(t, other, chromedp.ActionFunc(func(ctx context.Context) error {
 		for _, c := range cookies {
 			if c.Name == "herken_device" {
@@ -128,7 +134,6 @@ func TestBrowserFirstVisitReturnAndNewContext(t *testing.T) {
 }
 
 func TestBrowserOfflineThenOnline(t *testing.T) {
-	bctx := browser(t)
 	shopURL := startShop(t, t.TempDir())
 	var offline atomic.Bool
 	target, _ := url.Parse(shopURL)
@@ -149,7 +154,7 @@ func TestBrowserOfflineThenOnline(t *testing.T) {
 	}))
 	t.Cleanup(front.Close)
 	base := front.URL
-	tab := newProfile(t, bctx)
+	tab := newVisitor(t)
 	do(t, tab, chromedp.Navigate(base+"/checkout"), ready())
 
 	offline.Store(true)
@@ -171,10 +176,9 @@ func TestBrowserOfflineThenOnline(t *testing.T) {
 }
 
 func TestBrowserForgetMe(t *testing.T) {
-	bctx := browser(t)
 	base := startShop(t, t.TempDir())
-	tab := newProfile(t, bctx)
-	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Herengracht 3", "forget@example.com"), ready())
+	tab := newVisitor(t)
+	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Herengracht 3", "forget@example.com"))
 	synced(t, tab)
 	// Open the widget, then "what we remember about you", then "forget me".
 	widget := `document.querySelector("[data-herken-widget-host]").shadowRoot`
@@ -186,23 +190,21 @@ func TestBrowserForgetMe(t *testing.T) {
 		chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent === "Forget me").click()`, nil),
 		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("Nothing.")`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 	)
-	do(t, tab, chromedp.Navigate(base+"/checkout"), ready())
-	time.Sleep(300 * time.Millisecond) // give a wrong prefill the time to show
-	require.Empty(t, value(t, tab, "street"))
+	do(t, tab, watchPrefill(), chromedp.Navigate(base+"/checkout"), ready(), chromedp.Poll(`window.prefilled === true`, nil))
+	require.Empty(t, value(t, tab, "street"), "the plugin has filled the form, with nothing")
 	var agent string
 	do(t, tab, chromedp.Navigate(base+"/agent?q=forget@example.com"), chromedp.Text("main", &agent, chromedp.ByQuery))
 	require.Contains(t, agent, "no customer found")
 }
 
 func TestBrowserAnotherCustomersEmailRevealsNothing(t *testing.T) {
-	bctx := browser(t)
 	base := startShop(t, t.TempDir())
-	owner := newProfile(t, bctx)
-	do(t, owner, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Secret street 9", "owner@example.com"), ready())
+	owner := newVisitor(t)
+	do(t, owner, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Secret street 9", "owner@example.com"))
 	synced(t, owner)
 
-	stranger := newProfile(t, bctx)
-	do(t, stranger, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Other road 1", "owner@example.com"), ready())
+	stranger := newVisitor(t)
+	do(t, stranger, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Other road 1", "owner@example.com"))
 	synced(t, stranger)
 	var snap string
 	eval(t, stranger, `herken.snapshot().then(s => JSON.stringify(s))`, &snap)
@@ -217,10 +219,9 @@ func TestBrowserAnotherCustomersEmailRevealsNothing(t *testing.T) {
 }
 
 func TestBrowserIdentityTokens(t *testing.T) {
-	bctx := browser(t)
 	dir := t.TempDir()
 	base := startShop(t, dir)
-	tab := newProfile(t, bctx)
+	tab := newVisitor(t)
 	do(t, tab, chromedp.Navigate(base+"/"), ready())
 	var device string
 	do(t, tab, chromedp.ActionFunc(func(ctx context.Context) error {
@@ -259,9 +260,8 @@ func TestBrowserIdentityTokens(t *testing.T) {
 }
 
 func TestBrowserSecondHelpContactEscalates(t *testing.T) {
-	bctx := browser(t)
 	base := startShop(t, t.TempDir())
-	tab := newProfile(t, bctx)
+	tab := newVisitor(t)
 	widget := `document.querySelector("[data-herken-widget-host]").shadowRoot`
 	ask := func(text string) chromedp.Action {
 		return chromedp.Tasks{
@@ -289,39 +289,36 @@ func TestBrowserSecondHelpContactEscalates(t *testing.T) {
 	require.Contains(t, agent, "escalate: true")
 }
 
-// TestBrowserTiming measures, over several page loads, the time from the
-// plugin's start to its first brief and the longest main-thread task on the
-// page, and fails when a task takes over 50 ms.
-func TestBrowserTiming(t *testing.T) {
-	bctx := browser(t)
+// TestBrowserPluginStartsAndLongTasksAreSeen checks what the benchmark's
+// measurement in Chromium (go run ./bench -only browser) relies on: the
+// plugin marks its start and its first brief, in that order, and a
+// long-task observer on the page sees a task that blocks the main thread.
+// How long these take is the benchmark's to report, not a test's to judge.
+func TestBrowserPluginStartsAndLongTasksAreSeen(t *testing.T) {
 	base := startShop(t, t.TempDir())
-	var toBrief, longest []float64
-	for range 5 {
-		tab := newProfile(t, bctx)
-		do(t, tab, chromedp.ActionFunc(func(ctx context.Context) error {
-			_, err := page.AddScriptToEvaluateOnNewDocument(`window.__long = []; new PerformanceObserver(l => { for (const e of l.getEntries()) __long.push(e.duration) }).observe({type: "longtask", buffered: true});`).Do(ctx)
-			return err
-		}), chromedp.Navigate(base+"/checkout"), ready())
-		var m struct {
-			Brief   float64 `json:"brief"`
-			Longest float64 `json:"longest"`
-		}
-		time.Sleep(200 * time.Millisecond) // let the observer report
-		eval(t, tab, `({brief: performance.getEntriesByName("herken:ready")[0].startTime - performance.getEntriesByName("herken:start")[0].startTime, longest: Math.max(0, ...__long)})`, &m)
-		toBrief = append(toBrief, m.Brief)
-		longest = append(longest, m.Longest)
+	tab := newVisitor(t)
+	do(t, tab, chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(`window.longTasks = []; new PerformanceObserver((l) => { for (const e of l.getEntries()) longTasks.push(e) }).observe({type: "longtask", buffered: true});`).Do(ctx)
+		return err
+	}), chromedp.Navigate(base+"/checkout"), ready())
+	var marks struct {
+		Start float64 `json:"start"`
+		Ready float64 `json:"ready"`
 	}
-	slices.Sort(toBrief)
-	slices.Sort(longest)
-	t.Logf("script start to first brief: median %.0f ms (runs %v); longest main-thread task: median %.0f ms, max %.0f ms",
-		toBrief[len(toBrief)/2], toBrief, longest[len(longest)/2], longest[len(longest)-1])
-	require.Less(t, longest[len(longest)/2], 50.0, "no main-thread task over 50 ms")
+	eval(t, tab, `({start: performance.getEntriesByName("herken:start")[0].startTime, ready: performance.getEntriesByName("herken:ready")[0].startTime})`, &marks)
+	require.Positive(t, marks.Start)
+	require.GreaterOrEqual(t, marks.Ready, marks.Start, "the first brief comes after the start")
+
+	// A task that holds the main thread for 120 ms: the long-task API
+	// reports tasks of 50 ms and more.
+	do(t, tab, chromedp.Evaluate(`setTimeout(() => { const t = performance.now(); while (performance.now() - t < 120) {} }, 0)`, nil),
+		chromedp.Poll(`longTasks.some((e) => e.duration >= 100)`, nil,
+			chromedp.WithPollingTimeout(20*time.Second)))
 }
 
 func TestBrowserContinueWhereYouLeftOff(t *testing.T) {
-	bctx := browser(t)
 	base := startShop(t, t.TempDir())
-	tab := newProfile(t, bctx)
+	tab := newVisitor(t)
 	widget := `document.querySelector("[data-herken-widget-host]").shadowRoot`
 	do(t, tab, chromedp.Navigate(base+"/"), ready(),
 		chromedp.Click(`button[data-add-to-cart]`, chromedp.ByQuery),
