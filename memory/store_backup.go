@@ -223,8 +223,12 @@ func readKeyRecords(r io.Reader) (map[keyOf][]byte, error) {
 
 // restoreKeys puts the keys of every customer that the restored data
 // holds into the key file, and drops the customers whose keys the backup
-// lacks.
+// lacks. Marks that name slots of the backed-up store's key file (keys to
+// destroy) are taken out first: those slots mean other keys here.
 func (s *Store) restoreKeys(staged map[keyOf][]byte) error {
+	if err := s.forgetSourceSlots(); err != nil {
+		return err
+	}
 	type put struct {
 		id  CustomerID
 		ref keyRef
@@ -400,3 +404,38 @@ func dropKeyless(db *kv.DB) error {
 
 // errStopScan ends a scan early.
 var errStopScan = errors.New("stop")
+
+// forgetSourceSlots takes out of restored marks the slots they name in the
+// key file of the store that was backed up: the keys a forget had still to
+// destroy there are not in the keys backup, and the keys a rekey had still
+// to destroy were replaced.
+func (s *Store) forgetSourceSlots() error {
+	t := s.db.Begin(true)
+	defer t.Discard()
+	marks, err := readPurges(t)
+	if err != nil {
+		return err
+	}
+	for id, p := range marks {
+		if len(p.Slots) > 0 {
+			p.Slots = nil
+			if err := putPurge(t, id, p); err != nil {
+				return storeErr(err)
+			}
+		}
+	}
+	var destroys [][]byte
+	err = t.Scan(keys.Destroys, true, func(k, _ []byte) error {
+		destroys = append(destroys, bytes.Clone(k))
+		return nil
+	})
+	if err != nil {
+		return storeErr(err)
+	}
+	for _, k := range destroys {
+		if err := t.Delete(k); err != nil {
+			return storeErr(err)
+		}
+	}
+	return storeErr(t.Commit())
+}

@@ -3,6 +3,7 @@
 package memory
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -114,4 +115,44 @@ func crash(t *testing.T, s *Store) {
 	defer s.gate.Unlock()
 	require.NoError(t, s.keyfile.Close())
 	require.NoError(t, s.db.Close())
+}
+
+// TestRestoreIgnoresTheSourcesSlots restores a backup that caught a forget
+// before its keys were destroyed, and a rekey before the old key was: the
+// marks name slots of the backed-up store's key file, which in the restored
+// one hold other customers' keys. None is destroyed.
+func TestRestoreIgnoresTheSourcesSlots(t *testing.T) {
+	ctx := context.Background()
+	src, err := Open(ctx, InMemoryOptions())
+	require.NoError(t, err)
+	defer src.Close()
+	var ids []CustomerID
+	for i := range 20 {
+		r, err := src.Recognize(ctx, Email(fmt.Sprintf("c%d@example.com", i)))
+		require.NoError(t, err)
+		ids = append(ids, r.Customer)
+	}
+	src.stopEraser() // the marks below are for the backup only
+	src.eraser.stop = nil
+	var all []uint32
+	for sl := range uint32(300) {
+		all = append(all, sl+1)
+	}
+	b, err := codec.Marshal(purge{Receipt: "r", Slots: all})
+	require.NoError(t, err)
+	setRaw(t, src, keys.PendingForget("aaaaaaaaaaaaaaaaaaaaaaaaaa"), b)
+	for _, sl := range all {
+		setRaw(t, src, keys.Destroy(sl), []byte{codec.Version})
+	}
+	var data, keysOut bytes.Buffer
+	require.NoError(t, src.Backup(ctx, &data, &keysOut))
+
+	dst, err := Restore(ctx, InMemoryOptions(), &data, &keysOut)
+	require.NoError(t, err)
+	defer dst.Close()
+	require.NoError(t, dst.Check(ctx))
+	for _, id := range ids {
+		_, err := dst.Brief(ctx, id, BriefQuery{})
+		require.NoError(t, err)
+	}
 }
