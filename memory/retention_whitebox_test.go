@@ -5,6 +5,7 @@ package memory
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -95,4 +96,69 @@ func TestErasedFactLeavesNothingReadable(t *testing.T) {
 			require.Equal(t, "two books", string(d.Data))
 		})
 	}
+}
+
+// TestExpiryIndexHoldsOneEntryACustomer remembers values with many expiries:
+// the index of expiry times keeps one entry for the customer, the first to
+// come, and moves it on as values expire; it does not grow with the values.
+func TestExpiryIndexHoldsOneEntryACustomer(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	s, err := Open(ctx, InMemoryOptions().WithClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	defer s.Close()
+	r, err := s.Recognize(ctx, Email("ada@example.com"))
+	require.NoError(t, err)
+	for i := range 100 {
+		require.NoError(t, s.Remember(ctx, r.Customer, Fact{Key: "order", Value: fmt.Sprint("Z-", i), Retention: time.Duration(100-i) * time.Hour}))
+	}
+	entries := func() []int64 {
+		txn := s.db.Begin(false)
+		defer txn.Discard()
+		var at []int64
+		require.NoError(t, txn.Scan(keys.Expiries, true, func(k, _ []byte) error {
+			sec, id := keys.ExpiryOf(k)
+			require.Equal(t, string(r.Customer), id)
+			at = append(at, sec)
+			return nil
+		}))
+		return at
+	}
+	require.Equal(t, []int64{now.Add(time.Hour).Unix()}, entries(), "one entry, the first to expire")
+	now = now.Add(90 * time.Minute)
+	require.NoError(t, s.Compact(ctx))
+	require.Equal(t, []int64{now.Add(-90 * time.Minute).Add(2 * time.Hour).Unix()}, entries(), "moved to the next")
+	now = now.Add(200 * time.Hour)
+	require.NoError(t, s.Compact(ctx))
+	require.Empty(t, entries(), "nothing left to expire")
+}
+
+// TestExpiryErasesOnlyWhatExpired: when the current value of a fact expires,
+// an older value kept for longer stays in the history until its own time.
+func TestExpiryErasesOnlyWhatExpired(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	s, err := Open(ctx, InMemoryOptions().WithClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	defer s.Close()
+	r, err := s.Recognize(ctx, Email("ada@example.com"))
+	require.NoError(t, err)
+	require.NoError(t, s.Remember(ctx, r.Customer, Fact{Key: "order", Value: "Z-1", Retention: 10 * time.Hour}))
+	now = now.Add(time.Minute)
+	require.NoError(t, s.Remember(ctx, r.Customer, Fact{Key: "order", Value: "Z-2", Retention: time.Hour}))
+	now = now.Add(2 * time.Hour)
+	require.NoError(t, s.Compact(ctx))
+	h, err := s.History(ctx, r.Customer)
+	require.NoError(t, err)
+	var values []string
+	for _, e := range h {
+		if e.Kind == EventFactRemembered {
+			values = append(values, e.Fact.Value)
+		}
+	}
+	require.Equal(t, []string{"Z-1", ""}, values)
+	b, err := s.Brief(ctx, r.Customer, BriefQuery{})
+	require.NoError(t, err)
+	_, ok := b.Fact("order")
+	require.False(t, ok, "the fact is gone: its value expired")
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
+	"github.com/herken/herken/memory/internal/kv"
 )
 
 // Retention: a fact's value is kept for as long as its purpose needs and no
@@ -182,17 +183,80 @@ func (w *wtx) eraseFrom(c *wcust, in *eraseIntent, own bool) (bool, error) {
 	return changed, nil
 }
 
-// noteExpiry adds an expiring fact of customer id to the index of expiry
-// times, by the second at or after it expires.
+// noteExpiry notes in the index of expiry times that a value of customer
+// id expires at f.Expires. The index holds one entry a customer, for the
+// first value of theirs to expire, so that it grows with the customers, not
+// with the values: an entry earlier than f.Expires stays, a later one moves.
 func (w *wtx) noteExpiry(id CustomerID, f *Fact) error {
 	if f.Expires.IsZero() {
 		return nil
 	}
-	sec := f.Expires.Unix()
-	if f.Expires.Nanosecond() > 0 {
+	return w.indexExpiry(id, expirySecond(f.Expires), false)
+}
+
+// expirySecond returns the second at or after t.
+func expirySecond(t time.Time) int64 {
+	sec := t.Unix()
+	if t.Nanosecond() > 0 {
 		sec++
 	}
+	return sec
+}
+
+// indexExpiry puts customer id's entry in the expiry index at sec, unless
+// an earlier one is there; with replace, it moves the entry there anyway
+// (sec 0: no entry).
+func (w *wtx) indexExpiry(id CustomerID, sec int64, replace bool) error {
+	where := keys.NextExpiry(string(id))
+	var at int64
+	found := false
+	err := w.txn.Get(where, func(b []byte) error {
+		found = true
+		return codec.Unmarshal(b, &at)
+	})
+	if err != nil && !errors.Is(err, kv.ErrNotFound) {
+		return storeErr(err)
+	}
+	if found && !replace && at <= sec {
+		return nil
+	}
+	if found {
+		if err := w.txn.Delete(keys.Expiry(at, string(id))); err != nil {
+			return err
+		}
+	}
+	if sec == 0 {
+		if found {
+			return w.txn.Delete(where)
+		}
+		return nil
+	}
+	b, err := codec.Marshal(sec)
+	if err != nil {
+		return err
+	}
+	if err := w.txn.Set(where, b); err != nil {
+		return err
+	}
 	return w.txn.Set(keys.Expiry(sec, string(id)), nil)
+}
+
+// nextExpiry returns the second at which the first value of customer id
+// that has not expired by now will, or 0.
+func (w *wtx) nextExpiry(id CustomerID) (int64, error) {
+	events, err := w.history(id)
+	if err != nil {
+		return 0, err
+	}
+	next := int64(0)
+	for _, e := range events {
+		if e.Kind == EventFactRemembered && e.Fact != nil && e.Erased.IsZero() && !e.Fact.Expires.IsZero() && !e.Fact.expired(w.now) {
+			if sec := expirySecond(e.Fact.Expires); next == 0 || sec < next {
+				next = sec
+			}
+		}
+	}
+	return next, nil
 }
 
 // expireBatch bounds how many customers one pass of expireFacts handles.
@@ -232,7 +296,8 @@ func (s *Store) expireFacts(ctx context.Context) error {
 				}
 				c, err := w.load(d.id)
 				if errors.Is(err, ErrNotFound) {
-					return nil // forgotten since
+					// Forgotten since.
+					return w.txn.Delete(keys.NextExpiry(string(d.id)))
 				}
 				if err != nil {
 					return err
@@ -241,7 +306,12 @@ func (s *Store) expireFacts(ctx context.Context) error {
 					return err
 				}
 				w.intendErase(c, "", math.MaxUint64)
-				return nil
+				// The entry moves to the next value of theirs to expire.
+				next, err := w.nextExpiry(d.id)
+				if err != nil {
+					return err
+				}
+				return w.indexExpiry(d.id, next, true)
 			})
 			if err != nil {
 				return err

@@ -228,8 +228,11 @@ func (w *wtx) emit(c *wcust, e Event, absorbed *profile) error {
 				return err
 			}
 		}
-	case EventFactForgotten, EventFactExpired:
-		w.intendErase(c, e.Key, e.Seq)
+	case EventFactForgotten:
+		w.intendErase(c, e.Key, e.Seq) // every value of the fact
+	case EventFactExpired:
+		w.intendErase(c, "", e.Seq) // the values that expired
+
 	}
 	b, err := codec.Marshal(&e)
 	if err != nil {

@@ -17,6 +17,7 @@
 //	y/<id>            a customer whose key is to be replaced (values of theirs were erased)
 //	z/<slot>          a key of the key file to destroy; slot is big-endian
 //	t/<when><id>      a fact of the customer expires then; when is Unix seconds, big-endian
+//	T/<id>            when the customer's one entry under t/ is
 //	m/format          the store's format version, alone
 //	m/manifest        the store's layout: format version, layout, key hash
 //
@@ -129,6 +130,10 @@ var Expiries = []byte("t/")
 func Expiry(unix int64, id string) []byte {
 	return append(binary.BigEndian.AppendUint64(join("t/"), uint64(max(unix, 0))), id...)
 }
+
+// NextExpiry is the key of when customer id's one entry in the expiry index
+// is.
+func NextExpiry(id string) []byte { return join("T/", id) }
 
 // ExpiryUpTo is the first key past every expiry at or before unix seconds.
 func ExpiryUpTo(unix int64) []byte {
