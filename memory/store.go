@@ -171,14 +171,17 @@ func storeErr(err error) error {
 	return err
 }
 
-// Compact finishes what Forget left to the background, then rewrites the
-// store's files so that what was deleted or replaced (what forgotten
-// customers left, old profiles, identifiers no longer held) leaves them and
-// their space is given back. The store compacts on its own as it goes;
-// call Compact after large deletions, or to make erasure final on disk
-// sooner. It may take long on a large store; reads go on meanwhile, and
-// writes wait a moment while it writes the storage engine's memory tables
-// out.
+// Compact finishes what the store does in the background (the sealed
+// remains of forgotten customers deleted, values past their expiry erased,
+// new keys for customers whose values were erased and the old keys
+// destroyed), then rewrites the store's files so that what was deleted or
+// replaced (what forgotten customers left, old profiles and events,
+// identifiers no longer held) leaves them and their space is given back.
+// After Compact, nothing erased can be read back from the directory. The
+// store compacts on its own as it goes; call Compact after large deletions,
+// or to make erasure final on disk sooner. It may take long on a large
+// store; reads go on meanwhile, and writes wait a moment while it writes
+// the storage engine's memory tables out.
 func (s *Store) Compact(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
