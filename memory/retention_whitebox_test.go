@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,9 +28,8 @@ func TestErasedFactLeavesNothingReadable(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			ctx := context.Background()
 			dir := t.TempDir()
-			now := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-			clock := func() time.Time { return now }
-			opts := DefaultOptions(dir).WithClock(func() time.Time { return clock() })
+			clock := newTestClock()
+			opts := DefaultOptions(dir).WithClock(clock.Now)
 			s, err := Open(ctx, opts)
 			require.NoError(t, err)
 			value := []byte("Zwanenburgweg 77")
@@ -56,7 +56,7 @@ func TestErasedFactLeavesNothingReadable(t *testing.T) {
 			case "forgotten":
 				require.NoError(t, s.ForgetFact(ctx, id, "shipping.street"))
 			case "expired":
-				now = now.Add(2 * time.Hour)
+				clock.Advance(2 * time.Hour)
 			}
 			require.NoError(t, s.Compact(ctx))
 			require.NoError(t, s.Check(ctx))
@@ -103,10 +103,7 @@ func TestErasedFactLeavesNothingReadable(t *testing.T) {
 // come, and moves it on as values expire; it does not grow with the values.
 func TestExpiryIndexHoldsOneEntryACustomer(t *testing.T) {
 	ctx := context.Background()
-	now := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-	s, err := Open(ctx, InMemoryOptions().WithClock(func() time.Time { return now }))
-	require.NoError(t, err)
-	defer s.Close()
+	s, clock := clockedStore(t)
 	r, err := s.Recognize(ctx, Email("ada@example.com"))
 	require.NoError(t, err)
 	for i := range 100 {
@@ -124,11 +121,12 @@ func TestExpiryIndexHoldsOneEntryACustomer(t *testing.T) {
 		}))
 		return at
 	}
-	require.Equal(t, []int64{now.Add(time.Hour).Unix()}, entries(), "one entry, the first to expire")
-	now = now.Add(90 * time.Minute)
+	start := clock.Now()
+	require.Equal(t, []int64{start.Add(time.Hour).Unix()}, entries(), "one entry, the first to expire")
+	clock.Advance(90 * time.Minute)
 	require.NoError(t, s.Compact(ctx))
-	require.Equal(t, []int64{now.Add(-90 * time.Minute).Add(2 * time.Hour).Unix()}, entries(), "moved to the next")
-	now = now.Add(200 * time.Hour)
+	require.Equal(t, []int64{start.Add(2 * time.Hour).Unix()}, entries(), "moved to the next")
+	clock.Advance(200 * time.Hour)
 	require.NoError(t, s.Compact(ctx))
 	require.Empty(t, entries(), "nothing left to expire")
 }
@@ -137,16 +135,13 @@ func TestExpiryIndexHoldsOneEntryACustomer(t *testing.T) {
 // an older value kept for longer stays in the history until its own time.
 func TestExpiryErasesOnlyWhatExpired(t *testing.T) {
 	ctx := context.Background()
-	now := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-	s, err := Open(ctx, InMemoryOptions().WithClock(func() time.Time { return now }))
-	require.NoError(t, err)
-	defer s.Close()
+	s, clock := clockedStore(t)
 	r, err := s.Recognize(ctx, Email("ada@example.com"))
 	require.NoError(t, err)
 	require.NoError(t, s.Remember(ctx, r.Customer, Fact{Key: "order", Value: "Z-1", Retention: 10 * time.Hour}))
-	now = now.Add(time.Minute)
+	clock.Advance(time.Minute)
 	require.NoError(t, s.Remember(ctx, r.Customer, Fact{Key: "order", Value: "Z-2", Retention: time.Hour}))
-	now = now.Add(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	require.NoError(t, s.Compact(ctx))
 	h, err := s.History(ctx, r.Customer)
 	require.NoError(t, err)
@@ -161,4 +156,37 @@ func TestExpiryErasesOnlyWhatExpired(t *testing.T) {
 	require.NoError(t, err)
 	_, ok := b.Fact("order")
 	require.False(t, ok, "the fact is gone: its value expired")
+}
+
+// clockedStore opens an in-memory store with a test clock.
+func clockedStore(t *testing.T) (*Store, *testClock) {
+	t.Helper()
+	c := newTestClock()
+	s, err := Open(context.Background(), InMemoryOptions().WithClock(c.Now))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s, c
+}
+
+// testClock is a clock that tests set; the store's background work reads
+// it too.
+type testClock struct {
+	mu sync.Mutex // guards t
+	t  time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }

@@ -229,11 +229,7 @@ func (s *Store) restoreKeys(staged map[keyOf][]byte) error {
 	if err := s.forgetSourceSlots(); err != nil {
 		return err
 	}
-	type put struct {
-		id  CustomerID
-		ref keyRef
-	}
-	var puts []put
+	var puts []named
 	var dropped []CustomerID
 	t := s.db.Begin(false)
 	err := t.Scan(keys.KeyRefs, false, func(k, v []byte) error {
@@ -266,43 +262,15 @@ func (s *Store) restoreKeys(staged map[keyOf][]byte) error {
 			}
 			r.Old = uint32(slot)
 		}
-		puts = append(puts, put{id, r})
+		puts = append(puts, named{id, r})
 		return nil
 	})
 	t.Discard()
 	if err != nil {
 		return err
 	}
-	if err := s.keyfile.Sync(); err != nil {
-		return keyErr("", err)
-	}
-	var slots []keyfile.Slot
-	for _, p := range puts {
-		for _, sl := range p.ref.slots() {
-			slots = append(slots, keyfile.Slot(sl))
-		}
-	}
-	for len(puts) > 0 {
-		t := s.db.Begin(true)
-		n := min(len(puts), 4096)
-		for _, p := range puts[:n] {
-			if err := putKeyRef(t, p.id, p.ref); err != nil {
-				t.Discard()
-				return storeErr(err)
-			}
-		}
-		puts = puts[n:]
-		err := t.Commit()
-		t.Discard()
-		if err != nil {
-			return storeErr(err)
-		}
-	}
-	if err := s.db.Durable(); err != nil {
+	if err := s.nameKeys(puts, nil); err != nil {
 		return err
-	}
-	if err := s.keyfile.Confirm(slots...); err != nil {
-		return keyErr("", err)
 	}
 	return s.dropCustomers(dropped)
 }

@@ -405,3 +405,53 @@ func markedSlots(t *kv.Txn) (map[keyfile.Slot]bool, error) {
 	})
 	return marked, storeErr(err)
 }
+
+// named is a customer and where its keys are.
+type named struct {
+	id  CustomerID
+	ref keyRef
+}
+
+// nameKeys writes where the keys of many customers are, put in the key
+// file before, in transactions of a few thousand (last, if not nil, adds
+// to the last one), then confirms the keys once that is on disk.
+func (s *Store) nameKeys(refs []named, last func(t *kv.Txn) error) error {
+	if err := s.keyfile.Sync(); err != nil {
+		return keyErr("", err)
+	}
+	var slots []keyfile.Slot
+	for _, r := range refs {
+		for _, sl := range r.ref.slots() {
+			slots = append(slots, keyfile.Slot(sl))
+		}
+	}
+	for first := true; first || len(refs) > 0; first = false {
+		t := s.db.Begin(true)
+		n := min(len(refs), 4096)
+		err := func() error {
+			for _, r := range refs[:n] {
+				if err := putKeyRef(t, r.id, r.ref); err != nil {
+					return storeErr(err)
+				}
+			}
+			if n == len(refs) && last != nil {
+				if err := last(t); err != nil {
+					return err
+				}
+			}
+			return storeErr(t.Commit())
+		}()
+		t.Discard()
+		if err != nil {
+			return err
+		}
+		refs = refs[n:]
+	}
+	if err := s.db.Durable(); err != nil {
+		return err
+	}
+	if err := s.keyfile.Confirm(slots...); err != nil {
+		return keyErr("", err)
+	}
+	return nil
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keyfile"
 	"github.com/herken/herken/memory/internal/keys"
+	"github.com/herken/herken/memory/internal/kv"
 )
 
 // The migrations from each store format to the next; see migrationFrom.
@@ -26,11 +27,7 @@ func migrateKeys(s *Store) error {
 	if err := s.openKeys(true); err != nil {
 		return err
 	}
-	type move struct {
-		id  CustomerID
-		ref keyRef
-	}
-	var moves []move
+	var moves []named
 	pending := map[CustomerID]bool{}
 	t := s.db.Begin(false)
 	err := t.Scan(keys.Pending, true, func(k, _ []byte) error {
@@ -62,7 +59,7 @@ func migrateKeys(s *Store) error {
 			if err != nil {
 				return keyErr(id, err)
 			}
-			moves = append(moves, move{id, keyRef{Slot: uint32(slot)}})
+			moves = append(moves, named{id, keyRef{Slot: uint32(slot)}})
 			return nil
 		})
 	}
@@ -70,45 +67,17 @@ func migrateKeys(s *Store) error {
 	if err != nil {
 		return err
 	}
-	if err := s.keyfile.Sync(); err != nil {
-		return keyErr("", err)
-	}
-	slots := make([]keyfile.Slot, len(moves))
-	for i, m := range moves {
-		slots[i] = keyfile.Slot(m.ref.Slot)
-	}
-	// Where the keys are, in transactions of a few thousand, then the
-	// unfinished forgets as format 2 has them.
-	for len(moves) > 0 || len(pending) > 0 {
-		t := s.db.Begin(true)
-		n := min(len(moves), 4096)
-		for _, m := range moves[:n] {
-			if err := putKeyRef(t, m.id, m.ref); err != nil {
-				t.Discard()
+	// Where the keys are, then the unfinished forgets as format 2 has them.
+	err = s.nameKeys(moves, func(t *kv.Txn) error {
+		for id := range pending {
+			if err := putPurge(t, id, purge{}); err != nil {
 				return storeErr(err)
 			}
 		}
-		moves = moves[n:]
-		if len(moves) == 0 {
-			for id := range pending {
-				if err := putPurge(t, id, purge{}); err != nil {
-					t.Discard()
-					return err
-				}
-			}
-			pending = nil
-		}
-		err := t.Commit()
-		t.Discard()
-		if err != nil {
-			return storeErr(err)
-		}
-	}
-	if err := s.db.Durable(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return err
-	}
-	if err := s.keyfile.Confirm(slots...); err != nil {
-		return keyErr("", err)
 	}
 	if err := s.db.DropPrefixes(keys.CustomerKeys); err != nil {
 		return storeErr(err)
