@@ -42,7 +42,10 @@
 // default) a write returns once it is on disk, concurrent writes sharing one
 // flush. Every stored value carries its format version: data written by one
 // release is readable by every later one, and data written by a newer
-// release is refused with ErrFormat, never misread.
+// release is refused with ErrFormat, never misread. On a disk too full for
+// a write and the engine's background work, the write fails with
+// ErrDiskFull and changes nothing; writes succeed again once space is freed
+// (see Options for the room the store keeps).
 //
 // # Limits
 //
@@ -58,7 +61,8 @@
 // Errors can be tested with errors.Is: ErrNotFound, ErrInvalidIdentifier
 // (an *IdentifierError saying which and why), ErrInvalidInput (an
 // *InputError), ErrLimit, ErrClosed, ErrBusy, ErrFormat, ErrNotMerged,
-// ErrMergeFinal, ErrNoConsent, ErrLagged. A call that fails changes nothing.
+// ErrMergeFinal, ErrNoConsent, ErrLagged, ErrDiskFull. A call that fails
+// changes nothing.
 //
 // # The wasm build
 //

@@ -50,6 +50,13 @@ var (
 	// profiling.
 	ErrNoConsent = errors.New("memory: no consent")
 
+	// ErrDiskFull is returned when the disk that holds the store has too
+	// little free space for a write, or for Open, with room left for the
+	// storage engine's own background work (see Options); the message says
+	// how much is free and how much is needed. The write changed nothing,
+	// and writes succeed again once space is freed.
+	ErrDiskFull = errors.New("memory: disk full")
+
 	// ErrLagged is returned by Watch when its function fell so far behind
 	// the store's writes that events would have had to be dropped. Resume
 	// from History.

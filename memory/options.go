@@ -9,6 +9,25 @@ import (
 
 // Options configures a Store. Start from DefaultOptions or InMemoryOptions
 // and change what you need with the With methods; Open checks them.
+//
+// A store on disk keeps free space in reserve for its storage engine.
+// Badger writes its logs and tables through memory maps, where a full disk
+// ends the process instead of failing a write, so the store refuses a write
+// with ErrDiskFull while the file system's free space is short of the write
+// and of what Badger may still write in the background: the tables its
+// memtable logs are flushed to (a memtable holds up to 64 MiB), and the
+// compactions those may start (level 0 into the next level that holds
+// tables, and one table into the level below it for each of three more
+// compactors), but never more than the whole store. The reserve is not set
+// but taken from the store's files as it grows: a store of a few hundred
+// megabytes needs about as much again, since a compaction may rewrite all
+// of it; in tests, stores that filled a 2 GiB disk stopped at 1.1 to 1.2 GB
+// and one that filled 6 GiB at 5 GB, keeping 1.3 GiB. Open likewise needs room for the work it starts (the tables of
+// the logs it replays, the compactions due) and returns ErrDiskFull without
+// it; once open with less than a write needs, the store reads but refuses
+// writes. Something else that fills the disk can still take the reserve:
+// give the store a file system of its own, or watch its free space. The
+// guard reads free space with statfs on Linux; elsewhere it is off.
 type Options struct {
 	dir          string
 	inMemory     bool
@@ -20,6 +39,7 @@ type Options struct {
 	limits       Limits
 	clock        func() time.Time
 	key          []byte
+	memTableSize int64 // the engine's; 0 is its default (64 MiB); for tests on small disks
 }
 
 // DefaultOptions returns the options for a store kept on disk in dir.

@@ -72,12 +72,13 @@ func open(ctx context.Context, opts Options, load func(db *kv.DB) error, finish 
 		SyncWrites:    !opts.syncDisabled,
 		Logger:        opts.logger,
 		EncryptionKey: opts.key,
+		MemTableSize:  opts.memTableSize,
 	})
 	if errors.Is(err, kv.ErrKey) {
 		return nil, fmt.Errorf("%w: the store does not open with this encryption key: %v", ErrInvalidInput, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("memory: open store: %w", err)
+		return nil, fmt.Errorf("memory: open store: %w", storeErr(err))
 	}
 	s := &Store{
 		db:       db,
@@ -163,6 +164,8 @@ func storeErr(err error) error {
 		return ErrNotFound
 	case errors.Is(err, kv.ErrClosed):
 		return ErrClosed
+	case errors.Is(err, kv.ErrDiskFull):
+		return diskFull(err)
 	case errors.Is(err, codec.ErrVersion), errors.Is(err, codec.ErrCorrupt), errors.Is(err, kv.ErrCorrupt):
 		return fmt.Errorf("%w: %v", ErrFormat, err)
 	case errors.Is(err, kv.ErrTooBig):

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keyfile"
@@ -113,6 +114,8 @@ func keyErr(id CustomerID, err error) error {
 	switch {
 	case errors.Is(err, keyfile.ErrClosed):
 		return ErrClosed
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("%w: the key file: %v", ErrDiskFull, err)
 	case errors.Is(err, keyfile.ErrNoKey):
 		// Seen from a transaction older than a rekey that destroyed the
 		// key: a newer transaction names the new one.

@@ -73,6 +73,7 @@ type DB struct {
 	opts Options
 	sync group      // group commit of Durable
 	drop sync.Mutex // one DropPrefixes at a time
+	room *space     // the free-space guard: see space.go
 }
 
 // Open opens or creates the database.
@@ -102,22 +103,28 @@ func Open(o Options) (*DB, error) {
 	if o.BlockCacheSize > 0 {
 		bo = bo.WithBlockCacheSize(o.BlockCacheSize)
 	}
+	if err := checkOpen(bo, freeBytes); err != nil {
+		return nil, err
+	}
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("kv: open %s: %w", o.Dir, translate(err))
 	}
-	return &DB{db: db, opts: o}, nil
+	return &DB{db: db, opts: o, room: newSpace(bo, db)}, nil
 }
 
 // Close flushes and closes the database.
 func (d *DB) Close() error { return translate(d.db.Close()) }
 
 // Begin starts a transaction; update allows writes. Discard it when done.
-func (d *DB) Begin(update bool) *Txn { return &Txn{t: d.db.NewTransaction(update)} }
+func (d *DB) Begin(update bool) *Txn { return &Txn{t: d.db.NewTransaction(update), room: d.room} }
 
 // DeletePrefixes deletes every key under the given prefixes in batches that
 // need not fit one transaction. It is not atomic.
 func (d *DB) DeletePrefixes(prefixes ...[]byte) error {
+	if err := d.room.room("a delete", 0); err != nil {
+		return err
+	}
 	wb := d.db.NewWriteBatch()
 	defer wb.Cancel()
 	for _, p := range withParts(prefixes) {
@@ -161,6 +168,9 @@ var compactMark = []byte{0xfe, 'c'}
 // reads go on meanwhile, and writes wait a moment while the memory tables
 // are written out (see DropPrefixes).
 func (d *DB) Compact() error {
+	if err := d.room.room("a compaction", d.room.rewrite()); err != nil {
+		return err
+	}
 	// Flatten never writes the memory tables out, and leaves a tree whose
 	// tables are all in level 0 as it is, with every deleted entry in it.
 	// Dropping a live key writes every memory table out and compacts level
@@ -218,7 +228,7 @@ func (d *DB) Backup(w io.Writer, keep func(key []byte) bool) error {
 
 // Load writes the entries of a backup into the database, then syncs it.
 func (d *DB) Load(r io.Reader) error {
-	if err := d.db.Load(r, 256); err != nil {
+	if err := d.db.Load(d.room.reader(r), 256); err != nil {
 		return translate(err)
 	}
 	return d.syncAll()
@@ -236,6 +246,9 @@ func (d *DB) DropPrefixes(prefixes ...[]byte) error {
 func (d *DB) dropPrefixes(prefixes [][]byte) error {
 	d.drop.Lock()
 	defer d.drop.Unlock()
+	if err := d.room.room("an erasure", d.room.holding(prefixes)); err != nil {
+		return err
+	}
 	for {
 		err := translate(d.db.DropPrefix(prefixes...))
 		if !errors.Is(err, ErrBlocked) {
@@ -290,7 +303,9 @@ func RotateKey(dir string, oldKey, newKey []byte) error {
 // Txn is a transaction. It is not safe for concurrent use; values passed
 // to Set must not change until Commit.
 type Txn struct {
-	t *badger.Txn
+	t    *badger.Txn
+	room *space
+	n    int64 // bytes the commit writes, for room
 }
 
 // Get calls fn with the value of key, valid only during fn.
@@ -332,6 +347,7 @@ func (t *Txn) Set(key, val []byte) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
+	t.n += entrySize(key, val)
 	old, err := t.partsOf(key)
 	if err != nil {
 		return err
@@ -350,6 +366,7 @@ func (t *Txn) Delete(key []byte) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
+	t.n += entrySize(key, nil)
 	old, err := t.partsOf(key)
 	if err != nil {
 		return err
@@ -396,8 +413,14 @@ func (t *Txn) Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error)
 	return nil
 }
 
-// Commit commits the transaction.
-func (t *Txn) Commit() error { return translate(t.t.Commit()) }
+// Commit commits the transaction, or returns a *DiskFullError.
+func (t *Txn) Commit() error {
+	if err := t.room.admit(t.n); err != nil {
+		return err
+	}
+	defer t.room.done(t.n)
+	return translate(t.t.Commit())
+}
 
 // Discard ends the transaction; it is safe after Commit.
 func (t *Txn) Discard() { t.t.Discard() }

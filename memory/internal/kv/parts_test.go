@@ -35,7 +35,7 @@ func randomBytes(n int, seed uint64) []byte {
 	return b
 }
 
-func set(t *testing.T, db *DB, key, val []byte) {
+func setValue(t *testing.T, db *DB, key, val []byte) {
 	t.Helper()
 	tx := db.Begin(true)
 	defer tx.Discard()
@@ -80,7 +80,7 @@ func TestValueSizes(t *testing.T) {
 			for _, n := range sizes {
 				key := []byte(fmt.Sprintf("v/%d", n))
 				val := randomBytes(n, uint64(n))
-				set(t, db, key, val)
+				setValue(t, db, key, val)
 				got, err := get(t, db, key)
 				require.NoError(t, err, "%d bytes", n)
 				require.True(t, bytes.Equal(val, got), "%d bytes come back as written", n)
@@ -99,7 +99,7 @@ func TestPartsReplaced(t *testing.T) {
 			base := countKeys(t, db)
 			for i, n := range []int{3*PartSize + 5, 5 * PartSize, PartSize + 1, 10, 2*PartSize + 1, 0} {
 				val := randomBytes(n, uint64(i))
-				set(t, db, key, val)
+				setValue(t, db, key, val)
 				got, err := get(t, db, key)
 				require.NoError(t, err)
 				require.True(t, bytes.Equal(val, got), "write %d: %d bytes", i, n)
@@ -158,9 +158,9 @@ func TestPartsWithinOneTransaction(t *testing.T) {
 func TestPartsDroppedWithTheirPrefix(t *testing.T) {
 	for name, db := range engines(t) {
 		t.Run(name, func(t *testing.T) {
-			set(t, db, []byte("a/1"), randomBytes(3*PartSize, 1))
-			set(t, db, []byte("b/1"), randomBytes(3*PartSize, 2))
-			set(t, db, []byte("c/1"), randomBytes(3*PartSize, 3))
+			setValue(t, db, []byte("a/1"), randomBytes(3*PartSize, 1))
+			setValue(t, db, []byte("b/1"), randomBytes(3*PartSize, 2))
+			setValue(t, db, []byte("c/1"), randomBytes(3*PartSize, 3))
 			require.NoError(t, db.DropPrefixes([]byte("a/")))
 			require.NoError(t, db.DeletePrefixes([]byte("b/")))
 			require.Equal(t, 1+3, countKeys(t, db), "c/1 and its parts")
@@ -174,8 +174,8 @@ func TestPartsDroppedWithTheirPrefix(t *testing.T) {
 // TestPartsInBackups backs up values in parts and loads them elsewhere.
 func TestPartsInBackups(t *testing.T) {
 	src := open(t)
-	set(t, src, []byte("keep/1"), randomBytes(3*PartSize+9, 1))
-	set(t, src, []byte("skip/1"), randomBytes(3*PartSize+9, 2))
+	setValue(t, src, []byte("keep/1"), randomBytes(3*PartSize+9, 1))
+	setValue(t, src, []byte("skip/1"), randomBytes(3*PartSize+9, 2))
 	var buf bytes.Buffer
 	require.NoError(t, src.Backup(&buf, func(k []byte) bool { return bytes.HasPrefix(k, []byte("keep/")) }))
 	dst := open(t)
@@ -189,7 +189,7 @@ func TestPartsInBackups(t *testing.T) {
 // TestMissingPartIsCorrupt reads a value whose part is gone.
 func TestMissingPartIsCorrupt(t *testing.T) {
 	db := open(t)
-	set(t, db, []byte("k"), randomBytes(2*PartSize+1, 1))
+	setValue(t, db, []byte("k"), randomBytes(2*PartSize+1, 1))
 	tx := db.Begin(true)
 	require.NoError(t, tx.t.Delete(partKey([]byte("k"), 1)))
 	require.NoError(t, tx.Commit())
