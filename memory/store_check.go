@@ -205,6 +205,7 @@ func (s *Store) checkCustomer(t *kv.Txn, p *profile, profiles map[CustomerID]*pr
 	got, _ := codec.Marshal(p)
 	if !bytes.Equal(want, got) {
 		report("customer %s: the stored profile is not the projection of its history", p.ID)
+
 	}
 	for _, d := range p.Drafts {
 		if d.Deleted {

@@ -5,6 +5,7 @@ package memory
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/herken/herken/memory/internal/codec"
@@ -197,8 +198,20 @@ func (s *Store) resealBatch(id CustomerID, ref keyRef) (int, error) {
 func (s *Store) finishRekey(id CustomerID, ref keyRef, mark []byte) (bool, error) {
 	t := s.db.Begin(true)
 	defer t.Discard()
+	// Read, so that a Forget meanwhile makes this conflict instead of
+	// bringing the reference back.
+	now, err := readKeyRef(t, id)
+	if errors.Is(err, ErrNotFound) {
+		return true, s.dropMark(keys.Rekey(string(id))) // forgotten since
+	}
+	if err != nil {
+		return false, err
+	}
+	if now != ref {
+		return false, fmt.Errorf("memory: rekey %s: its key reference changed meanwhile", id)
+	}
 	left := false
-	err := values(t, id, nil, func(_, v []byte) error {
+	err = values(t, id, nil, func(_, v []byte) error {
 		if gen, ok := seal.Gen(v); ok && gen == ref.OldGen {
 			left = true
 			return errStopScan
@@ -217,11 +230,11 @@ func (s *Store) finishRekey(id CustomerID, ref keyRef, mark []byte) (bool, error
 	if err := t.Set(keys.Destroy(ref.Old), []byte{codec.Version}); err != nil {
 		return false, storeErr(err)
 	}
-	now, err := markIn(t, keys.Rekey(string(id)))
+	current, err := markIn(t, keys.Rekey(string(id)))
 	if err != nil {
 		return false, err
 	}
-	if bytes.Equal(now, mark) {
+	if bytes.Equal(current, mark) {
 		if err := t.Delete(keys.Rekey(string(id))); err != nil {
 			return false, storeErr(err)
 		}

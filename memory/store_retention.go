@@ -53,51 +53,69 @@ func (w *wtx) intendErase(c *wcust, key string, seq uint64) {
 
 // eraseNow carries out the intents: for each customer, and every customer
 // merged into it, it takes the values out of the history and the compacted
-// history, and out of the merged customers' profiles, and marks every
+// history, records in the merged customers' own histories that the fact
+// went (so that an unmerge gives them back without it), and marks every
 // customer whose stored values changed for a new key.
 func (w *wtx) eraseNow() error {
-	ids := make([]CustomerID, 0, len(w.erase))
-	for id := range w.erase {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids) // a deterministic order of writes
-	for _, id := range ids {
-		in := w.erase[id]
-		c, ok := w.custs[id]
-		if !ok || c.erased {
-			continue
-		}
-		// The customer and everyone merged into it, recursively.
-		members := []*wcust{c}
-		for i := 0; i < len(members); i++ {
-			for _, m := range members[i].p.activeMerges() {
-				mc, err := w.loadExact(m.From)
-				if err != nil {
-					return err
-				}
-				members = append(members, mc)
+	done := map[CustomerID]bool{}
+	for {
+		// Recording the fact's end in a merged customer adds its intent:
+		// go on until none is new.
+		var ids []CustomerID
+		for id := range w.erase {
+			if !done[id] {
+				ids = append(ids, id)
 			}
 		}
-		for i, m := range members {
-			own := i == 0
-			changed, err := w.eraseFrom(m, in, own)
+		if len(ids) == 0 {
+			return nil
+		}
+		slices.Sort(ids) // a deterministic order of writes
+		for _, id := range ids {
+			done[id] = true
+			if err := w.eraseOf(id, w.erase[id]); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// eraseOf carries out one customer's intent.
+func (w *wtx) eraseOf(id CustomerID, in *eraseIntent) error {
+	c, ok := w.custs[id]
+	if !ok || c.erased {
+		return nil
+	}
+	// The customer and everyone merged into it, recursively.
+	members := []*wcust{c}
+	for i := 0; i < len(members); i++ {
+		for _, m := range members[i].p.activeMerges() {
+			mc, err := w.loadExact(m.From)
 			if err != nil {
 				return err
 			}
-			if changed {
-				// A new mark each time: a rekey running meanwhile, which
-				// may have sealed the erased value with the new key, sees
-				// it and leaves the mark for another.
-				b, err := codec.Marshal(randomID(10))
-				if err != nil {
-					return err
-				}
-				if err := w.txn.Set(keys.Rekey(string(m.p.ID)), b); err != nil {
-					return err
-				}
-				w.rekeyed = true
-			}
+			members = append(members, mc)
 		}
+	}
+	for i, m := range members {
+		changed, err := w.eraseFrom(m, in, i == 0)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			continue
+		}
+		// A new mark each time: a rekey running meanwhile, which may
+		// have sealed the erased value with the new key, sees it and
+		// leaves the mark for another.
+		b, err := codec.Marshal(randomID(10))
+		if err != nil {
+			return err
+		}
+		if err := w.txn.Set(keys.Rekey(string(m.p.ID)), b); err != nil {
+			return err
+		}
+		w.rekeyed = true
 	}
 	return nil
 }
@@ -123,16 +141,36 @@ func (in *eraseIntent) erasesFact(f *Fact, now time.Time) bool {
 	return forgotten || f.expired(now)
 }
 
-// eraseFrom takes the values in intent out of c's history, its compacted
-// history and, unless own (where the events of the write did it), its
-// profile. It reports whether a stored value changed.
+// eraseFrom takes the values in intent out of c's history and its
+// compacted history. When c is merged into the customer the intent is about
+// (not own), it first records in c's own history that the fact went, as
+// the write did for that customer: c's profile is its projection, and is
+// what an unmerge gives back. It reports whether a stored value changed.
 func (w *wtx) eraseFrom(c *wcust, in *eraseIntent, own bool) (bool, error) {
+	changed := false
+	if !own {
+		if err := w.sweep(c); err != nil { // fact.expired for what expired
+			return false, err
+		}
+		keys := make([]string, 0, len(in.forgotten))
+		for k := range in.forgotten {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if _, ok := c.p.fact(k); ok {
+				if err := w.emit(c, Event{Kind: EventFactForgotten, Key: k}, nil); err != nil {
+					return false, err
+				}
+				changed = true
+			}
+		}
+	}
 	id := c.p.ID
 	events, err := w.history(id)
 	if err != nil {
 		return false, err
 	}
-	changed := false
 	for i := range events {
 		e := &events[i]
 		if e.Kind == EventCompacted && e.checkpoint != nil {
@@ -171,14 +209,6 @@ func (w *wtx) eraseFrom(c *wcust, in *eraseIntent, own bool) (bool, error) {
 			}
 		}
 		changed = true
-	}
-	if !own {
-		n := len(c.p.Facts)
-		c.p.Facts = slices.DeleteFunc(c.p.Facts, func(f Fact) bool { return in.erasesFact(&f, w.now) })
-		if len(c.p.Facts) != n {
-			c.dirty = true
-			changed = true
-		}
 	}
 	return changed, nil
 }
