@@ -4,10 +4,12 @@ package memory_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -29,75 +31,157 @@ var (
 // TestCrashLosesNothingAcknowledged runs a writer in a child process that
 // records contacts, remembers facts, makes customers and merges them, with
 // sync writes, and reports every acknowledged write. The test kills it with
-// SIGKILL at a random moment, reopens the store, and checks that it opens,
-// that its invariants hold, and that every acknowledged write is there. It
-// repeats on the same directory.
+// SIGKILL at a random moment after its first acknowledged write, reopens
+// the store, and checks that it opens the first time, that its invariants
+// hold, and that every acknowledged write is there. It repeats on the same
+// directory.
 func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns writer processes; skipped with -short")
 	}
 	dir := t.TempDir()
 	var acks []string
-	checked := 0
+	var r reopens
 	for trial := range *crashTrials {
-		cmd := exec.Command(os.Args[0]) // TestMain makes it the writer
-		cmd.Env = append(os.Environ(), "HERKEN_CRASH_DIR="+dir, fmt.Sprintf("HERKEN_CRASH_TRIAL=%d", trial), fmt.Sprintf("HERKEN_CRASH_SYNC=%v", *crashSync))
-		out, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		cmd.Stderr = os.Stderr
-		require.NoError(t, cmd.Start())
-		lines := make(chan string, 1024)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-			close(lines)
-		}()
-		// Wait until it writes, then kill it at a random moment.
-		var trialAcks []string
-		deadline := time.After(time.Duration(150+rand.IntN(600)) * time.Millisecond)
-	collect:
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					break collect
-				}
-				if strings.HasPrefix(l, "ack ") {
-					trialAcks = append(trialAcks, l)
-				}
-			case <-deadline:
-				require.NoError(t, cmd.Process.Kill())
-				deadline = nil
-			}
-		}
-		_ = cmd.Wait()
-		acks = append(acks, trialAcks...)
-		require.NotEmpty(t, trialAcks, "trial %d: the writer acknowledged nothing before it was killed", trial)
-
-		ctx := context.Background()
-		s, err := memory.Open(ctx, memory.DefaultOptions(dir))
-		require.NoError(t, err, "trial %d: the store must open after a crash", trial)
-		require.NoError(t, s.Check(ctx), "trial %d: invariants after a crash", trial)
-		tokens := histories(t, s, acks)
-		for _, a := range acks {
-			checkAck(t, s, a, tokens)
-		}
-		checked += len(acks)
-		require.NoError(t, s.Close())
+		acks = append(acks, writerTrial(t, dir, trial, *crashSync, 600*time.Millisecond, func(p *os.Process) {
+			require.NoError(t, p.Kill())
+		})...)
+		r.check(t, dir, trial, acks)
 	}
-	t.Logf("%d trials (sync writes %v), %d acknowledged writes, %d checks after crashes: nothing lost", *crashTrials, *crashSync, len(acks), checked)
+	t.Logf("%d trials (sync writes %v), %d acknowledged writes, %d checks after crashes: nothing lost; %d failed opens, %d repaired",
+		*crashTrials, *crashSync, len(acks), r.checked, r.failed, r.repaired)
+	require.Zero(t, r.failed, "opens after a crash that failed the first time")
+}
+
+// writerTrial runs the crash writer (crashWriter) in a child process on dir
+// and returns the writes it acknowledged. At a random moment within the
+// given time after its first acknowledged write, it calls crash, which must
+// end the writer; it then collects what the writer printed before it ended.
+// It fails the test if the writer acknowledges nothing within a minute, or
+// does not end within a minute of the crash.
+func writerTrial(t *testing.T, dir string, trial int, sync bool, within time.Duration, crash func(*os.Process)) []string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0]) // TestMain makes it the writer
+	cmd.Env = append(os.Environ(), "HERKEN_CRASH_DIR="+dir, fmt.Sprintf("HERKEN_CRASH_TRIAL=%d", trial), fmt.Sprintf("HERKEN_CRASH_SYNC=%v", sync))
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	stderr := &capped{max: 16 << 10}
+	cmd.Stderr = stderr
+	require.NoError(t, cmd.Start())
+	lines := make(chan string, 1024)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var acks []string
+	var crashAt <-chan time.Time // set at the first acknowledged write
+	crashed := false
+	deadline := time.NewTimer(time.Minute)
+	defer deadline.Stop()
+collect:
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				break collect
+			}
+			if !strings.HasPrefix(l, "ack ") {
+				continue
+			}
+			acks = append(acks, l)
+			if len(acks) == 1 && !crashed {
+				crashAt = time.After(time.Duration(rand.Int64N(int64(within))))
+			}
+		case <-crashAt:
+			crash(cmd.Process)
+			crashed, crashAt = true, nil
+			deadline.Reset(time.Minute)
+		case <-deadline.C:
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if crashed {
+				t.Fatalf("trial %d: the writer did not end within a minute of the crash", trial)
+			}
+			t.Fatalf("trial %d: the writer acknowledged %d writes in a minute; stderr: %s", trial, len(acks), stderr)
+		}
+	}
+	_ = cmd.Wait()
+	if !crashed {
+		t.Fatalf("trial %d: the writer ended before the crash, after %d acknowledged writes; stderr: %s", trial, len(acks), stderr)
+	}
+	return acks
+}
+
+// reopens reopens a store after crashes and checks it.
+type reopens struct {
+	checked  int // acknowledged writes checked, over all reopens
+	failed   int // opens that failed the first time
+	repaired int // repairs the store reported at Warn while opening
+}
+
+// check opens the store in dir after trial's crash, once, and checks that
+// it opens, that its invariants hold and that every acknowledged write is
+// there. An open that fails is a failure of the trial, counted; the test
+// then opens a second time, to go on.
+func (r *reopens) check(t *testing.T, dir string, trial int, acks []string) {
+	t.Helper()
+	ctx := context.Background()
+	var logs bytes.Buffer
+	opts := memory.DefaultOptions(dir).WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	s, err := memory.Open(ctx, opts)
+	if err != nil {
+		r.failed++
+		t.Errorf("trial %d: the store must open the first time after a crash: %v", trial, err)
+		s, err = memory.Open(ctx, opts)
+		require.NoError(t, err, "trial %d: a second open", trial)
+	}
+	defer s.Close()
+	r.repaired += strings.Count(logs.String(), "removed an empty log")
+	require.NoError(t, s.Check(ctx), "trial %d: invariants after a crash", trial)
+	tokens := histories(t, s, acks)
+	for _, a := range acks {
+		checkAck(t, s, a, tokens)
+	}
+	r.checked += len(acks)
+	require.NoError(t, s.Close())
+}
+
+// capped keeps the first max bytes written to it, and counts the rest.
+type capped struct {
+	max     int
+	buf     bytes.Buffer
+	dropped int
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	n := min(len(p), c.max-c.buf.Len())
+	c.buf.Write(p[:n])
+	c.dropped += len(p) - n
+	return len(p), nil
+}
+
+func (c *capped) String() string {
+	if c.dropped > 0 {
+		return fmt.Sprintf("%s... (%d bytes more)", c.buf.String(), c.dropped)
+	}
+	return c.buf.String()
 }
 
 // histories returns the contact summaries and fact keys in the histories of
-// every customer the acknowledgements name. A write to a merged customer
+// every customer the acknowledgements name, and, under "value:" and the key,
+// the fact keys whose value is still there. A write to a merged customer
 // goes to the history of the customer it was merged into.
 func histories(t *testing.T, s *memory.Store, acks []string) map[string]bool {
 	t.Helper()
 	seen := map[string]bool{}
 	tokens := map[string]bool{}
 	for _, a := range acks {
+		if strings.Fields(a)[1] == "forgotten" {
+			continue
+		}
 		for _, f := range strings.Fields(a)[2:] {
 			if len(f) != 26 || seen[f] {
 				continue
@@ -111,6 +195,9 @@ func histories(t *testing.T, s *memory.Store, acks []string) map[string]bool {
 				}
 				if e.Fact != nil {
 					tokens[e.Fact.Key] = true
+					if e.Fact.Value != "" {
+						tokens["value:"+e.Fact.Key] = true
+					}
 				}
 			}
 		}
@@ -132,6 +219,14 @@ func checkAck(t *testing.T, s *memory.Store, ack string, tokens map[string]bool)
 		require.Equal(t, b.Customer, id, ack)
 	case "contact", "fact": // ack contact|fact <id> <token>
 		require.True(t, tokens[f[3]], "acknowledged and lost: %s", ack)
+	case "forgotten": // ack forgotten <id> <email>
+		_, err := s.Lookup(ctx, memory.Email(f[3]))
+		require.ErrorIs(t, err, memory.ErrNotFound, "forgotten and found again: %s", ack)
+		_, err = s.Brief(ctx, memory.CustomerID(f[2]), memory.BriefQuery{})
+		require.ErrorIs(t, err, memory.ErrNotFound, "forgotten and found again: %s", ack)
+	case "unremembered", "expiring": // ack unremembered|expiring <id> <key>
+		require.True(t, tokens[f[3]], "acknowledged and lost: %s", ack)
+		require.False(t, tokens["value:"+f[3]], "erased and still there: %s", ack)
 	case "merge": // ack merge <into> <from>
 		a, err := s.Brief(ctx, memory.CustomerID(f[2]), memory.BriefQuery{})
 		require.NoError(t, err, ack)
@@ -184,7 +279,7 @@ func crashWriter(dir, trial string) {
 			for n := 0; ; n++ {
 				token := fmt.Sprintf("t%s-%d-%d", trial, g, n)
 				id, ok := pick(rng)
-				switch op := rng.IntN(10); {
+				switch op := rng.IntN(13); {
 				case !ok || op == 0:
 					email := token + "@example.com"
 					r, err := s.Recognize(ctx, memory.Email(email).AsVerified())
@@ -204,7 +299,34 @@ func crashWriter(dir, trial string) {
 					if err := s.Remember(ctx, id, memory.Fact{Key: "k." + strings.ReplaceAll(token, "-", "."), Value: "v"}); err == nil {
 						ack("fact %s %s", id, "k."+strings.ReplaceAll(token, "-", "."))
 					}
-				default:
+				case op == 10:
+					// A customer of its own, forgotten.
+					email := token + "-gone@example.com"
+					r, err := s.Recognize(ctx, memory.Email(email).AsVerified())
+					if err == nil {
+						err = s.Remember(ctx, r.Customer, memory.Fact{Key: "shipping.street", Value: "gone " + token})
+					}
+					if err == nil {
+						_, err = s.Forget(ctx, r.Customer)
+					}
+					if err == nil {
+						ack("forgotten %s %s", r.Customer, email)
+					}
+				case op == 11:
+					key := "u." + strings.ReplaceAll(token, "-", ".")
+					err := s.Remember(ctx, id, memory.Fact{Key: key, Value: "secret " + token})
+					if err == nil {
+						err = s.ForgetFact(ctx, id, key)
+					}
+					if err == nil {
+						ack("unremembered %s %s", id, key)
+					}
+				case op == 12:
+					key := "x." + strings.ReplaceAll(token, "-", ".")
+					if err := s.Remember(ctx, id, memory.Fact{Key: key, Value: "brief " + token, Retention: time.Millisecond}); err == nil {
+						ack("expiring %s %s", id, key)
+					}
+				case op == 9:
 					from, _ := pick(rng)
 					if _, err := s.Merge(ctx, id, from, "crash test"); err == nil {
 						ack("merge %s %s", id, from)

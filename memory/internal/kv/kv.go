@@ -78,6 +78,9 @@ type DB struct {
 
 // Open opens or creates the database.
 func Open(o Options) (*DB, error) {
+	if err := repair(o); err != nil { // what a crash left that Badger cannot open: repair.go
+		return nil, fmt.Errorf("kv: open %s: %w", o.Dir, err)
+	}
 	bo := badger.DefaultOptions(o.Dir).
 		WithInMemory(o.InMemory).
 		// Durability is Durable's: see durable.go.
