@@ -146,13 +146,8 @@ func (s *Store) erasePass() error {
 func (s *Store) destroyKeys(ids []CustomerID) error {
 	s.eraser.destroyMu.Lock()
 	defer s.eraser.destroyMu.Unlock()
-	for attempt := 1; ; attempt++ {
-		// A slot destroyed twice is harmless: it is not free until Release.
-		err := s.destroyKeysOnce(ids)
-		if !errors.Is(err, kv.ErrConflict) || attempt == maxAttempts {
-			return storeErr(err)
-		}
-	}
+	// A slot destroyed twice is harmless: it is not free until Release.
+	return storeErr(retry(func() error { return s.destroyKeysOnce(ids) }))
 }
 
 func (s *Store) destroyKeysOnce(ids []CustomerID) error {
@@ -226,8 +221,9 @@ func (s *Store) purgeData() error {
 		if err := s.db.DeletePrefixes(prefixes...); err != nil {
 			return storeErr(err)
 		}
-		if err := s.finishPurges(batch); err != nil {
-			return err
+		// A mark changes meanwhile when a Forget destroys its keys.
+		if err := retry(func() error { return s.finishPurges(batch) }); err != nil {
+			return fmt.Errorf("memory: purge: %w", storeErr(err))
 		}
 	}
 }
@@ -277,7 +273,7 @@ func (s *Store) finishPurges(ids []CustomerID) error {
 		}
 	}
 	if err := t.Commit(); err != nil {
-		return fmt.Errorf("memory: purge: %w", storeErr(err))
+		return err
 	}
 	return s.db.Durable()
 }

@@ -344,8 +344,11 @@ func (s *Store) settleKeys() error {
 // collectKeys destroys the confirmed keys that no customer's key reference
 // and no purge mark names: what a power loss with sync writes off can leave,
 // when the key file's confirmation reached the disk and the write that named
-// the key did not.
+// the key did not. It holds the lock of every destruction of keys, so that
+// no slot it lists is freed and given to a new key before it decides.
 func (s *Store) collectKeys() error {
+	s.eraser.destroyMu.Lock()
+	defer s.eraser.destroyMu.Unlock()
 	type held struct {
 		slot  keyfile.Slot
 		owner CustomerID

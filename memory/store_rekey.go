@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keyfile"
@@ -111,12 +112,15 @@ func (s *Store) beginRekey(id CustomerID) (keyRef, error) {
 		}
 		err = t.Commit()
 		t.Discard()
-		if errors.Is(err, kv.ErrConflict) && attempt < maxAttempts {
+		if (errors.Is(err, kv.ErrConflict) || errors.Is(err, kv.ErrBlocked)) && attempt < maxAttempts {
 			// The new key was never named: destroy it and try again.
 			if err := s.keyfile.Destroy(slot); err != nil {
 				return ref, keyErr(id, err)
 			}
 			s.keyfile.Release(slot)
+			if errors.Is(err, kv.ErrBlocked) {
+				time.Sleep(10 * time.Millisecond) // while Compact stops writes
+			}
 			continue
 		}
 		if err != nil {
@@ -157,9 +161,12 @@ func (s *Store) resealBatch(id CustomerID, ref keyRef) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for attempt := 1; ; attempt++ {
+	n := 0
+	err = retry(func() error {
 		t := s.db.Begin(true)
-		n, size := 0, 0
+		defer t.Discard()
+		n = 0
+		size := 0
 		err := values(t, id, nil, func(key, v []byte) error {
 			if gen, ok := seal.Gen(v); !ok || gen != ref.OldGen {
 				return nil
@@ -177,18 +184,12 @@ func (s *Store) resealBatch(id CustomerID, ref keyRef) (int, error) {
 			}
 			return nil
 		})
-		if err == nil || errors.Is(err, errStopScan) {
-			err = t.Commit()
+		if err != nil && !errors.Is(err, errStopScan) {
+			return err
 		}
-		t.Discard()
-		if errors.Is(err, kv.ErrConflict) && attempt < maxAttempts {
-			continue
-		}
-		if err != nil {
-			return 0, storeErr(err)
-		}
-		return n, nil
-	}
+		return t.Commit()
+	})
+	return n, storeErr(err)
 }
 
 // finishRekey takes the old key off customer id once nothing is sealed with
@@ -240,8 +241,12 @@ func (s *Store) finishRekey(id CustomerID, ref keyRef, mark []byte) (bool, error
 		}
 	}
 	if err := t.Commit(); err != nil {
-		if errors.Is(err, kv.ErrConflict) {
+		switch {
+		case errors.Is(err, kv.ErrConflict):
 			return false, nil // a write came between: look again
+		case errors.Is(err, kv.ErrBlocked):
+			time.Sleep(10 * time.Millisecond) // while Compact stops writes
+			return false, nil
 		}
 		return false, storeErr(err)
 	}
@@ -297,10 +302,12 @@ func markIn(t *kv.Txn, key []byte) ([]byte, error) {
 
 // dropMark deletes one mark.
 func (s *Store) dropMark(key []byte) error {
-	t := s.db.Begin(true)
-	defer t.Discard()
-	if err := t.Delete(key); err != nil {
-		return storeErr(err)
-	}
-	return storeErr(t.Commit())
+	return storeErr(retry(func() error {
+		t := s.db.Begin(true)
+		defer t.Discard()
+		if err := t.Delete(key); err != nil {
+			return err
+		}
+		return t.Commit()
+	}))
 }

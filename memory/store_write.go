@@ -27,6 +27,25 @@ const maxAttempts = 64
 // writes again (see Compact) before it fails with ErrBusy.
 const maxBlocked = time.Minute
 
+// retry runs fn, a transaction of the store's own (erasure, rekeys), again
+// while it conflicts with a concurrent write, and while Compact stops
+// writes, within the bounds a write has.
+func retry(fn func() error) error {
+	blocked := time.Duration(0)
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		switch {
+		case errors.Is(err, kv.ErrBlocked) && blocked <= maxBlocked:
+			d := min(time.Millisecond<<min(attempt, 5), 20*time.Millisecond)
+			time.Sleep(d)
+			blocked += d
+		case errors.Is(err, kv.ErrConflict) && attempt < maxAttempts:
+		default:
+			return err
+		}
+	}
+}
+
 // wtx is one attempt at a write: a transaction and the customers it loaded.
 // Writers decode their own profiles and never change shared ones.
 type wtx struct {

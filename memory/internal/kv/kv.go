@@ -123,14 +123,30 @@ func (d *DB) Close() error { return translate(d.db.Close()) }
 func (d *DB) Begin(update bool) *Txn { return &Txn{t: d.db.NewTransaction(update), room: d.room} }
 
 // DeletePrefixes deletes every key under the given prefixes in batches that
-// need not fit one transaction. It is not atomic.
+// need not fit one transaction. It is not atomic. While a drop (Compact,
+// DropPrefixes) stops writes, it waits and deletes again, up to a minute.
 func (d *DB) DeletePrefixes(prefixes ...[]byte) error {
 	if err := d.room.room("a delete", 0); err != nil {
 		return err
 	}
+	for waited := time.Duration(0); ; {
+		// A batch whose flush failed keeps its error: a new one each time.
+		err := d.deletePrefixes(withParts(prefixes))
+		if !errors.Is(err, ErrBlocked) || d.db.IsClosed() || waited > time.Minute {
+			if err != nil {
+				return err
+			}
+			return d.Durable()
+		}
+		time.Sleep(time.Millisecond)
+		waited += time.Millisecond
+	}
+}
+
+func (d *DB) deletePrefixes(prefixes [][]byte) error {
 	wb := d.db.NewWriteBatch()
 	defer wb.Cancel()
-	for _, p := range withParts(prefixes) {
+	for _, p := range prefixes {
 		var ks [][]byte
 		err := d.db.View(func(t *badger.Txn) error {
 			it := t.NewIterator(badger.IteratorOptions{Prefix: p})
@@ -149,17 +165,7 @@ func (d *DB) DeletePrefixes(prefixes ...[]byte) error {
 			}
 		}
 	}
-	for {
-		err := translate(wb.Flush())
-		if errors.Is(err, ErrBlocked) && !d.db.IsClosed() {
-			time.Sleep(time.Millisecond)
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		return d.Durable()
-	}
+	return translate(wb.Flush())
 }
 
 // compactMark is a key that Compact writes and drops at once.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
@@ -218,5 +219,54 @@ func TestTooBigIsTranslated(t *testing.T) {
 			require.Zero(t, countKeys(t, db))
 			require.True(t, errors.Is(err, ErrTooBig))
 		})
+	}
+}
+
+// TestDeletePrefixesWaitsForADrop deletes while drops stop writes, again
+// and again: every delete finishes (a batch whose flush was refused kept
+// its error for ever, and the delete spun).
+func TestDeletePrefixesWaitsForADrop(t *testing.T) {
+	db := open(t)
+	// set writes, waiting while a drop stops writes, as the store's writes
+	// do.
+	set := func(key []byte) error {
+		for {
+			tx := db.Begin(true)
+			err := tx.Set(key, []byte("v"))
+			if err == nil {
+				err = tx.Commit()
+			}
+			tx.Discard()
+			if !errors.Is(err, ErrBlocked) {
+				return err
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		for range 100 {
+			if err := set(compactMark); err != nil {
+				done <- err
+				return
+			}
+			if err := db.dropPrefixes([][]byte{compactMark}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for i := 0; ; i++ {
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+			require.Positive(t, i)
+			return
+		default:
+		}
+		key := []byte(fmt.Sprintf("gone/%d", i))
+		require.NoError(t, set(key))
+		require.NoError(t, db.DeletePrefixes(key))
 	}
 }
