@@ -66,6 +66,13 @@ func open(ctx context.Context, opts Options, load func(db *kv.DB) error, finish 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if load == nil {
+		// A store this build cannot read is refused before the engine
+		// writes anything to its directory.
+		if err := probeFormat(opts); err != nil {
+			return nil, err
+		}
+	}
 	db, err := kv.Open(kv.Options{
 		Dir:           opts.dir,
 		InMemory:      opts.inMemory,

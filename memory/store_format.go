@@ -94,7 +94,7 @@ func (s *Store) openFormat(ctx context.Context) error {
 	if format < storeFormat {
 		s.logf(ctx, slog.LevelInfo, "memory: store migrated", "from", format, "to", storeFormat)
 	}
-	return nil
+	return s.writeFormatFile()
 }
 
 // readFormat returns the store format of the data, 0 for an empty
@@ -251,4 +251,108 @@ func (s *Store) logf(ctx context.Context, level slog.Level, msg string, args ...
 	if l := s.opts.logger; l != nil {
 		l.Log(ctx, level, msg, args...)
 	}
+}
+
+// formatFileName is the file in a store's directory that says its format,
+// read before the storage engine opens the directory for writing, so that
+// a store this build cannot read is refused with nothing written to it.
+// (The manifest in the store is what counts; the file is a copy of it.)
+const formatFileName = "herken.format"
+
+// formatFile returns the text of the format file of format f.
+func formatFile(f int) []byte {
+	return fmt.Appendf(nil, "herken store\nformat %d\nlayout %s\nkeyhash %s\n", f, layoutName, keyHashName)
+}
+
+// parseFormatFile reads a format file.
+func parseFormatFile(b []byte) (manifest, error) {
+	var m manifest
+	_, err := fmt.Sscanf(string(b), "herken store\nformat %d\nlayout %s\nkeyhash %s\n", &m.Format, &m.Layout, &m.KeyHash)
+	if err != nil {
+		return m, fmt.Errorf("%w: %s does not read: %v", ErrFormat, formatFileName, err)
+	}
+	return m, nil
+}
+
+// probeFormat refuses, before the engine opens dir for writing, a store
+// this build cannot read: by its format file or, for a directory with data
+// and no such file (format 1, or not a store of ours), by opening the engine
+// to read only. A directory whose logs need the repair a crash calls for
+// cannot be read without writing: the store's own check, after the engine
+// opened it, decides then.
+func probeFormat(opts Options) error {
+	if opts.inMemory {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(opts.dir, formatFileName))
+	switch {
+	case err == nil:
+		m, err := parseFormatFile(b)
+		if err != nil {
+			return err
+		}
+		if m.Format > storeFormat {
+			return fmt.Errorf("%w: the store was written by store format %d, newer than this build reads (%d): open it with a newer release", ErrFormat, m.Format, storeFormat)
+		}
+		if m.Layout != layoutName || m.KeyHash != keyHashName {
+			return fmt.Errorf("%w: store format %d with an unknown layout %q or key hash %q", ErrFormat, m.Format, m.Layout, m.KeyHash)
+		}
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("memory: read %s: %w", formatFileName, err)
+	}
+	if entries, err := os.ReadDir(opts.dir); err != nil || len(entries) == 0 {
+		return nil // a new store
+	}
+	db, err := kv.Open(kv.Options{Dir: opts.dir, ReadOnly: true, EncryptionKey: opts.key, Logger: opts.logger})
+	if err != nil {
+		return nil
+	}
+	defer db.Close()
+	_, err = (&Store{db: db}).readFormat()
+	return err
+}
+
+// writeFormatFile writes the format file of the store's format, unless it
+// says so already: to a new file, synced, renamed over the old.
+func (s *Store) writeFormatFile() error {
+	if s.opts.inMemory {
+		return nil
+	}
+	path := filepath.Join(s.opts.dir, formatFileName)
+	want := formatFile(storeFormat)
+	if have, err := os.ReadFile(path); err == nil && string(have) == string(want) {
+		return nil
+	}
+	tmp := path + ".new"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("memory: write %s: %w", formatFileName, err)
+	}
+	_, err = f.Write(want)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(s.opts.dir)
+	}
+	if err != nil {
+		return fmt.Errorf("memory: write %s: %w", formatFileName, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -72,70 +72,120 @@ func newStoreDir(t *testing.T) string {
 	return dir
 }
 
+// dirContents returns the name and bytes of every file in dir.
+func dirContents(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		out[e.Name()] = string(b)
+	}
+	return out
+}
+
+// setFormatFile writes the format file of dir.
+func setFormatFile(t *testing.T, dir, text string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, formatFileName), []byte(text), 0o644))
+}
+
 // TestUnreadableLayoutsAreRefused opens directories whose layout this build
 // cannot read: newer ones, unknown ones, and the one from before values
 // were sealed. Each fails with ErrFormat that says which, and nothing is
-// written to it. (They opened as empty stores, and the next Recognize wrote
-// a duplicate customer over the data.)
+// written to it: not a file of the directory changes where the format file
+// or a look at the data opened to read only tells (untouched), and not a
+// key of the data where only the store's own manifest does. (They opened as
+// empty stores, and the next Recognize wrote a duplicate customer over the
+// data.)
 func TestUnreadableLayoutsAreRefused(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		make func(t *testing.T) string
-		want string
+		name      string
+		make      func(t *testing.T) string
+		want      string
+		untouched bool
 	}{
+		{"newer format file", func(t *testing.T) string {
+			dir := newStoreDir(t)
+			setFormatFile(t, dir, fmt.Sprintf("herken store\nformat %d\nlayout future\nkeyhash future\n", storeFormat+1))
+			return dir
+		}, fmt.Sprintf("written by store format %d, newer than this build reads (%d)", storeFormat+1, storeFormat), true},
+		{"unknown layout in the format file", func(t *testing.T) string {
+			dir := newStoreDir(t)
+			setFormatFile(t, dir, fmt.Sprintf("herken store\nformat %d\nlayout rows\nkeyhash %s\n", storeFormat, keyHashName))
+			return dir
+		}, `unknown layout "rows"`, true},
+		{"a format file that does not read", func(t *testing.T) string {
+			dir := newStoreDir(t)
+			setFormatFile(t, dir, "what is this\n")
+			return dir
+		}, "herken.format does not read", true},
+		{"before values were sealed", func(t *testing.T) string {
+			dir := t.TempDir()
+			require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "unreadable", "before-sealing", "store"))))
+			return dir
+		}, "from before values were sealed", true},
+		{"data without a format", func(t *testing.T) string {
+			dir := t.TempDir()
+			rawSet(t, dir, []byte("c/somebody/p"), []byte("not ours"))
+			return dir
+		}, "data without a store format", true},
 		{"newer manifest", func(t *testing.T) string {
 			dir := newStoreDir(t)
 			rawSet(t, dir, keys.Manifest, marshal(t, manifest{Format: storeFormat + 1, Layout: "future", KeyHash: "future"}),
 				keys.Format, marshal(t, storeFormat+1))
 			return dir
-		}, fmt.Sprintf("written by store format %d, newer than this build reads (%d)", storeFormat+1, storeFormat)},
+		}, fmt.Sprintf("written by store format %d, newer than this build reads (%d)", storeFormat+1, storeFormat), false},
 		{"newer format key", func(t *testing.T) string {
 			dir := newStoreDir(t)
 			rawSet(t, dir, keys.Format, marshal(t, storeFormat+1))
 			return dir
-		}, fmt.Sprintf("store format %d, newer", storeFormat+1)},
+		}, fmt.Sprintf("store format %d, newer", storeFormat+1), false},
 		{"manifest of a newer encoding", func(t *testing.T) string {
 			dir := newStoreDir(t)
 			b := marshal(t, manifest{Format: storeFormat, Layout: layoutName, KeyHash: keyHashName})
 			b[0] = codec.Version + 1
 			rawSet(t, dir, keys.Manifest, b)
 			return dir
-		}, "manifest was written by a newer release"},
+		}, "manifest was written by a newer release", false},
 		{"unknown layout", func(t *testing.T) string {
 			dir := newStoreDir(t)
 			rawSet(t, dir, keys.Manifest, marshal(t, manifest{Format: storeFormat, Layout: "rows", KeyHash: keyHashName}))
 			return dir
-		}, `unknown layout "rows"`},
+		}, `unknown layout "rows"`, false},
 		{"unknown key hash", func(t *testing.T) string {
 			dir := newStoreDir(t)
 			rawSet(t, dir, keys.Manifest, marshal(t, manifest{Format: storeFormat, Layout: layoutName, KeyHash: "md5"}))
 			return dir
-		}, `key hash "md5"`},
+		}, `key hash "md5"`, false},
 		{"manifest and format disagree", func(t *testing.T) string {
 			dir := newStoreDir(t)
 			rawSet(t, dir, keys.Format, marshal(t, 1))
 			return dir
-		}, "the manifest says store format 2 and the format key 1"},
-		{"data without a format", func(t *testing.T) string {
-			dir := t.TempDir()
-			rawSet(t, dir, []byte("c/somebody/p"), []byte("not ours"))
+		}, "the manifest says store format 2 and the format key 1", false},
+		{"the key file lost", func(t *testing.T) string {
+			dir := newStoreDir(t)
+			require.NoError(t, os.Remove(filepath.Join(dir, keyFileName)))
 			return dir
-		}, "data without a store format"},
-		{"before values were sealed", func(t *testing.T) string {
-			dir := t.TempDir()
-			require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "unreadable", "before-sealing", "store"))))
-			return dir
-		}, "from before values were sealed"},
+		}, "the key file", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := c.make(t)
-			before := rawContents(t, dir)
+			files, data := dirContents(t, dir), rawContents(t, dir)
+			if c.untouched {
+				files = dirContents(t, dir) // as rawContents left them
+			}
 			for range 2 {
 				_, err := Open(context.Background(), DefaultOptions(dir))
 				require.ErrorIs(t, err, ErrFormat)
 				require.Contains(t, err.Error(), c.want)
 			}
-			require.Equal(t, before, rawContents(t, dir), "a refused store is left as it was")
+			if c.untouched {
+				require.Equal(t, files, dirContents(t, dir), "no file of a refused store changes")
+			}
+			require.Equal(t, data, rawContents(t, dir), "a refused store is left as it was")
 		})
 	}
 }
@@ -153,6 +203,9 @@ func TestNewStoreRecordsItsLayout(t *testing.T) {
 	require.NoError(t, codec.Unmarshal([]byte(raw[string(keys.Format)]), &v))
 	require.Equal(t, storeFormat, v)
 	require.Greater(t, v, 1)
+	b, err := os.ReadFile(filepath.Join(dir, formatFileName))
+	require.NoError(t, err)
+	require.Equal(t, "herken store\nformat 2\nlayout customers-sealed\nkeyhash hmac-sha256-160\n", string(b))
 }
 
 // TestOlderFormatIsMigratedAndLogged opens the golden store of format 1:
@@ -178,6 +231,9 @@ func TestOlderFormatIsMigratedAndLogged(t *testing.T) {
 	for _, k := range oldKeys {
 		require.False(t, filesContain(t, dir, k), "a key of format 1 is left in the engine's files")
 	}
+	b, err := os.ReadFile(filepath.Join(dir, formatFileName))
+	require.NoError(t, err, "the migration writes the format file")
+	require.Equal(t, string(formatFile(storeFormat)), string(b))
 	require.Contains(t, log.String(), "memory: migrating the store")
 	require.Contains(t, log.String(), "from=1 to=2")
 	require.Contains(t, log.String(), "memory: store migrated")

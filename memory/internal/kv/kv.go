@@ -62,6 +62,7 @@ type Options struct {
 	InMemory       bool
 	EncryptionKey  []byte       // AES key of 16, 24 or 32 bytes; nil: not encrypted
 	SyncWrites     bool         // Durable syncs; otherwise it does nothing
+	ReadOnly       bool         // open to read only, writing nothing to Dir
 	Logger         *slog.Logger // nil discards the engine's messages
 	MemTableSize   int64
 	BlockCacheSize int64
@@ -78,6 +79,9 @@ type DB struct {
 
 // Open opens or creates the database.
 func Open(o Options) (*DB, error) {
+	if o.ReadOnly {
+		return openReadOnly(o)
+	}
 	if err := repair(o); err != nil { // what a crash left that Badger cannot open: repair.go
 		return nil, fmt.Errorf("kv: open %s: %w", o.Dir, err)
 	}
@@ -112,6 +116,27 @@ func Open(o Options) (*DB, error) {
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("kv: open %s: %w", o.Dir, translate(err))
+	}
+	return &DB{db: db, opts: o, room: newSpace(bo, db)}, nil
+}
+
+// openReadOnly opens the database in o.Dir to read only: nothing in the
+// directory is written, not even a repair. It fails where the files need
+// one (the logs of a crash to replay and cut).
+func openReadOnly(o Options) (*DB, error) {
+	bo := badger.DefaultOptions(o.Dir).
+		WithReadOnly(true).
+		WithLogger(logger{o.Logger}).
+		WithMetricsEnabled(false).
+		WithVerifyValueChecksum(true).
+		WithCompression(options.Snappy).
+		WithMemTableSize(DefaultMemTableSize)
+	if len(o.EncryptionKey) > 0 {
+		bo = bo.WithEncryptionKey(o.EncryptionKey).WithIndexCacheSize(64 << 20)
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("kv: open %s to read: %w", o.Dir, translate(err))
 	}
 	return &DB{db: db, opts: o, room: newSpace(bo, db)}, nil
 }
