@@ -75,6 +75,14 @@ type DB struct {
 	sync group      // group commit of Durable
 	drop sync.Mutex // one DropPrefixes at a time
 	room *space     // the free-space guard: see space.go
+
+	// commits is held for reading by every commit, and for writing by a
+	// drop. Badger's DropPrefix stops writes and then waits for every
+	// commit begun before to be done; a commit that passed its check for
+	// stopped writes just before, and reached the write queue just after the
+	// drop emptied it, is never done, and the database hangs. So no commit
+	// runs while a drop does.
+	commits sync.RWMutex
 }
 
 // Open opens or creates the database.
@@ -145,7 +153,9 @@ func openReadOnly(o Options) (*DB, error) {
 func (d *DB) Close() error { return translate(d.db.Close()) }
 
 // Begin starts a transaction; update allows writes. Discard it when done.
-func (d *DB) Begin(update bool) *Txn { return &Txn{t: d.db.NewTransaction(update), room: d.room} }
+func (d *DB) Begin(update bool) *Txn {
+	return &Txn{t: d.db.NewTransaction(update), room: d.room, db: d}
+}
 
 // DeletePrefixes deletes every key under the given prefixes in batches that
 // need not fit one transaction. It is not atomic. While a drop (Compact,
@@ -169,6 +179,8 @@ func (d *DB) DeletePrefixes(prefixes ...[]byte) error {
 }
 
 func (d *DB) deletePrefixes(prefixes [][]byte) error {
+	d.commits.RLock() // see DB.commits
+	defer d.commits.RUnlock()
 	wb := d.db.NewWriteBatch()
 	defer wb.Cancel()
 	for _, p := range prefixes {
@@ -210,13 +222,13 @@ func (d *DB) Compact() error {
 	// Dropping a live key writes every memory table out and compacts level
 	// 0 into the base level; then Flatten merges the rest.
 	t := d.Begin(true)
-	err := t.t.Set(compactMark, nil)
+	err := t.Set(compactMark, nil)
 	if err == nil {
-		err = t.t.Commit()
+		err = t.Commit()
 	}
 	t.Discard()
 	if err != nil {
-		return translate(err)
+		return err
 	}
 	if err := d.dropPrefixes([][]byte{compactMark}); err != nil {
 		return err
@@ -262,6 +274,8 @@ func (d *DB) Backup(w io.Writer, keep func(key []byte) bool) error {
 
 // Load writes the entries of a backup into the database, then syncs it.
 func (d *DB) Load(r io.Reader) error {
+	d.commits.RLock() // see DB.commits
+	defer d.commits.RUnlock()
 	if err := d.db.Load(d.room.reader(r), 256); err != nil {
 		return translate(err)
 	}
@@ -284,7 +298,9 @@ func (d *DB) dropPrefixes(prefixes [][]byte) error {
 		return err
 	}
 	for {
+		d.commits.Lock() // see DB.commits
 		err := translate(d.db.DropPrefix(prefixes...))
+		d.commits.Unlock()
 		if !errors.Is(err, ErrBlocked) {
 			if err != nil {
 				return err
@@ -337,6 +353,7 @@ func RotateKey(dir string, oldKey, newKey []byte) error {
 // Txn is a transaction. It is not safe for concurrent use; values passed
 // to Set must not change until Commit.
 type Txn struct {
+	db   *DB
 	t    *badger.Txn
 	room *space
 	n    int64 // bytes the commit writes, for room
@@ -453,6 +470,8 @@ func (t *Txn) Commit() error {
 		return err
 	}
 	defer t.room.done(t.n)
+	t.db.commits.RLock()
+	defer t.db.commits.RUnlock()
 	return translate(t.t.Commit())
 }
 
