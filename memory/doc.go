@@ -40,8 +40,12 @@
 // (InMemoryOptions). Writes are transactions; concurrent writes to one
 // customer are retried and never lose an update. With sync writes (the
 // default) a write returns once it is on disk, concurrent writes sharing one
-// flush. Every stored value carries its format version: data written by one
-// release is readable by every later one, and data written by a newer
+// flush. A store records its layout in a manifest, which Open checks before
+// anything is written: a store written by an earlier release is migrated
+// (and the migration logged), and a directory of a newer or unknown layout
+// is refused with ErrFormat and left as it was, never opened as an empty
+// store. Every stored value carries its format version too: data written by
+// one release is readable by every later one, and data written by a newer
 // release is refused with ErrFormat, never misread. On a disk too full for
 // a write and the engine's background work, the write fails with
 // ErrDiskFull and changes nothing; writes succeed again once space is freed
