@@ -32,6 +32,9 @@ func prepareFacts(now time.Time, facts []Fact) ([]Fact, error) {
 			f.At = now
 		}
 		f.At = f.At.UTC()
+		if f.At.After(now.Add(maxClockSkew)) {
+			return nil, invalid("fact "+quote(f.Key)+" time", "in the future")
+		}
 		if f.Retention > 0 {
 			f.Expires = f.At.Add(f.Retention)
 		}
@@ -100,6 +103,9 @@ func prepareConsent(now time.Time, c Consent) (Consent, error) {
 		c.At = now
 	}
 	c.At = c.At.UTC()
+	if c.At.After(now.Add(maxClockSkew)) {
+		return c, invalid("consent time", "in the future")
+	}
 	return c, nil
 }
 
@@ -154,6 +160,24 @@ func prepareContact(now time.Time, ct Contact) (Contact, error) {
 
 // maxClockSkew is how far in the future a given time may lie.
 const maxClockSkew = 5 * time.Minute
+
+// changeTimes returns the times a change says things happened: when it was
+// made, and when the fact, consent or contact it carries was given. (An
+// issue's times are the store's, and a fact's expiry is how long to keep
+// it, not when anything happened.)
+func changeTimes(e *Event) []time.Time {
+	ts := []time.Time{e.At}
+	if e.Fact != nil {
+		ts = append(ts, e.Fact.At)
+	}
+	if e.Consent != nil {
+		ts = append(ts, e.Consent.At)
+	}
+	if e.Contact != nil {
+		ts = append(ts, e.Contact.At)
+	}
+	return ts
+}
 
 // recordContact records a contact checked by prepareContact, escalating
 // a repeat contact about an issue. resolved finds an issue that is not

@@ -91,6 +91,22 @@ func consentChannels(cs []Consent, extra ...Channel) int {
 }
 
 // upsertConsent keeps one answer per purpose and channel, the newest.
+// applyConsent applies a recorded consent in commit order: a withdrawal
+// always wins over what was recorded before it, whatever time the grant
+// gave; a grant wins only over older records.
+func applyConsent(cs []Consent, c Consent) []Consent {
+	if c.Granted {
+		return upsertConsent(cs, c)
+	}
+	for i := range cs {
+		if cs[i].Purpose == c.Purpose && cs[i].Channel == c.Channel {
+			cs[i] = c
+			return cs
+		}
+	}
+	return append(cs, c)
+}
+
 func upsertConsent(cs []Consent, c Consent) []Consent {
 	for i := range cs {
 		if cs[i].Purpose == c.Purpose && cs[i].Channel == c.Channel {

@@ -12,6 +12,18 @@
 // creating and linking as needed; only verified identifiers merge two
 // customers, and a merge can be undone with Unmerge.
 //
+// Three rules keep people apart. A device proves the device, not the
+// person, as people share browsers: signing in on a device whose memory is
+// anonymous makes that memory the person's, while on a device of someone
+// else only the device moves, and two people are never merged through a
+// device (Unlink detaches a device when its person signs out). An
+// identifier a customer typed in a page (a claim that came through Sync)
+// is kept with that customer but recognizes nobody, not even them, until
+// the application links it: whoever types an address first gains nothing
+// of the mail that later comes from it. And times a change gives are
+// bounded by the store's clock, and a withdrawal of consent wins over any
+// grant recorded before it, whatever time the grant claims.
+//
 // Every change is an Event appended to the customer's history; the stored
 // profile is the projection of those events, written in the same
 // transaction. The profile holds:

@@ -9,6 +9,7 @@ type EventKind string
 const (
 	EventCreated            EventKind = "customer.created"    // —
 	EventIdentifierLinked   EventKind = "identifier.linked"   // Identifier
+	EventIdentifierTyped    EventKind = "identifier.typed"    // Identifier: a claim typed in a page, kept but not indexed
 	EventIdentifierVerified EventKind = "identifier.verified" // Identifier
 	EventIdentifierUnlinked EventKind = "identifier.unlinked" // Identifier, Reason
 	EventNamed              EventKind = "profile.named"       // Name

@@ -30,7 +30,7 @@ func (p *profile) absorb(o *profile) {
 	for _, l := range o.Idents {
 		if _, ok := p.linked(l.Identifier); !ok {
 			p.Idents = append(p.Idents, l)
-		} else if l.Verified {
+		} else if !l.Typed {
 			p.link(l.Identifier, l.At)
 		}
 	}

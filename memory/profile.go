@@ -37,10 +37,14 @@ type profile struct {
 	sum uint64
 }
 
-// link is an identifier of the customer and when it was linked.
+// link is an identifier of the customer and when it was linked. A typed
+// link is a claim the customer typed in a page: it is kept on the profile
+// only, never in the identifier index, so that nothing is recognized by it
+// until it is linked for real (see Store.Sync).
 type link struct {
 	Identifier `msgpack:",inline"`
 	At         time.Time `msgpack:"t"`
+	Typed      bool      `msgpack:"ty,omitempty"`
 }
 
 // effects are what applying an event adds to the timelines its history
@@ -86,6 +90,12 @@ func (p *profile) apply(e *Event, absorbed *profile) effects {
 		if e.Identifier != nil {
 			p.link(*e.Identifier, e.At)
 		}
+	case EventIdentifierTyped:
+		if e.Identifier != nil {
+			if _, ok := p.linked(*e.Identifier); !ok {
+				p.Idents = append(p.Idents, link{Identifier: *e.Identifier, At: e.At, Typed: true})
+			}
+		}
 	case EventIdentifierVerified:
 		// Only an identifier the customer has; replaying a history after
 		// an unmerge may meet one that went back to its own customer.
@@ -112,7 +122,7 @@ func (p *profile) apply(e *Event, absorbed *profile) effects {
 		p.Prefs = upsertPref(p.Prefs, Preference{Key: e.Key, Value: e.Value, At: e.At})
 	case EventConsentRecorded:
 		if e.Consent != nil {
-			p.Consents = upsertConsent(p.Consents, *e.Consent)
+			p.Consents = applyConsent(p.Consents, *e.Consent)
 		}
 	case EventIssueOpened:
 		// Opening an issue is the customer's first contact about it.
@@ -211,15 +221,29 @@ func (p *profile) apply(e *Event, absorbed *profile) effects {
 	return fx
 }
 
+// link links id for real: in the index, no longer only typed.
 func (p *profile) link(id Identifier, at time.Time) {
 	for i := range p.Idents {
 		l := &p.Idents[i]
 		if l.Kind == id.Kind && l.Value == id.Value {
 			l.Verified = l.Verified || id.Verified
+			l.Typed = false
 			return
 		}
 	}
 	p.Idents = append(p.Idents, link{Identifier: id, At: at})
+}
+
+// identified reports whether the customer is someone: has a verified
+// identifier other than a device. A customer known by devices only is
+// anonymous, the memory of a browser.
+func (p *profile) identified() bool {
+	for _, l := range p.Idents {
+		if l.Verified && !l.Typed && l.Kind != KindDevice {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *profile) unlink(id Identifier) {

@@ -83,7 +83,9 @@ func (s *Store) check(ctx context.Context, r *reader, report func(string, ...any
 			continue
 		}
 		for _, l := range p.Idents {
-			listed[string(s.identifierKey(l.Identifier))] = l
+			if !l.Typed {
+				listed[string(s.identifierKey(l.Identifier))] = l
+			}
 		}
 	}
 	err = t.Scan(keys.Identifiers, false, func(k, v []byte) error {
@@ -160,6 +162,9 @@ func (s *Store) check(ctx context.Context, r *reader, report func(string, ...any
 func (s *Store) checkCustomer(t *kv.Txn, p *profile, profiles map[CustomerID]*profile, report func(string, ...any)) {
 	if p.MergedInto == "" {
 		for _, l := range p.Idents {
+			if l.Typed {
+				continue
+			}
 			e, ok, err := readIndex(t, s.identifierKey(l.Identifier))
 			if err != nil || !ok || e.Customer != p.ID {
 				report("customer %s lists a %s identifier that does not point at it", p.ID, l.Kind)

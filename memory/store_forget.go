@@ -88,6 +88,9 @@ func (w *wtx) forget(id CustomerID) (Receipt, []CustomerID, error) {
 	for _, c := range members {
 		cid := string(c.p.ID)
 		for _, l := range c.p.Idents {
+			if l.Typed {
+				continue // never in the index
+			}
 			e, found, err := w.index(l.Identifier)
 			if err != nil {
 				return Receipt{}, nil, err

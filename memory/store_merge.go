@@ -67,6 +67,9 @@ func (w *wtx) merge(survivor, absorbed *wcust, reason string) error {
 		return err
 	}
 	for _, l := range absorbed.p.Idents {
+		if l.Typed {
+			continue // never in the index
+		}
 		if err := w.setIndex(l.Identifier, survivor.p.ID, l.Verified); err != nil {
 			return err
 		}
@@ -151,13 +154,16 @@ func (s *Store) Unmerge(ctx context.Context, absorbed CustomerID) error {
 		}
 		// A clone: unlinking changes x.p.Idents.
 		for _, l := range slices.Clone(x.p.Idents) {
+			if l.Typed {
+				continue // never in the index; back with x's own events
+			}
 			id := l.Identifier
 			e, found, err := w.index(id)
 			if err != nil {
 				return err
 			}
 			if found && (e.Customer == top.p.ID || e.Customer == a.p.ID) {
-				if kept, ok := top.p.linked(id); ok {
+				if kept, ok := top.p.linked(id); ok && !kept.Typed {
 					// Linked to the survivor by its own events after the
 					// merge: a change made since, which stays.
 					if err := w.setIndex(id, top.p.ID, kept.Verified); err != nil {

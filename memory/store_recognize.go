@@ -26,6 +26,9 @@ type Recognition struct {
 	// the customer was recognized by claims only: a claim never links
 	// anything to an existing customer. Link them once they are verified.
 	Unproven []Identifier
+	// Moved lists devices that moved to Customer from a customer who is
+	// someone else: a person signed in on a shared device (see Recognize).
+	Moved []Identifier
 }
 
 // Recognize resolves identifiers to one customer, linking new ones and
@@ -39,6 +42,17 @@ type Recognition struct {
 //     prove none, a new customer is made. A verified identifier stored as a
 //     claim on another customer moves to the chosen one: its owner proved it.
 //     New claimed identifiers are linked as claims.
+//   - A device (KindDevice) proves the device, not the person: people
+//     share computers. Verified identifiers of other kinds choose the
+//     customer; devices choose only when none of those is given, or when
+//     those prove nobody yet and a device's customer is anonymous (known by
+//     devices only), whose memory then becomes the person's. A device of
+//     another customer comes along: an anonymous customer is merged in (the
+//     device's memory follows whoever signs in on it), and from a customer
+//     who is someone else only the device moves (Recognition.Moved), leaving
+//     all that is theirs where it is. Two customers who are each someone are
+//     never merged through a device; nor is a device taken from one by an
+//     anonymous customer (a conflict).
 //   - When all are claims, the first one that matches recognizes its
 //     customer, and nothing is linked to it (see Recognition.Unproven); when
 //     none matches, a customer is made with all of them.
@@ -88,6 +102,40 @@ func (s *Store) Link(ctx context.Context, id CustomerID, ids ...Identifier) (Rec
 		return Recognition{}, err
 	}
 	return rec, nil
+}
+
+// Unlink takes identifiers from a customer: nobody is recognized by them
+// any more, and the customer keeps everything else. Unlink a device when
+// its person signs out on it, so that whoever uses the browser next is a
+// stranger to the customer (the plugin's Handler.Logout does). Each must be
+// the customer's: ErrNotFound otherwise, and nothing changes.
+func (s *Store) Unlink(ctx context.Context, id CustomerID, ids ...Identifier) error {
+	norm, err := s.normalizeAll(ids)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(w *wtx) error {
+		c, err := w.load(id)
+		if err != nil {
+			return err
+		}
+		for _, ident := range norm {
+			l, ok := c.p.linked(ident)
+			if !ok {
+				return notFound(string(ident.Kind) + " identifier of customer " + string(id))
+			}
+			if !l.Typed {
+				if err := w.deleteIndex(ident); err != nil {
+					return err
+				}
+			}
+			gone := l.Identifier
+			if err := w.emit(c, Event{Kind: EventIdentifierUnlinked, Identifier: &gone, Reason: "unlinked"}, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (s *Store) normalizeAll(ids []Identifier) ([]Identifier, error) {
@@ -192,13 +240,15 @@ func (w *wtx) recognize(ids []Identifier, rec *Recognition) error {
 	if err != nil {
 		return err
 	}
-	anchored := false
+	anchored, person := false, false
 	var survivor *wcust
+	// Verified identifiers of a person choose the customer; a device is
+	// proof of the device only, as people share them.
 	for _, m := range ms {
-		if !m.id.Verified {
+		if !m.id.Verified || m.id.Kind == KindDevice {
 			continue
 		}
-		anchored = true
+		anchored, person = true, true
 		if m.found && m.verified {
 			c, err := w.load(m.cust)
 			if err != nil {
@@ -207,6 +257,36 @@ func (w *wtx) recognize(ids []Identifier, rec *Recognition) error {
 			if survivor == nil {
 				survivor = c
 			} else if c != survivor {
+				survivor, _ = pickSurvivor(survivor, c)
+			}
+		}
+	}
+	// Without them, or when they prove nobody yet, the devices' customers:
+	// an identified one (its own person's), else the oldest anonymous one.
+	// With a person's identifiers only an anonymous one will do: its memory
+	// follows the person who signed in on the device.
+	if survivor == nil {
+		for _, m := range ms {
+			if !m.id.Verified || m.id.Kind != KindDevice {
+				continue
+			}
+			anchored = true
+			if !m.found || !m.verified {
+				continue
+			}
+			c, err := w.load(m.cust)
+			if err != nil {
+				return err
+			}
+			switch {
+			case c.p.identified() && person:
+			case survivor == nil:
+				survivor = c
+			case c.p.identified() != survivor.p.identified():
+				if c.p.identified() {
+					survivor = c
+				}
+			case !c.p.identified() && c != survivor:
 				survivor, _ = pickSurvivor(survivor, c)
 			}
 		}
@@ -241,7 +321,7 @@ func (w *wtx) recognize(ids []Identifier, rec *Recognition) error {
 		rec.Customer = survivor.p.ID
 		return nil
 	}
-	return w.settle(survivor, ms, rec)
+	return w.settle(survivor, ms, rec, person)
 }
 
 // resolve links ids to a customer chosen by the caller, as Link describes.
@@ -250,13 +330,15 @@ func (w *wtx) resolve(c *wcust, ids []Identifier, rec *Recognition) error {
 	if err != nil {
 		return err
 	}
-	return w.settle(c, ms, rec)
+	return w.settle(c, ms, rec, true)
 }
 
 // settle merges the customers that verified identifiers prove into survivor
-// and links the rest of the identifiers.
-func (w *wtx) settle(survivor *wcust, ms []match, rec *Recognition) error {
-	for _, m := range ms {
+// and links the rest of the identifiers. chosen says the survivor was
+// chosen by a person's identifier or by the caller, not by a device.
+func (w *wtx) settle(survivor *wcust, ms []match, rec *Recognition, chosen bool) error {
+	devices := map[int]bool{} // settled by settleDevice
+	for i, m := range ms {
 		if !m.found || !m.id.Verified || !m.verified {
 			continue
 		}
@@ -267,12 +349,22 @@ func (w *wtx) settle(survivor *wcust, ms []match, rec *Recognition) error {
 		if c == survivor {
 			continue
 		}
+		if m.id.Kind == KindDevice {
+			devices[i] = true
+			if err := w.settleDevice(survivor, c, m.id, chosen, rec); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := w.merge(survivor, c, "both have verified "+string(m.id.Kind)); err != nil {
 			return err
 		}
 		rec.Merged = append(rec.Merged, c.p.ID)
 	}
-	for _, m := range ms {
+	for i, m := range ms {
+		if devices[i] {
+			continue
+		}
 		var owner *wcust
 		if m.found {
 			c, err := w.load(m.cust)
@@ -320,7 +412,7 @@ func (w *wtx) settle(survivor *wcust, ms []match, rec *Recognition) error {
 
 // link links a new identifier to c.
 func (w *wtx) link(c *wcust, id Identifier) error {
-	if len(c.p.Idents) >= w.s.opts.limits.Identifiers {
+	if _, has := c.p.linked(id); !has && len(c.p.Idents) >= w.s.opts.limits.Identifiers {
 		return &LimitError{What: "identifiers", Limit: w.s.opts.limits.Identifiers}
 	}
 	if err := w.setIndex(id, c.p.ID, id.Verified); err != nil {
@@ -335,4 +427,57 @@ func pickSurvivor(a, b *wcust) (survivor, absorbed *wcust) {
 		return a, b
 	}
 	return b, a
+}
+
+// keepTyped keeps an identifier the customer typed on their profile only
+// (see Sync): the index is not read, so that nothing of other customers
+// shows in what happens.
+func (w *wtx) keepTyped(c *wcust, id Identifier) error {
+	if _, ok := c.p.linked(id); ok {
+		return nil
+	}
+	if len(c.p.Idents) >= w.s.opts.limits.Identifiers {
+		return &LimitError{What: "identifiers", Limit: w.s.opts.limits.Identifiers}
+	}
+	return w.emit(c, Event{Kind: EventIdentifierTyped, Identifier: &id}, nil)
+}
+
+// settleDevice settles a device of customer c that the call ties to
+// survivor. A device proves the device, not the person: people share
+// computers. When c is anonymous (no verified identifier but devices), its
+// memory is the device's and follows it: c is merged into survivor, unless
+// that would pass a limit. When c is someone else, identified, only the
+// device moves, and c keeps all that is theirs; two identified customers
+// are never merged through a device. A device of an identified customer
+// moves only to a survivor chosen by a person's identifier (or the caller):
+// otherwise it stays, a conflict.
+func (w *wtx) settleDevice(survivor, c *wcust, dev Identifier, chosen bool, rec *Recognition) error {
+	switch {
+	case !c.p.identified():
+		if survivor.p.mergeLimit(c.p, w.s.opts.limits) == nil && len(survivor.p.activeMerges()) < w.s.opts.limits.Merges {
+			if err := w.merge(survivor, c, "the same device"); err != nil {
+				return err
+			}
+			rec.Merged = append(rec.Merged, c.p.ID)
+			return nil
+		}
+	case !chosen:
+		rec.Conflicts = append(rec.Conflicts, dev)
+		return nil
+	}
+	return w.moveDevice(c, survivor, dev, rec)
+}
+
+// moveDevice moves a device from one customer to another, with its sync
+// mark: what the device sends from now on is the new customer's.
+func (w *wtx) moveDevice(from, to *wcust, dev Identifier, rec *Recognition) error {
+	if err := w.emit(from, Event{Kind: EventIdentifierUnlinked, Identifier: &dev,
+		Reason: "signed in on this device as another customer"}, nil); err != nil {
+		return err
+	}
+	if err := w.link(to, dev); err != nil {
+		return err
+	}
+	rec.Moved = append(rec.Moved, dev)
+	return nil
 }

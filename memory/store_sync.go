@@ -49,14 +49,22 @@ func (e *ChangeError) Unwrap() error { return e.Err }
 // device must be linked to a customer (Recognize it first); ErrNotFound
 // otherwise.
 //
-// Only changes a customer may make are accepted: identifiers they typed
-// (claims, linked only when nobody else has them; one of someone else is
-// dropped without a word, so that the answer reveals nothing), their name,
+// Only changes a customer may make are accepted: identifiers they typed,
+// their name,
 // facts, preferences, consent, issues they open (given new IDs) and neutral
 // contacts. Changes are numbered by Seq on the device; those already applied
 // are skipped, so a device may send a batch again. All are checked first and
 // applied in one transaction: a refused change fails the call with a
 // *ChangeError and nothing is applied.
+//
+// An identifier a customer typed is a claim that anyone could type: it is
+// kept on the customer (an identifier.typed event) but never enters the
+// index that Recognize, Lookup and BriefFor resolve through, so that no one
+// is ever recognized by what someone else typed, and whether another
+// customer holds it makes no difference to the call, its answer or its
+// time. It counts against Limits.Identifiers. It becomes an identifier of
+// the customer like any other once the application links it (Link, or
+// Recognize with it verified, when the customer proved it).
 func (s *Store) Sync(ctx context.Context, device Identifier, changes []Event) (SyncResult, error) {
 	dev, err := s.normalize(device)
 	if err != nil {
@@ -78,8 +86,10 @@ func (s *Store) Sync(ctx context.Context, device Identifier, changes []Event) (S
 		if err := checkChange(e, false); err != nil {
 			return refuse(err)
 		}
-		if e.At.After(now.Add(maxClockSkew)) {
-			return refuse(invalid("change time", "in the future"))
+		for _, t := range changeTimes(e) {
+			if t.After(now.Add(maxClockSkew)) {
+				return refuse(invalid("change time", "in the future"))
+			}
 		}
 	}
 	var res SyncResult
@@ -127,11 +137,7 @@ func (s *Store) Sync(ctx context.Context, device Identifier, changes []Event) (S
 func (w *wtx) applyChange(r onCustomer, e Event, issues map[IssueID]IssueID) error {
 	switch e.Kind {
 	case EventIdentifierLinked:
-		_, found, err := w.index(*e.Identifier)
-		if err != nil || found {
-			return err // someone's already, maybe the customer's own: say nothing
-		}
-		return w.link(r.c, *e.Identifier)
+		return w.keepTyped(r.c, *e.Identifier)
 	case EventNamed:
 		return setName(r, e.Name)
 	case EventFactRemembered:
