@@ -72,8 +72,13 @@ func (h *Handler) sync(c *call) error {
 		return err
 	}
 	ctx := c.r.Context()
+	var floor time.Time
 	if h.opts.ClaimFloor > 0 && claims(changes) {
-		defer waitUntil(ctx, time.Now().Add(h.opts.ClaimFloor))
+		// Nothing of the answer leaves before the floor, not its first
+		// byte, whatever its size, and no error either (the caller writes
+		// those once this returns).
+		floor = time.Now().Add(h.opts.ClaimFloor)
+		defer waitUntil(ctx, floor)
 	}
 	dev := h.deviceID(c.device)
 	res, err := h.store.Sync(ctx, dev, changes)
@@ -87,6 +92,9 @@ func (h *Handler) sync(c *call) error {
 	}
 	if err != nil {
 		return err
+	}
+	if !floor.IsZero() {
+		waitUntil(ctx, floor)
 	}
 	h.answer(c, res, false)
 	return nil
@@ -212,6 +220,53 @@ func (h *Handler) forget(c *call) error {
 	out.Str("csrf", h.csrfToken(c.device))
 	out.EndObject()
 	writeJSON(c.w, out.B)
+	return nil
+}
+
+// logout detaches the device from its customer and gives it a new token:
+// whoever uses the browser next is a stranger, and the customer's memory
+// stays the customer's. The worker drops what it holds.
+func (h *Handler) logout(c *call) error {
+	if err := h.detach(c.r.Context(), c.device); err != nil {
+		return err
+	}
+	h.newDevice(c)
+	h.answer(c, memory.SyncResult{}, true)
+	return nil
+}
+
+// detach unlinks device from the customer it belongs to, if any.
+func (h *Handler) detach(ctx context.Context, device string) error {
+	if device == "" {
+		return nil
+	}
+	dev := h.deviceID(device)
+	for range 3 { // the device may move between the lookup and the unlink
+		id, err := h.store.Lookup(ctx, dev)
+		if errors.Is(err, memory.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err = h.store.Unlink(ctx, id, dev); !errors.Is(err, memory.ErrNotFound) {
+			return err
+		}
+	}
+	return errors.New("plugin: the device kept moving while it was detached")
+}
+
+// Logout detaches the browser that sent r from the customer its device
+// belongs to, and sets a new device cookie on w: call it from the shop's
+// own logout, before writing the answer. From then on the browser is a
+// stranger: the customer's memory stays with the customer, and the
+// plugin's worker drops what it held when it next talks to the server
+// (herken.logout does the same from the page).
+func (h *Handler) Logout(w http.ResponseWriter, r *http.Request) error {
+	if err := h.detach(r.Context(), h.deviceToken(r)); err != nil {
+		return err
+	}
+	h.newDevice(&call{w: w, r: r})
 	return nil
 }
 

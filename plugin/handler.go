@@ -125,6 +125,7 @@ func New(store *memory.Store, opts Options) (*Handler, error) {
 	h.mux.HandleFunc("POST /identify", h.api(h.identify, true))
 	h.mux.HandleFunc("POST /export", h.api(h.export, true))
 	h.mux.HandleFunc("POST /forget", h.api(h.forget, true))
+	h.mux.HandleFunc("POST /logout", h.api(h.logout, true))
 	h.mux.HandleFunc("POST /drafts/{name}", h.api(h.saveDraft, true))
 	h.mux.HandleFunc("GET /drafts/{name}", h.api(h.loadDraft, true))
 	return h, nil

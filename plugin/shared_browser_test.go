@@ -1,0 +1,234 @@
+package plugin_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
+
+	"github.com/herken/herken/memory"
+	"github.com/herken/herken/plugin"
+)
+
+// signIn identifies b as account, as the shop's login does.
+func (b *browser) signIn(account string) syncAnswer {
+	b.e.t.Helper()
+	token := plugin.SignIdentity(secret, memory.Account(account), cookie(b.e.t, b), time.Now().Add(time.Minute))
+	var res syncAnswer
+	b.post("identify", `{"token":"`+token+`"}`, &res, http.StatusOK)
+	return res
+}
+
+func (b *browser) remember(seq int, key, value string) {
+	b.e.t.Helper()
+	b.post("sync", fmt.Sprintf(`{"changes":[{"seq":%d,"kind":"fact.remembered","fact":{"key":%q,"value":%q,"purpose":"service","channel":"web"}}]}`,
+		seq, key, value), nil, http.StatusOK)
+}
+
+func (b *browser) logout() {
+	b.e.t.Helper()
+	var res struct {
+		CSRF     string          `json:"csrf"`
+		Snapshot memory.Snapshot `json:"snapshot"`
+	}
+	b.post("logout", "", &res, http.StatusOK)
+	require.NotEmpty(b.e.t, res.CSRF)
+	require.Empty(b.e.t, res.Snapshot.Facts)
+	b.csrf = res.CSRF
+}
+
+func facts(s memory.Snapshot) map[string]string {
+	m := map[string]string{}
+	for _, f := range s.Facts {
+		m[f.Key] = f.Value
+	}
+	return m
+}
+
+// TestSharedBrowserKeepsAccountsApart is the family computer: alice signs
+// in, gives her street, signs out; bob signs in on the same browser.
+func TestSharedBrowserKeepsAccountsApart(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, plugin.Options{Rate: rate.Inf})
+	b := e.browser()
+	b.remember(1, "cart.size", "L") // anonymous, before anyone signs in
+	a := b.signIn("alice")
+	require.Equal(t, "L", facts(a.Snapshot)["cart.size"], "the anonymous memory follows alice")
+	b.remember(2, "shipping.street", "Alice Street 1")
+	b.logout()
+
+	// After the logout, the browser reaches nothing of alice.
+	var s syncAnswer
+	b.post("session", "", &s, http.StatusOK)
+	require.Empty(t, s.Snapshot.Facts)
+	var exp memory.Snapshot
+	b.post("export", "", &exp, http.StatusOK)
+	require.Empty(t, exp.Facts)
+	require.Empty(t, exp.Identifiers)
+
+	bob := b.signIn("bob")
+	require.Empty(t, facts(bob.Snapshot), "bob sees nothing of alice's")
+	for _, id := range bob.Snapshot.Identifiers {
+		require.NotEqual(t, "alice", id.Value)
+	}
+	aliceID, err := e.store.Lookup(ctx, memory.Account("alice"))
+	require.NoError(t, err)
+	bobID, err := e.store.Lookup(ctx, memory.Account("bob"))
+	require.NoError(t, err)
+	require.NotEqual(t, aliceID, bobID)
+
+	// Bob on a new device sees only bob's.
+	nb := e.browser()
+	require.Empty(t, facts(nb.signIn("bob").Snapshot))
+
+	// Bob forgets himself: alice stays.
+	var f struct{ CSRF string }
+	b.post("forget", "", &f, http.StatusOK)
+	c, err := e.store.Customer(ctx, aliceID)
+	require.NoError(t, err)
+	require.Len(t, c.Facts, 2)
+	require.NoError(t, e.store.Check(ctx))
+}
+
+// TestKioskWithoutLogout: alice walks away signed in; bob signs in. The
+// device moves to bob, alice keeps hers.
+func TestKioskWithoutLogout(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, plugin.Options{Rate: rate.Inf})
+	b := e.browser()
+	b.signIn("alice")
+	b.remember(1, "shipping.street", "Alice Street 1")
+	bob := b.signIn("bob")
+	require.Empty(t, facts(bob.Snapshot))
+	var s syncAnswer
+	b.post("session", "", &s, http.StatusOK)
+	require.Empty(t, facts(s.Snapshot), "the browser is bob's now")
+
+	aliceID, err := e.store.Lookup(ctx, memory.Account("alice"))
+	require.NoError(t, err)
+	bobID, err := e.store.Lookup(ctx, memory.Account("bob"))
+	require.NoError(t, err)
+	require.NotEqual(t, aliceID, bobID)
+	c, err := e.store.Customer(ctx, aliceID)
+	require.NoError(t, err)
+	require.Len(t, c.Facts, 1)
+}
+
+// TestLogoutFromTheShopsServer: the shop's own logout handler calls
+// Handler.Logout; the browser gets a new device cookie.
+func TestLogoutFromTheShopsServer(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, plugin.Options{Rate: rate.Inf})
+	b := e.browser()
+	b.signIn("alice")
+	b.remember(1, "shipping.street", "Alice Street 1")
+	before := cookie(t, b)
+
+	rec := &cookieRecorder{header: http.Header{}}
+	req, _ := http.NewRequest("POST", e.srv.URL+"/shop/logout", nil)
+	req.AddCookie(&http.Cookie{Name: "herken_device", Value: before})
+	require.NoError(t, e.h.Logout(rec, req))
+	resp := http.Response{Header: rec.header}
+	cs := resp.Cookies()
+	require.Len(t, cs, 1)
+	require.NotEqual(t, before, cs[0].Value, "a new device")
+
+	aliceID, err := e.store.Lookup(ctx, memory.Account("alice"))
+	require.NoError(t, err)
+	d, err := e.h.Customer(req)
+	require.ErrorIs(t, err, memory.ErrNotFound, "the old cookie reaches nobody: %s", d)
+	c, err := e.store.Customer(ctx, aliceID)
+	require.NoError(t, err)
+	require.Len(t, c.Facts, 1)
+}
+
+type cookieRecorder struct{ header http.Header }
+
+func (r *cookieRecorder) Header() http.Header         { return r.header }
+func (r *cookieRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *cookieRecorder) WriteHeader(int)             {}
+
+// TestClaimAtTheLimitAnswersTheSame fills the attacker's own customer with
+// claims up to its identifier limit, then claims the address to test: the
+// answer must be the same bytes whether or not anyone holds it.
+func TestClaimAtTheLimitAnswersTheSame(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, plugin.Options{Rate: rate.Inf, ClaimFloor: -1})
+	_, err := e.store.Recognize(ctx, memory.Email("held@example.com").AsVerified())
+	require.NoError(t, err)
+	limit := memory.DefaultLimits().Identifiers
+	answer := func(addr string) (int, string) {
+		b := e.browser()
+		var changes []string
+		for i := range limit - 1 { // the device is one
+			changes = append(changes, fmt.Sprintf(`{"seq":%d,"kind":"identifier.linked","identifier":{"kind":"email","value":"f%d@example.com"}}`, i+1, i))
+		}
+		b.post("sync", `{"changes":[`+strings.Join(changes, ",")+`]}`, nil, http.StatusOK)
+		req, _ := http.NewRequest("POST", e.srv.URL+"/sync", strings.NewReader(
+			fmt.Sprintf(`{"changes":[{"seq":%d,"kind":"identifier.linked","identifier":{"kind":"email","value":%q}}]}`, limit, addr)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Herken-CSRF", b.csrf)
+		resp, err := b.c.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for range 5 {
+		hs, hb := answer("held@example.com")
+		fs, fb := answer(fmt.Sprintf("free-%d@example.com", time.Now().UnixNano()))
+		require.Equal(t, hs, fs)
+		require.Equal(t, hb, fb)
+	}
+}
+
+// TestClaimFloorHoldsTheWholeAnswer: with a memory large enough that the
+// answer cannot sit in the server's write buffer, not a byte of it may
+// arrive before the floor.
+func TestClaimFloorHoldsTheWholeAnswer(t *testing.T) {
+	const floor = 30 * time.Millisecond
+	e := newEnv(t, plugin.Options{Rate: rate.Inf, ClaimFloor: floor})
+	b := e.browser()
+	var changes []string
+	for i := range 40 {
+		changes = append(changes, fmt.Sprintf(`{"seq":%d,"kind":"fact.remembered","fact":{"key":"note.n%d","value":%q,"purpose":"service","channel":"web"}}`,
+			i+1, i, strings.Repeat("x", 1000)))
+	}
+	b.post("sync", `{"changes":[`+strings.Join(changes, ",")+`]}`, nil, http.StatusOK)
+	for i := range 5 {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/sync", strings.NewReader(
+			fmt.Sprintf(`{"changes":[{"seq":%d,"kind":"identifier.linked","identifier":{"kind":"email","value":"probe%d@example.com"}}]}`, 41+i, i)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Herken-CSRF", b.csrf)
+		start := time.Now()
+		resp, err := b.c.Do(req) // returns at the answer's first bytes
+		require.NoError(t, err)
+		first := time.Since(start)
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		require.Greater(t, n, int64(32<<10), "an answer larger than any write buffer")
+		require.GreaterOrEqual(t, first, floor, "the answer started before the floor")
+	}
+}
+
+// TestFutureConsentFromABrowserIsRefused: a consent dated 9999 would win
+// over every later withdrawal.
+func TestFutureConsentFromABrowserIsRefused(t *testing.T) {
+	e := newEnv(t, plugin.Options{Rate: rate.Inf})
+	b := e.browser()
+	b.remember(1, "k", "v")
+	var p struct{ Code string }
+	b.post("sync", `{"changes":[{"seq":2,"kind":"consent.recorded","consent":{"purpose":"marketing","channel":"email","granted":true,"at":"9999-01-01T00:00:00Z","source":"widget"}}]}`, &p, http.StatusUnprocessableEntity)
+	require.Equal(t, "invalid", p.Code)
+	b.post("sync", `{"changes":[{"seq":2,"kind":"fact.remembered","fact":{"key":"k","value":"w","purpose":"service","channel":"web","at":"9999-01-01T00:00:00Z"}}]}`, &p, http.StatusUnprocessableEntity)
+	var s syncAnswer
+	b.post("sync", `{"changes":[]}`, &s, http.StatusOK)
+	require.Empty(t, s.Snapshot.Consents)
+	require.Equal(t, "v", facts(s.Snapshot)["k"])
+}
