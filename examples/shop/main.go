@@ -4,7 +4,10 @@
 // visitor fills the checkout once; on their return, even after the shop
 // restarts, the form is filled and the widget greets them.
 //
-//	go run ./examples/shop [-addr 127.0.0.1:8080] [-data DIR]
+//	go run ./examples/shop [-addr 127.0.0.1:8080] [-data DIR] [-agent-password P]
+//
+// The agent page needs the agent password, printed at start (a new one
+// each start unless -agent-password gives it).
 package main
 
 import (
@@ -42,6 +45,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	fs.SetOutput(out)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	data := fs.String("data", defaultDataDir(), "folder for the shop's customer memory")
+	agentPassword := fs.String("agent-password", "", "the agents' password for the agent page (default: a new random one, printed at start)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,13 +65,16 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	if err != nil {
 		return err
 	}
-	s := &shop{store: store, plugin: h}
+	if *agentPassword == "" {
+		*agentPassword = rand.Text()[:16]
+	}
+	s := &shop{store: store, plugin: h, agents: newAgents(*agentPassword, secret)}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
-	fmt.Fprintf(out, "herken demo shop on http://%s\ncustomer memory in %s\n", ln.Addr(), *data)
+	fmt.Fprintf(out, "herken demo shop on http://%s\ncustomer memory in %s\nagent page: http://%s/agent, password %s\n", ln.Addr(), *data, ln.Addr(), *agentPassword)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

@@ -3,9 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"html"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -29,7 +35,9 @@ func startStoppableShop(t *testing.T, dir string) (string, func()) {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	out := &syncBuffer{}
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-data", dir}, out, ready) }()
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-data", dir, "-agent-password", testAgentPassword}, out, ready)
+	}()
 	var addr string
 	select {
 	case addr = <-ready:
@@ -42,6 +50,9 @@ func startStoppableShop(t *testing.T, dir string) (string, func()) {
 	require.Contains(t, out.String(), dir, "the data folder is printed at start")
 	return "http://" + addr, stop
 }
+
+// testAgentPassword is the agents' password of the shops tests start.
+const testAgentPassword = "agent-password-of-the-tests"
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -57,8 +68,9 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 func TestShopServesItsPages(t *testing.T) {
 	base := startShop(t, t.TempDir())
+	agent := agentClient(t, base)
 	for _, path := range []string{"/", "/checkout", "/login", "/agent", "/agent?q=nobody@example.com", "/static/shop.css", "/herken/herken.js"} {
-		resp, err := http.Get(base + path)
+		resp, err := agent.Get(base + path)
 		require.NoError(t, err)
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -68,10 +80,112 @@ func TestShopServesItsPages(t *testing.T) {
 			require.Contains(t, string(body), `src="/herken/herken.js"`, path)
 		}
 	}
-	resp, err := http.Get(base + "/agent?q=nobody@example.com")
+	resp, err := agent.Get(base + "/agent?q=nobody@example.com")
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	require.Contains(t, string(body), "no customer found")
+}
+
+// agentClient is an HTTP client signed in as an agent.
+func agentClient(t *testing.T, base string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.PostForm(base+"/agent/login", url.Values{"password": {testAgentPassword}})
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	require.Contains(t, string(body), "Agent view")
+	return c
+}
+
+// TestAgentPageIsForAgentsOnly is the attacker's walk: anonymous, as a
+// signed-in customer, with a forged or expired agent cookie, and guessing
+// the password. None of it shows a customer.
+func TestAgentPageIsForAgentsOnly(t *testing.T) {
+	base := startShop(t, t.TempDir())
+	agent := agentClient(t, base)
+	// A customer with a street the agent page would show.
+	jar, _ := cookiejar.New(nil)
+	customer := &http.Client{Jar: jar}
+	resp, err := customer.PostForm(base+"/login", url.Values{"account": {"ada"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	identifyAs(t, customer, base, `{"seq":1,"kind":"fact.remembered","fact":{"key":"shipping.street","value":"Ada Street 1","purpose":"service","channel":"web"}}`)
+
+	noRedirect := func(c *http.Client) *http.Client {
+		cc := *c
+		cc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		return &cc
+	}
+	for name, c := range map[string]*http.Client{"anonymous": http.DefaultClient, "customer": customer} {
+		for _, path := range []string{"/agent", "/agent?q=ada", "/agent?q=ada@example.com"} {
+			resp, err := noRedirect(c).Get(base + path)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode, "%s %s: %s", name, path, body)
+			require.Equal(t, "/agent/login", resp.Header.Get("Location"))
+			require.NotContains(t, string(body), "Ada Street")
+		}
+	}
+	for _, forged := range []string{"9999999999.AAAA", "1.x", "", strings.Repeat("9", 200), "1700000000." + strings.Repeat("A", 43)} {
+		req, _ := http.NewRequest("GET", base+"/agent?q=ada", nil)
+		req.AddCookie(&http.Cookie{Name: "shop_agent", Value: forged})
+		resp, err := noRedirect(http.DefaultClient).Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode, forged)
+	}
+	// Guessing: refused, then slowed.
+	statuses := map[int]int{}
+	for i := range 12 {
+		resp, err := http.PostForm(base+"/agent/login", url.Values{"password": {fmt.Sprint("guess-", i)}})
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Empty(t, resp.Header.Values("Set-Cookie"))
+		statuses[resp.StatusCode]++
+	}
+	require.Positive(t, statuses[http.StatusUnauthorized])
+	require.Positive(t, statuses[http.StatusTooManyRequests], "%v", statuses)
+	// The agent still gets in.
+	resp, err = agent.Get(base + "/agent?q=ada")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Contains(t, string(body), "account: ada")
+	require.Contains(t, string(body), "Ada Street 1")
+}
+
+// identifyAs does what the plugin does on a page of a signed-in customer:
+// it proves the account with the page's identity token and syncs changes.
+func identifyAs(t *testing.T, c *http.Client, base string, changes ...string) {
+	t.Helper()
+	call := func(path, csrf, body string) map[string]any {
+		req, _ := http.NewRequest("POST", base+"/herken/"+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Herken-CSRF", csrf)
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, b)
+		var out map[string]any
+		require.NoError(t, json.Unmarshal(b, &out))
+		return out
+	}
+	csrf := call("session", "", "")["csrf"].(string)
+	resp, err := c.Get(base + "/checkout")
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`data-identity="([^"]+)"`).FindSubmatch(page)
+	require.NotNil(t, m, "a signed-in customer's page carries an identity token")
+	call("identify", csrf, `{"token":"`+html.UnescapeString(string(m[1]))+`"}`)
+	if len(changes) > 0 {
+		call("sync", csrf, `{"changes":[`+strings.Join(changes, ",")+`]}`)
+	}
 }
 
 func TestShopKeepsItsSecretAcrossRestarts(t *testing.T) {

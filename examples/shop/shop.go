@@ -2,7 +2,6 @@ package main
 
 import (
 	"embed"
-	"errors"
 	"html/template"
 	"net/http"
 	"strings"
@@ -26,6 +25,7 @@ const csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-sr
 type shop struct {
 	store  *memory.Store
 	plugin *plugin.Handler
+	agents *agents
 }
 
 func (s *shop) routes() http.Handler {
@@ -38,11 +38,17 @@ func (s *shop) routes() http.Handler {
 	mux.HandleFunc("GET /login", s.page("login"))
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.logout)
-	mux.HandleFunc("GET /agent", s.agent)
+	mux.HandleFunc("GET /agent", s.agents.only(s.agent))
+	mux.HandleFunc("GET /agent/login", s.agentLogin)
+	mux.HandleFunc("POST /agent/login", s.agentLogin)
+	mux.HandleFunc("POST /agent/logout", s.agentLogout)
+	// The shop's own forms (sign-in, sign-out, the agents') come from its
+	// own pages only.
+	guarded := http.NewCrossOriginProtection().Handler(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", csp)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		mux.ServeHTTP(w, r)
+		guarded.ServeHTTP(w, r)
 	})
 }
 
@@ -101,52 +107,14 @@ func (s *shop) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/checkout", http.StatusSeeOther)
 }
 
+// logout signs the customer out of the shop and detaches this browser
+// from their memory: whoever uses it next is a stranger (the plugin's
+// worker drops what it held on the next page).
 func (s *shop) logout(w http.ResponseWriter, r *http.Request) {
+	if err := s.plugin.Logout(w, r); err != nil {
+		http.Error(w, "sign-out failed, try again", http.StatusInternalServerError)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: "shop_user", Path: "/", MaxAge: -1})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
-}
-
-// agentView is the agent page: the server-side brief, internal flags included.
-type agentView struct {
-	Query     string
-	Error     string
-	Brief     *memory.Brief
-	Influence *memory.Influence
-	Customer  *memory.Customer
-}
-
-// agent shows a customer found by email, phone or account, or, without a
-// query, the customer of this browser.
-func (s *shop) agent(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	v := agentView{Query: strings.TrimSpace(r.URL.Query().Get("q"))}
-	var id memory.CustomerID
-	var err error
-	switch {
-	case v.Query == "":
-		id, err = s.plugin.Customer(r)
-	case strings.Contains(v.Query, "@"):
-		id, err = s.store.Lookup(ctx, memory.Email(v.Query))
-	case strings.HasPrefix(v.Query, "+") || strings.HasPrefix(v.Query, "0"):
-		id, err = s.store.Lookup(ctx, memory.Phone(v.Query))
-	default:
-		id, err = s.store.Lookup(ctx, memory.Account(v.Query))
-	}
-	if err == nil {
-		var b memory.Brief
-		if b, err = s.store.Brief(ctx, id, memory.BriefQuery{}); err == nil {
-			v.Brief = &b
-			if in, err := s.store.Influence(ctx, id); err == nil {
-				v.Influence = &in
-			}
-			v.Customer, err = s.store.Customer(ctx, id)
-		}
-	}
-	switch {
-	case errors.Is(err, memory.ErrNotFound):
-		v.Error = "no customer found"
-	case err != nil:
-		v.Error = err.Error()
-	}
-	s.render(w, r, "agent", v)
 }
