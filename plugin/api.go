@@ -17,18 +17,27 @@ func writeJSON(w http.ResponseWriter, b []byte) {
 	_, _ = w.Write(b)
 }
 
-// answer writes {"snapshot":…,"applied":N} and, with csrf, the token.
+// answer writes {"snapshot":…,"applied":N} and, with csrf, the token and
+// the device's tag: a name for the device that changes when the device
+// does (a logout, a forget), so that the worker knows to drop what it
+// holds of the one before.
 func (h *Handler) answer(c *call, res memory.SyncResult, withCSRF bool) {
 	out := &wire.Writer{}
 	out.BeginObject()
 	if withCSRF {
 		out.Str("csrf", h.csrfToken(c.device))
+		out.Str("device", h.deviceTag(c.device))
 	}
 	out.Key("snapshot")
 	out.Raw(wire.AppendSnapshot(nil, &res.Snapshot))
 	out.UintMember("applied", res.Applied)
 	out.EndObject()
 	writeJSON(c.w, out.B)
+}
+
+// deviceTag names a device to its worker without giving its token away.
+func (h *Handler) deviceTag(device string) string {
+	return b64.EncodeToString(h.mac("device tag", device)[:12])
 }
 
 // current returns what the store holds for the device, which may be nothing.
@@ -218,6 +227,7 @@ func (h *Handler) forget(c *call) error {
 	out.BeginObject()
 	out.BoolMember("forgotten", true)
 	out.Str("csrf", h.csrfToken(c.device))
+	out.Str("device", h.deviceTag(c.device))
 	out.EndObject()
 	writeJSON(c.w, out.B)
 	return nil
