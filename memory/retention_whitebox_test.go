@@ -190,3 +190,56 @@ func (c *testClock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
+
+// TestReadOlderThanTwoRekeys reads in a transaction that began before a
+// customer got a new key twice over: the key file gives the slot of the
+// first key, destroyed, to the second, so the slot the transaction names
+// holds a key of the same customer that does not open its values. The read
+// must try again in a new transaction, not fail as unreadable data.
+func TestReadOlderThanTwoRekeys(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, DefaultOptions(t.TempDir()).WithSyncWrites(false))
+	require.NoError(t, err)
+	defer s.Close()
+	r, err := s.Recognize(ctx, Email("twice@example.com"))
+	require.NoError(t, err)
+	id := r.Customer
+	require.NoError(t, s.Remember(ctx, id, Fact{Key: "keep", Value: "kept"}))
+	refOf := func() keyRef {
+		t.Helper()
+		tx := s.db.Begin(false)
+		defer tx.Discard()
+		ref, err := readKeyRef(tx, id)
+		require.NoError(t, err)
+		return ref
+	}
+	rekey := func(i int) {
+		t.Helper()
+		key := "gone." + string(rune('a'+i))
+		require.NoError(t, s.Remember(ctx, id, Fact{Key: key, Value: "x"}))
+		require.NoError(t, s.ForgetFact(ctx, id, key))
+		require.NoError(t, s.Compact(ctx)) // finishes the rekey
+	}
+	first := refOf()
+	old := s.db.Begin(false)
+	defer old.Discard()
+	start := s.epoch.Now()
+	reused := false
+	for i := 0; i < 6 && !reused; i++ {
+		rekey(i)
+		now := refOf()
+		reused = now.Slot == first.Slot && now.Gen != first.Gen
+	}
+	if !reused {
+		t.Skip("the key file did not give the first slot out again")
+	}
+	s.ciphers.Purge()
+	_, err = s.readProfile(old, start, id)
+	var stale *staleKeyError
+	require.ErrorAs(t, err, &stale, "a stale transaction, to be tried again")
+	// Through the API, which tries again: readable.
+	b, err := s.Brief(ctx, id, BriefQuery{})
+	require.NoError(t, err)
+	_, ok := b.Fact("keep")
+	require.True(t, ok)
+}

@@ -200,7 +200,16 @@ func (u *unsealer) open(where, sealed []byte) ([]byte, error) {
 		plain, err = u.keys.Open(where, sealed)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s of %s: %v", ErrFormat, where, u.id, err)
+		err = fmt.Errorf("%w: %s of %s: %v", ErrFormat, where, u.id, err)
+		if u.fresh {
+			// The keys t names do not open a value t holds: t is older
+			// than a rekey that destroyed its key, and the key file gave
+			// that slot out since to a later key of the same customer.
+			// A newer transaction names that key; a value that still does
+			// not open then is unreadable (ErrFormat).
+			err = &staleKeyError{err}
+		}
+		return nil, err
 	}
 	return plain, nil
 }
