@@ -62,7 +62,7 @@ type config struct {
 	w          io.Writer
 }
 
-var scenarios = []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember", "forget", "redis", "postgres", "wasm", "browser"}
+var scenarios = []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember", "forget", "claims", "redis", "postgres", "wasm", "browser"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -262,6 +262,11 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		t0 := time.Now()
 		postgresScenarios(ctx, cfg, cfg.customers, rep)
 		rep.loads["postgres (load and measure)"] = time.Since(t0)
+	}
+	if cfg.want("claims") {
+		if err := claimScenarios(ctx, cfg, rep); err != nil {
+			return err
+		}
 	}
 	if !cfg.noWasm && cfg.want("wasm") {
 		if err := wasmScenarios(ctx, cfg, rep); err != nil {

@@ -31,6 +31,7 @@ type report struct {
 	wasmBrotli int
 	growth     []growthPoint
 	forgets    forgetStall
+	claims     claimOracle
 
 	browser          string // Chromium's product and version
 	browserLoads     int    // pages loaded in it
@@ -164,6 +165,9 @@ func (r *report) writeText(w io.Writer) {
 		fmt.Fprintf(w, "forgets: %.0f/s; others' record-contact p99 %s without them, %s during them (%.2f×)\n",
 			f.perSecond, dur(f.p99Alone), dur(f.p99During), f.ratio())
 	}
+	if line := r.claims.line(); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	if r.wasmRaw > 0 {
 		fmt.Fprintf(w, "wasm module: %s raw, %s gzip, %s brotli\n", bytesStr(int64(r.wasmRaw)), bytesStr(int64(r.wasmGzip)), bytesStr(int64(r.wasmBrotli)))
 	}
@@ -207,6 +211,9 @@ func (r *report) writeMarkdown(dir string, cfg *config) error {
 	}
 	if r.wasmRaw > 0 {
 		fmt.Fprintf(&b, "wasm module: %s raw, %s gzip, %s brotli.\n\n", bytesStr(int64(r.wasmRaw)), bytesStr(int64(r.wasmGzip)), bytesStr(int64(r.wasmBrotli)))
+	}
+	if line := r.claims.line(); line != "" {
+		b.WriteString(line + ".\n\n")
 	}
 	if line := r.browserLine(); line != "" {
 		b.WriteString(line + ".\n\n")
