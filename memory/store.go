@@ -27,7 +27,7 @@ type Store struct {
 	profiles *cache.Cache[CustomerID, *profile]
 	idents   *cache.Cache[identRef, indexEntry]
 	ciphers  *cache.Cache[CustomerID, keyed] // of the customers' keys
-	secret   []byte                          // keys the identifier hashes
+	secret   []byte                          // keys the hashes of identifiers and draft names
 	keyfile  *keyfile.File                   // the customers' keys
 
 	eraser    eraser    // erases in the background what Forget left
