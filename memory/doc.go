@@ -93,16 +93,19 @@
 // # Erasure
 //
 // Every value of a customer is sealed with that customer's own key, and
-// identifiers are kept only as keyed hashes. The keys are kept apart, in a
-// key file in the store's directory where destroying one overwrites it in
-// place. Forget destroys the customer's key before it returns, so that
-// nothing of theirs opens from then on, wherever a copy lies; what is left,
-// sealed, is deleted in the background without holding up other writes, and
-// the store's files drop the deleted bytes as they are rewritten, which
-// Compact forces. The Receipt says when each step was done. Backup writes
-// the customers' keys apart from their data: a backup taken before a Forget
-// opens only with a keys backup from before it, and Restore drops customers
-// without keys. Keep keys backups apart and for a short time. Copy the key
-// file with the directory: without it, no customer opens, and Open refuses
-// the directory.
+// identifiers and draft names are kept only as keyed hashes. The keys, and
+// the secret of the hashes, are kept apart, in a key file in the store's
+// directory where destroying a key overwrites it in place. Forget destroys
+// the customer's key before it returns, so that nothing of theirs opens
+// from then on, wherever a copy lies; what is left, sealed, is deleted in
+// the background without holding up other writes, and the store's files
+// drop the deleted bytes as they are rewritten, which Compact forces. The
+// Receipt says when each step was done. Backup writes the customers' keys
+// and the secret apart from their data: the data stream alone reveals
+// nothing of who anyone is (no identifier can be confirmed or guessed
+// against it, and no key holds personal data); a backup taken before a
+// Forget opens only with a keys backup from before it, and Restore drops
+// customers without keys. Keep keys backups apart and for a short time.
+// Copy the key file with the directory: without it, no customer opens, and
+// Open refuses the directory.
 package memory

@@ -25,7 +25,7 @@ import (
 // the current code: run it once when the stored format changes, and commit
 // the set beside the old ones, which stay and keep passing.
 //
-//	go test ./memory -run TestGoldenData -golden.write=v2
+//	go test ./memory -run TestGoldenData -golden.write=v4
 var writeGolden = flag.String("golden.write", "", "write a golden set of this name under testdata/golden")
 
 // goldenExpect is what a golden set holds: every customer's export and
@@ -152,7 +152,7 @@ func writeGoldenSet(t *testing.T, dir string) {
 	require.NoError(t, err)
 	tick := func() { c.Advance(time.Hour) }
 
-	want := goldenExpect{Written: "store format 2, value format 1", Customers: map[memory.CustomerID]any{}, Identifiers: map[string]memory.CustomerID{}}
+	want := goldenExpect{Written: "store format 3, value format 1", Customers: map[memory.CustomerID]any{}, Identifiers: map[string]memory.CustomerID{}}
 	idents := map[memory.CustomerID][]memory.Identifier{}
 	rec := func(ids ...memory.Identifier) memory.CustomerID {
 		r, err := s.Recognize(ctx, ids...)

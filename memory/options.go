@@ -40,6 +40,9 @@ type Options struct {
 	clock        func() time.Time
 	key          []byte
 	memTableSize int64 // the engine's; 0 is its default (64 MiB); for tests on small disks
+	// stopMigration, for tests, is asked before each step of a migration;
+	// an error stops it there, as a crash would.
+	stopMigration func(step string) error
 }
 
 // DefaultOptions returns the options for a store kept on disk in dir.

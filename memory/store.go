@@ -27,11 +27,12 @@ type Store struct {
 	profiles *cache.Cache[CustomerID, *profile]
 	idents   *cache.Cache[identRef, indexEntry]
 	ciphers  *cache.Cache[CustomerID, keyed] // of the customers' keys
-	secret   []byte                          // keys the identifier hashes
+	secret   []byte                          // keys the hashes of identifiers and draft names
 	keyfile  *keyfile.File                   // the customers' keys
 
-	eraser    eraser // erases in the background what Forget left
-	restoring bool   // Open restores a backup: the key file is made anew
+	eraser    eraser    // erases in the background what Forget left
+	restoring bool      // Open restores a backup: the key file is made anew
+	restored  *restored // what the keys backup of a restore holds, or nil
 
 	// gate lets Close wait for calls that use the database; calls hold it
 	// for reading.
@@ -58,8 +59,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 }
 
 // open opens the store; load, if not nil, fills the database before the
-// store reads it, and finish, if not nil, runs once the store is open.
-func open(ctx context.Context, opts Options, load func(db *kv.DB) error, finish func(s *Store) error) (*Store, error) {
+// store reads it, and keys, if not nil, is what the keys backup of a
+// restore holds.
+func open(ctx context.Context, opts Options, load func(db *kv.DB) error, keys *restored) (*Store, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
@@ -92,6 +94,7 @@ func open(ctx context.Context, opts Options, load func(db *kv.DB) error, finish 
 		opts:     opts,
 		seed:     maphash.MakeSeed(),
 		watchers: map[*Watcher]struct{}{},
+		restored: keys,
 	}
 	if s.profiles, err = cache.New[CustomerID, *profile](opts.cacheSize, &s.epoch); err == nil {
 		s.idents, err = cache.New[identRef, indexEntry](opts.cacheSize*2, &s.epoch)
@@ -106,9 +109,7 @@ func open(ctx context.Context, opts Options, load func(db *kv.DB) error, finish 
 	if err == nil {
 		err = s.openFormat(ctx)
 	}
-	if err == nil && finish != nil {
-		err = finish(s)
-	}
+	s.restored = nil
 	if err == nil {
 		err = s.settleKeys()
 	}

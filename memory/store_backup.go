@@ -20,9 +20,11 @@ import (
 )
 
 // Backups come in two streams: data holds every customer's sealed values,
-// keys holds the customers' keys. A customer's data opens only with their
-// key: keep the keys backups apart from the data backups and for a short
-// time only, and a customer forgotten after a backup cannot be read from it
+// keys holds the customers' keys and the secret that keys the identifier
+// hashes. A customer's data opens only with their key, and an identifier is
+// found only with the secret: keep the keys backups apart from the data
+// backups and for a short time only, and a customer forgotten after a
+// backup cannot be read from it, nor an identifier of theirs confirmed,
 // once no keys backup from before the Forget is left.
 
 // backupMagic starts every stream, followed by the store format version and
@@ -36,13 +38,24 @@ const (
 
 // A keys stream of format 2 holds one record a key: the owner (the
 // customer's ID), the key's generation, the key, and a CRC-32C of those.
-// (Format 1 wrote the keys as entries of the engine's backup.)
-const keyRecordLen = keyfile.OwnerSize + 1 + seal.KeySize + 4
+// From format 3, the identifier secret and its CRC-32C come first. (Format 1
+// wrote the keys as entries of the engine's backup.)
+const (
+	keyRecordLen    = keyfile.OwnerSize + 1 + seal.KeySize + 4
+	secretRecordLen = seal.KeySize + 4
+)
+
+// restored is what the keys backup of a restore holds.
+type restored struct {
+	secret []byte           // the identifier secret, from store format 3
+	keys   map[keyOf][]byte // the customers' keys, from store format 2
+}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Backup writes a copy of the store to data and its customers' keys to
-// keys, while reads and writes go on. The data is the store as it was when
+// Backup writes a copy of the store to data and its customers' keys, with
+// the secret of the identifier hashes, to keys, while reads and writes go
+// on. The data alone opens nothing and hashes no identifier. The data is the store as it was when
 // Backup began; the keys as they were when it finished the data. Restore
 // reads both back.
 func (s *Store) Backup(ctx context.Context, data, keysOut io.Writer) error {
@@ -70,6 +83,10 @@ func (s *Store) Backup(ctx context.Context, data, keysOut io.Writer) error {
 	}
 	bw = bufio.NewWriter(keysOut)
 	if err := writeBackupHead(bw, streamKeys); err != nil {
+		return err
+	}
+	rec := binary.BigEndian.AppendUint32(bytes.Clone(s.secret), crc32.Checksum(s.secret, castagnoli))
+	if _, err := bw.Write(rec); err != nil {
 		return err
 	}
 	if err := s.backupKeys(bw); err != nil {
@@ -130,8 +147,9 @@ type keyOf struct {
 // Restore makes a store from a backup: opts must name a new, empty store;
 // data and keys are the streams Backup wrote. Customers whose key is not in
 // the keys backup (forgotten before it was taken) are dropped: a restore
-// never brings back a forgotten customer. A backup of a newer store format
-// is refused with ErrFormat.
+// never brings back a forgotten customer. A keys backup cut short, or
+// without the identifier secret, is refused with ErrInvalidInput; a backup
+// of a newer store format with ErrFormat.
 func Restore(ctx context.Context, opts Options, data, keysIn io.Reader) (*Store, error) {
 	if data == nil || keysIn == nil {
 		return nil, invalid("restore", "needs the data and the keys backup")
@@ -148,9 +166,15 @@ func Restore(ctx context.Context, opts Options, data, keysIn io.Reader) (*Store,
 	if dataFormat != keysFormat {
 		return nil, invalid("backup", fmt.Sprintf("the data backup is of store format %d and the keys backup of %d: they are not of one backup", dataFormat, keysFormat))
 	}
-	var staged map[keyOf][]byte
+	var staged *restored
 	if keysFormat >= 2 {
-		if staged, err = readKeyRecords(kr); err != nil {
+		staged = &restored{}
+		if keysFormat >= 3 {
+			if staged.secret, err = readSecretRecord(kr); err != nil {
+				return nil, err
+			}
+		}
+		if staged.keys, err = readKeyRecords(kr); err != nil {
 			return nil, err
 		}
 	}
@@ -176,12 +200,7 @@ func Restore(ctx context.Context, opts Options, data, keysIn io.Reader) (*Store,
 			return fmt.Errorf("memory: restore: %w", storeErr(err))
 		}
 		return dropKeyless(db)
-	}, func(s *Store) error {
-		if staged == nil {
-			return nil
-		}
-		return s.restoreKeys(staged)
-	})
+	}, staged)
 }
 
 // readBackupHead reads the head of a backup stream of kind and returns its
@@ -201,7 +220,20 @@ func readBackupHead(r io.Reader, kind byte) (int, error) {
 	return v, nil
 }
 
-// readKeyRecords reads the records of a keys backup of format 2.
+// readSecretRecord reads the identifier secret that starts a keys backup of
+// format 3.
+func readSecretRecord(r io.Reader) ([]byte, error) {
+	rec := make([]byte, secretRecordLen)
+	if _, err := io.ReadFull(r, rec); err != nil {
+		return nil, invalid("keys backup", "cut short: it lacks the identifier secret")
+	}
+	if binary.BigEndian.Uint32(rec[seal.KeySize:]) != crc32.Checksum(rec[:seal.KeySize], castagnoli) {
+		return nil, invalid("keys backup", "damaged: the identifier secret does not match its checksum")
+	}
+	return rec[:seal.KeySize], nil
+}
+
+// readKeyRecords reads the key records of a keys backup of format 2 on.
 func readKeyRecords(r io.Reader) (map[keyOf][]byte, error) {
 	out := map[keyOf][]byte{}
 	rec := make([]byte, keyRecordLen)

@@ -24,7 +24,9 @@ const maxProblems = 20
 //     the index says, and every identifier a live customer lists points at it;
 //   - every customer's history is numbered 1..n without gaps, and replaying
 //     it gives the stored profile and timelines;
-//   - every draft a customer lists has its data;
+//   - every draft a customer lists has its data, and no key holds a
+//     draft's name;
+//   - the data does not hold the identifier secret (the key file does);
 //   - every customer has its keys, and every key its customer;
 //   - no forgotten customer's key is left undestroyed.
 //
@@ -60,7 +62,16 @@ func (s *Store) Check(ctx context.Context) error {
 func (s *Store) check(ctx context.Context, r *reader, report func(string, ...any)) error {
 	t := r.t
 	profiles := map[CustomerID]*profile{}
+	if has, err := t.Has(keys.Secret); err != nil {
+		return storeErr(err)
+	} else if has {
+		report("the data holds the identifier secret")
+	}
 	err := t.Scan([]byte("c/"), true, func(k, _ []byte) error {
+		if len(k) > len("c/")+customerIDLen && bytes.HasPrefix(k, keys.NamedDrafts(string(k[len("c/"):len("c/")+customerIDLen]))) {
+			report("customer %s has a draft under its name", k[len("c/"):len("c/")+customerIDLen])
+			return nil
+		}
 		if !bytes.HasSuffix(k, []byte("/p")) || len(k) != len("c/")+customerIDLen+len("/p") {
 			return nil
 		}
@@ -216,7 +227,7 @@ func (s *Store) checkCustomer(t *kv.Txn, p *profile, profiles map[CustomerID]*pr
 		if d.Deleted {
 			continue
 		}
-		if ok, err := t.Has(keys.Draft(string(d.Owner), d.Name)); err != nil || !ok {
+		if ok, err := t.Has(s.draftKey(d.Owner, d.Name)); err != nil || !ok {
 			report("customer %s lists draft %q without data", p.ID, d.Name)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 
 	"github.com/herken/herken/memory/internal/codec"
-	"github.com/herken/herken/memory/internal/keys"
 	"github.com/herken/herken/memory/internal/kv"
 )
 
@@ -43,7 +42,7 @@ func (s *Store) LoadDraft(ctx context.Context, id CustomerID, name string) (Draf
 
 func (s *Store) readDraft(t *kv.Txn, start uint64, ref draftRef) (Draft, error) {
 	d := Draft{Name: ref.Name, Saved: ref.Saved}
-	err := s.open(t, start, ref.Owner, keys.Draft(string(ref.Owner), ref.Name), func(b []byte) error {
+	err := s.open(t, start, ref.Owner, s.draftKey(ref.Owner, ref.Name), func(b []byte) error {
 		body, err := codec.Body(b)
 		if err != nil {
 			return err

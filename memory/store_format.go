@@ -26,7 +26,10 @@ import (
 //   - 2: a manifest; the customers' keys in the key file, where destroying
 //     one is final, and only where they are in Badger (s/<id>); values
 //     sealed with the key's generation; values over kv.PartSize in parts.
-const storeFormat = 2
+//   - 3: the identifier secret in the key file, not in the data (m/secret),
+//     so that a copy of the data alone hashes no identifier; drafts under a
+//     keyed hash of their names (c/<id>/w/<h>), not under the names.
+const storeFormat = 3
 
 // The layout and key-hash scheme of storeFormat, as its manifest names them.
 const (
@@ -47,7 +50,7 @@ type manifest struct {
 // last transaction.
 type migration struct {
 	what string
-	run  func(s *Store) error
+	run  func(ctx context.Context, s *Store) error
 }
 
 // migrationFrom returns the migration that brings a store of format f to
@@ -56,6 +59,8 @@ func migrationFrom(f int) (migration, bool) {
 	switch f {
 	case 1:
 		return migration{"moves the customers' keys into the key file", migrateKeys}, true
+	case 2:
+		return migration{"moves the identifier secret into the key file and drafts under hashed names", migrateSecret}, true
 	}
 	return migration{}, false
 }
@@ -77,8 +82,15 @@ func (s *Store) openFormat(ctx context.Context) error {
 	case format > storeFormat:
 		return fmt.Errorf("%w: the store was written by store format %d, newer than this build reads (%d): open it with a newer release", ErrFormat, format, storeFormat)
 	case format >= 2:
-		if err := s.openKeys(s.restoring); err != nil {
+		if err := s.openKeys(format, s.restoring); err != nil {
 			return err
+		}
+		// A restore puts the backed-up keys into the new key file before
+		// any migration, which opens the values they sealed.
+		if s.restored != nil && s.restored.keys != nil {
+			if err := s.restoreKeys(s.restored.keys); err != nil {
+				return err
+			}
 		}
 	}
 	for f := format; f < storeFormat; f++ {
@@ -87,14 +99,17 @@ func (s *Store) openFormat(ctx context.Context) error {
 			return fmt.Errorf("%w: no migration from store format %d", ErrFormat, f)
 		}
 		s.logf(ctx, slog.LevelInfo, "memory: migrating the store", "from", f, "to", f+1, "migration", m.what)
-		if err := m.run(s); err != nil {
+		if err := m.run(ctx, s); err != nil {
 			return fmt.Errorf("memory: migrate the store from format %d to %d: %w", f, f+1, err)
 		}
 	}
 	if format < storeFormat {
 		s.logf(ctx, slog.LevelInfo, "memory: store migrated", "from", format, "to", storeFormat)
 	}
-	return s.writeFormatFile()
+	if err := s.compactIfDue(ctx); err != nil {
+		return err
+	}
+	return s.writeFormatFile(storeFormat)
 }
 
 // readFormat returns the store format of the data, 0 for an empty
@@ -113,6 +128,11 @@ func (s *Store) readFormat() (int, error) {
 		switch {
 		case m.Format > storeFormat || v > storeFormat:
 			return max(m.Format, v), nil
+		case m.Format >= 2 && v > m.Format:
+			// A migration to v began: it raises the format key first, so
+			// that the releases before refuse the store, and the manifest
+			// last. It is run again.
+			return m.Format, nil
 		case v != m.Format:
 			return 0, fmt.Errorf("%w: the manifest says store format %d and the format key %d", ErrFormat, m.Format, v)
 		case m.Format < 2:
@@ -169,12 +189,13 @@ func isEmpty(t *kv.Txn) (bool, error) {
 	return empty, nil
 }
 
-// createStore makes a new store: its secrets, its key file, then its
-// manifest, so that a store with a manifest always has its key file.
+// createStore makes a new store: its wrap key, its key file with the
+// identifier secret, then its manifest, so that a store with a manifest
+// always has its key file.
 func (s *Store) createStore() error {
 	t := s.db.Begin(true)
 	defer t.Discard()
-	if err := s.openKeysIn(t, true); err != nil {
+	if err := s.openKeysIn(t, storeFormat, true, true); err != nil {
 		return err
 	}
 	if err := putManifest(t, storeFormat); err != nil {
@@ -186,12 +207,13 @@ func (s *Store) createStore() error {
 	return s.db.Durable()
 }
 
-// openKeys reads the store's secrets and opens its key file; with create,
-// it makes what is missing, as a new store or a migration needs.
-func (s *Store) openKeys(create bool) error {
+// openKeys opens the key file of a store of format f and reads the
+// store's secrets; with create, it makes the key file and the wrap key, as
+// a migration or a restore needs.
+func (s *Store) openKeys(f int, create bool) error {
 	t := s.db.Begin(true)
 	defer t.Discard()
-	if err := s.openKeysIn(t, create); err != nil {
+	if err := s.openKeysIn(t, f, create, false); err != nil {
 		return err
 	}
 	if err := t.Commit(); err != nil {
@@ -200,13 +222,14 @@ func (s *Store) openKeys(create bool) error {
 	return s.db.Durable()
 }
 
-func (s *Store) openKeysIn(t *kv.Txn, create bool) error {
-	secret, wrap, made, err := loadSecrets(t)
+// openKeysIn is openKeys in t; fresh makes a new store's identifier secret.
+func (s *Store) openKeysIn(t *kv.Txn, f int, create, fresh bool) error {
+	wrap, made, err := loadWrap(t)
 	if err != nil {
 		return err
 	}
 	if made && !create {
-		return fmt.Errorf("%w: the store lacks its secrets", ErrFormat)
+		return fmt.Errorf("%w: the store lacks the key of its key file", ErrFormat)
 	}
 	path := ""
 	if !s.opts.inMemory {
@@ -215,17 +238,21 @@ func (s *Store) openKeysIn(t *kv.Txn, create bool) error {
 			return fmt.Errorf("%w: the key file %s is missing: without it no customer opens; restore it with the directory it belongs to", ErrFormat, path)
 		}
 	}
-	if s.keyfile != nil {
-		return nil
+	if s.keyfile == nil {
+		kf, err := keyfile.Open(path, wrap)
+		if errors.Is(err, keyfile.ErrCorrupt) {
+			return fmt.Errorf("%w: %v", ErrFormat, err)
+		}
+		if err != nil {
+			return fmt.Errorf("memory: open the key file: %w", err)
+		}
+		s.keyfile = kf
 	}
-	kf, err := keyfile.Open(path, wrap)
-	if errors.Is(err, keyfile.ErrCorrupt) {
-		return fmt.Errorf("%w: %v", ErrFormat, err)
-	}
+	secret, err := s.findSecret(t, f, fresh)
 	if err != nil {
-		return fmt.Errorf("memory: open the key file: %w", err)
+		return err
 	}
-	s.secret, s.keyfile = secret, kf
+	s.secret = secret
 	return nil
 }
 
@@ -313,14 +340,14 @@ func probeFormat(opts Options) error {
 	return err
 }
 
-// writeFormatFile writes the format file of the store's format, unless it
-// says so already: to a new file, synced, renamed over the old.
-func (s *Store) writeFormatFile() error {
+// writeFormatFile writes the format file of a format, unless it says so
+// already: to a new file, synced, renamed over the old.
+func (s *Store) writeFormatFile(format int) error {
 	if s.opts.inMemory {
 		return nil
 	}
 	path := filepath.Join(s.opts.dir, formatFileName)
-	want := formatFile(storeFormat)
+	want := formatFile(format)
 	if have, err := os.ReadFile(path); err == nil && string(have) == string(want) {
 		return nil
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keyfile"
 	"github.com/herken/herken/memory/internal/keys"
 	"github.com/herken/herken/memory/internal/kv"
 )
@@ -164,12 +165,28 @@ func TestUnreadableLayoutsAreRefused(t *testing.T) {
 			dir := newStoreDir(t)
 			rawSet(t, dir, keys.Format, marshal(t, 1))
 			return dir
-		}, "the manifest says store format 2 and the format key 1", false},
+		}, fmt.Sprintf("the manifest says store format %d and the format key 1", storeFormat), false},
 		{"the key file lost", func(t *testing.T) string {
 			dir := newStoreDir(t)
 			require.NoError(t, os.Remove(filepath.Join(dir, keyFileName)))
 			return dir
 		}, "the key file", false},
+		{"the key file without the identifier secret", func(t *testing.T) string {
+			dir := newStoreDir(t)
+			path := filepath.Join(dir, keyFileName)
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			found := false
+			for at := keyfile.SlotSize; at+keyfile.SlotSize <= len(b); at += keyfile.SlotSize {
+				if b[at] == 4 { // the secret's slot (internal/keyfile)
+					clear(b[at : at+keyfile.SlotSize])
+					found = true
+				}
+			}
+			require.True(t, found)
+			require.NoError(t, os.WriteFile(path, b, 0o600))
+			return dir
+		}, "holds no identifier secret", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := c.make(t)
@@ -205,7 +222,7 @@ func TestNewStoreRecordsItsLayout(t *testing.T) {
 	require.Greater(t, v, 1)
 	b, err := os.ReadFile(filepath.Join(dir, formatFileName))
 	require.NoError(t, err)
-	require.Equal(t, "herken store\nformat 2\nlayout customers-sealed\nkeyhash hmac-sha256-160\n", string(b))
+	require.Equal(t, fmt.Sprintf("herken store\nformat %d\nlayout customers-sealed\nkeyhash hmac-sha256-160\n", storeFormat), string(b))
 }
 
 // TestOlderFormatIsMigratedAndLogged opens the golden store of format 1:

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"syscall"
 
 	"github.com/herken/herken/memory/internal/codec"
@@ -23,8 +24,9 @@ import (
 // Forget destroys the key at once, and whatever is left of the customer
 // anywhere, in Badger's files until they are compacted or in backups, no
 // longer opens. Badger keeps only where each key is (keyRef, under s/<id>).
-// Identifiers are kept under a keyed hash of their value, never in plain
-// text. See RATIONALE.md.
+// Identifiers and draft names are kept under a keyed hash, never in plain
+// text, and the secret that keys the hashes is in the key file too, not
+// with the data: a copy of the data alone hashes nothing. See RATIONALE.md.
 
 // hashLen is how many bytes of the identifier hash a key keeps.
 const hashLen = 20
@@ -57,6 +59,17 @@ func (s *Store) identifierKey(id Identifier) []byte {
 	m.Write([]byte{0})
 	m.Write([]byte(id.Value))
 	return keys.Identifier(string(id.Kind), m.Sum(nil)[:hashLen])
+}
+
+// draftKey returns the store key of the draft owner saved under name. The
+// hash starts with a zero byte, which no identifier kind does.
+func (s *Store) draftKey(owner CustomerID, name string) []byte {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte("\x00draft\x00"))
+	m.Write([]byte(owner))
+	m.Write([]byte{0})
+	m.Write([]byte(name))
+	return keys.Draft(string(owner), m.Sum(nil)[:hashLen])
 }
 
 // ownerOf returns the owner of a customer's keys in the key file: the 16
@@ -272,32 +285,75 @@ func (w *wtx) newCustomer() (CustomerID, error) {
 	return id, putKeyRef(w.txn, id, keyRef{Slot: uint32(f.Slot)})
 }
 
-// loadSecrets reads the identifier hash key and the key file's wrap key,
-// making them in a new store.
-func loadSecrets(t *kv.Txn) (secret, wrap []byte, made bool, err error) {
-	for _, k := range []struct {
-		key []byte
-		out *[]byte
-	}{{keys.Secret, &secret}, {keys.Wrap, &wrap}} {
-		err := t.Get(k.key, func(b []byte) error {
-			body, err := codec.Body(b)
-			*k.out = bytes.Clone(body)
-			return err
-		})
-		switch {
-		case errors.Is(err, kv.ErrNotFound):
-			*k.out = seal.NewKey()
-			made = true
-			if err := t.Set(k.key, append([]byte{codec.Version}, *k.out...)); err != nil {
-				return nil, nil, false, storeErr(err)
-			}
-		case err != nil:
-			return nil, nil, false, storeErr(err)
-		case len(*k.out) != seal.KeySize:
-			return nil, nil, false, fmt.Errorf("%w: the secret under %s has %d bytes", ErrFormat, k.key, len(*k.out))
+// loadWrap reads the key file's wrap key, making it when the store has
+// none.
+func loadWrap(t *kv.Txn) (wrap []byte, made bool, err error) {
+	err = t.Get(keys.Wrap, func(b []byte) error {
+		body, err := codec.Body(b)
+		wrap = bytes.Clone(body)
+		return err
+	})
+	switch {
+	case errors.Is(err, kv.ErrNotFound):
+		wrap = seal.NewKey()
+		if err := t.Set(keys.Wrap, append([]byte{codec.Version}, wrap...)); err != nil {
+			return nil, false, storeErr(err)
 		}
+		return wrap, true, nil
+	case err != nil:
+		return nil, false, storeErr(err)
+	case len(wrap) != seal.KeySize:
+		return nil, false, fmt.Errorf("%w: the key under %s has %d bytes", ErrFormat, keys.Wrap, len(wrap))
 	}
-	return secret, wrap, made, nil
+	return wrap, false, nil
+}
+
+// findSecret returns the key of the identifier hashes. Store format 3 keeps
+// it in the key file; format 2 and before kept it in the data (m/secret),
+// where it stays until the migration to 3 has put it into the key file.
+// A new store (fresh) makes it, and a restore puts the one of its keys
+// backup into the new key file. Anything else without it is refused: a
+// store that hashed identifiers with another secret would find nobody, and
+// make everyone again.
+func (s *Store) findSecret(t *kv.Txn, format int, fresh bool) ([]byte, error) {
+	var inData []byte
+	err := t.Get(keys.Secret, func(b []byte) error {
+		body, err := codec.Body(b)
+		inData = bytes.Clone(body)
+		return err
+	})
+	if err != nil && !errors.Is(err, kv.ErrNotFound) {
+		return nil, storeErr(err)
+	}
+	if err == nil && len(inData) != seal.KeySize {
+		return nil, fmt.Errorf("%w: the secret under %s has %d bytes", ErrFormat, keys.Secret, len(inData))
+	}
+	inFile, ok := s.keyfile.Secret()
+	switch {
+	case ok && inData != nil && !bytes.Equal(inFile, inData):
+		return nil, fmt.Errorf("%w: the key file and the data hold different identifier secrets", ErrFormat)
+	case ok:
+		return inFile, nil
+	case inData != nil && format < 3:
+		return inData, nil
+	case inData != nil:
+		return nil, fmt.Errorf("%w: store format %d keeps the identifier secret in the key file, and the data holds one", ErrFormat, format)
+	}
+	var secret []byte
+	switch {
+	case s.restored != nil && s.restored.secret != nil:
+		secret = s.restored.secret
+	case fresh:
+		secret = seal.NewKey()
+	case s.opts.inMemory:
+		return nil, fmt.Errorf("%w: the store lacks its identifier secret", ErrFormat)
+	default:
+		return nil, fmt.Errorf("%w: the key file %s holds no identifier secret: without it no identifier finds its customer; restore the key file with the directory it belongs to", ErrFormat, filepath.Join(s.opts.dir, keyFileName))
+	}
+	if err := s.keyfile.PutSecret(secret); err != nil {
+		return nil, keyErr("", err)
+	}
+	return secret, nil
 }
 
 // settleKeys settles the keys that the key file holds unconfirmed, as a

@@ -6,7 +6,6 @@ import (
 	"context"
 
 	"github.com/herken/herken/memory/internal/codec"
-	"github.com/herken/herken/memory/internal/keys"
 )
 
 // Tx is a write to one customer in progress. The changes made through it
@@ -141,7 +140,7 @@ func (tx *Tx) SaveDraft(name string, data []byte) error {
 	}
 	// The stored value is the version byte and a copy of the data.
 	val := append([]byte{codec.Version}, data...)
-	if _, err := w.put(c.p.ID, keys.Draft(string(c.p.ID), name), val); err != nil {
+	if _, err := w.put(c.p.ID, w.s.draftKey(c.p.ID, name), val); err != nil {
 		return err
 	}
 	return w.emit(c, Event{Kind: EventDraftSaved, Draft: &DraftInfo{Name: name, Size: len(data), Saved: w.now}}, nil)
@@ -158,7 +157,7 @@ func (tx *Tx) DeleteDraft(name string) error {
 		return notFound("draft " + quote(name))
 	}
 	if ref.Owner == c.p.ID {
-		if err := w.txn.Delete(keys.Draft(string(c.p.ID), name)); err != nil {
+		if err := w.txn.Delete(w.s.draftKey(c.p.ID, name)); err != nil {
 			return err
 		}
 	}

@@ -13,16 +13,20 @@
 // A slot is 64 bytes:
 //
 //	[0]      its state: 0 free, 1 held, 2 fresh (made by Fresh, not yet
-//	         confirmed), 3 written (by Put, not yet confirmed)
+//	         confirmed), 3 written (by Put, not yet confirmed), 4 the
+//	         store's secret (PutSecret)
 //	[1:8]    a random nonce
-//	[8:24]   the owner: 16 bytes, the customer's ID
+//	[8:24]   the owner: 16 bytes, the customer's ID (zero for the secret)
 //	[24:56]  the key, XORed with a pad made from the wrap key, the slot, the
 //	         owner and the nonce (a wrap key kept in the store, so that the
 //	         file alone opens nothing where the store is encrypted)
 //	[56:60]  CRC-32C of bytes 0 to 56
 //	[60:64]  zero
 //
-// Slot 0 is the header. Writes to slots never straddle a 512-byte sector,
+// Slot 0 is the header. One slot may hold the store's secret (the key of its
+// identifier hashes), kept here rather than with the data so that a copy of
+// the data alone hashes nothing: it is never given out, listed or destroyed
+// as a customer's key. Writes to slots never straddle a 512-byte sector,
 // so a torn write damages only the slot written.
 //
 // A key is confirmed (Confirm) once whatever refers to it is durable
@@ -54,6 +58,7 @@ const (
 	stateHeld    = 1
 	stateFresh   = 2
 	stateWritten = 3
+	stateSecret  = 4
 )
 
 const (
@@ -95,8 +100,12 @@ type File struct {
 	dirty       bool // written since the last sync
 	closed      bool
 	wrap        []byte
+	secret      []byte // the store's secret, or nil
+	secretSlot  Slot   // the slot that holds secret, or 0
 
 	syncMu sync.Mutex // one sync at a time; holders of a later sync wait
+
+	secretMu sync.Mutex // one PutSecret at a time
 
 	poolMu sync.Mutex // guards pool, and makes one batch at a time
 	pool   []Fresh    // keys put and synced, not yet given out
@@ -176,6 +185,18 @@ func (k *File) load(path string) error {
 			switch slot[0] {
 			case stateFree:
 				k.free = append(k.free, at+i)
+			case stateSecret:
+				secret, err := k.unpad(at+i, slot)
+				if err != nil {
+					// A torn write of a secret that was never synced:
+					// PutSecret had not returned.
+					k.free = append(k.free, at+i)
+					continue
+				}
+				if k.secretSlot != 0 {
+					return fmt.Errorf("%w: %s holds two secrets, in slots %d and %d", ErrCorrupt, path, k.secretSlot, at+i)
+				}
+				k.secret, k.secretSlot = secret, at+i
 			case stateFresh, stateWritten:
 				key, err := k.unpad(at+i, slot)
 				if err != nil {
@@ -299,10 +320,45 @@ func (k *File) Get(s Slot, owner []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if b[0] == stateFree || !bytes.Equal(b[8:24], owner) {
+	if b[0] == stateFree || b[0] == stateSecret || !bytes.Equal(b[8:24], owner) {
 		return nil, fmt.Errorf("%w: slot %d", ErrNoKey, s)
 	}
 	return k.unpad(s, b[:])
+}
+
+// Secret returns the secret PutSecret wrote, and whether there is one.
+func (k *File) Secret() ([]byte, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return bytes.Clone(k.secret), k.secret != nil
+}
+
+// PutSecret writes the store's secret into a slot of its own and syncs the
+// file: when it returns, the secret is on disk. A file holds one secret;
+// PutSecret fails on a file that holds one already.
+func (k *File) PutSecret(secret []byte) error {
+	if len(secret) != KeySize {
+		return fmt.Errorf("keyfile: a secret has %d bytes", KeySize)
+	}
+	k.secretMu.Lock()
+	defer k.secretMu.Unlock()
+	k.mu.Lock()
+	if k.secret != nil {
+		k.mu.Unlock()
+		return errors.New("keyfile: the file holds a secret already")
+	}
+	k.mu.Unlock()
+	s, err := k.put(stateSecret, make([]byte, OwnerSize), secret)
+	if err != nil {
+		return err
+	}
+	if err := k.Sync(); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.secret, k.secretSlot = bytes.Clone(secret), s
+	return nil
 }
 
 // unpad checks slot s, as read, and returns its key.
@@ -357,7 +413,7 @@ func (k *File) Unconfirmed() []Unconfirmed {
 func (k *File) Adopt(f Fresh) { k.Return(f) }
 
 // Destroy writes zeros over the slots and syncs the file: when it returns,
-// their keys are gone from it. The slots stay taken until Release: a caller
+// their keys are gone from it. It leaves the secret's slot alone. The slots stay taken until Release: a caller
 // that records, durably, which slots it must destroy releases them once
 // that record is gone, so that a slot given to a new key is never destroyed
 // again by a stale record.
@@ -367,7 +423,7 @@ func (k *File) Destroy(slots ...Slot) error {
 	}
 	k.mu.Lock()
 	for _, s := range slots {
-		if s == 0 || s >= k.next {
+		if s == 0 || s >= k.next || s == k.secretSlot {
 			continue
 		}
 		if err := k.writeLocked(s, [SlotSize]byte{}); err != nil {
@@ -384,7 +440,7 @@ func (k *File) Release(slots ...Slot) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for _, s := range slots {
-		if s != 0 && s < k.next && !slices.Contains(k.free, s) {
+		if s != 0 && s < k.next && s != k.secretSlot && !slices.Contains(k.free, s) {
 			k.free = append(k.free, s)
 		}
 	}
@@ -421,8 +477,8 @@ func (k *File) Sync() error {
 	return nil
 }
 
-// Each calls fn with every slot that holds a key, its owner, and whether
-// the key is confirmed, in order. Slots written meanwhile may or may not be
+// Each calls fn with every slot that holds a customer's key (not the
+// secret), its owner, and whether the key is confirmed, in order. Slots written meanwhile may or may not be
 // seen.
 func (k *File) Each(fn func(s Slot, owner []byte, confirmed bool) error) error {
 	const chunk = 1024
@@ -449,7 +505,7 @@ func (k *File) Each(fn func(s Slot, owner []byte, confirmed bool) error) error {
 			return fmt.Errorf("keyfile: %w", err)
 		}
 		for i := range n {
-			if slot := b[i*SlotSize : (i+1)*SlotSize]; slot[0] != stateFree {
+			if slot := b[i*SlotSize : (i+1)*SlotSize]; slot[0] != stateFree && slot[0] != stateSecret {
 				if err := fn(at+Slot(i), slot[8:24], slot[0] == stateHeld); err != nil {
 					return err
 				}

@@ -333,3 +333,80 @@ func TestDestroyedSlotStaysTaken(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, s, s3)
 }
+
+// TestSecret keeps the store's secret in a slot of its own: it reads back
+// after a reopen, padded in the file like a key, and it is never a
+// customer's key: not listed, not read as one, not destroyed or given out
+// by the marks a store keeps of slots to destroy. A torn write of it, before
+// PutSecret returned, leaves a file without a secret.
+func TestSecret(t *testing.T) {
+	for name, open := range files(t) {
+		t.Run(name, func(t *testing.T) {
+			k := open()
+			defer k.Close()
+			_, ok := k.Secret()
+			require.False(t, ok)
+			owner := random(OwnerSize)
+			sa, err := k.Put(owner, random(KeySize))
+			require.NoError(t, err)
+			secret := random(KeySize)
+			require.NoError(t, k.PutSecret(secret))
+			require.Error(t, k.PutSecret(random(KeySize)), "one secret a file")
+			got, ok := k.Secret()
+			require.True(t, ok)
+			require.Equal(t, secret, got)
+			var slots []Slot
+			require.NoError(t, k.Each(func(s Slot, _ []byte, _ bool) error { slots = append(slots, s); return nil }))
+			require.Equal(t, []Slot{sa}, slots, "the secret is not listed as a key")
+			for s := Slot(1); s < Slot(k.Size()/SlotSize); s++ {
+				_, err := k.Get(s, make([]byte, OwnerSize))
+				require.ErrorIs(t, err, ErrNoKey, "slot %d read as the key of a zero owner", s)
+			}
+			for s := Slot(1); s < Slot(k.Size()/SlotSize); s++ {
+				require.NoError(t, k.Destroy(s))
+				k.Release(s)
+			}
+			got, ok = k.Secret()
+			require.True(t, ok)
+			require.Equal(t, secret, got)
+			for range 3 {
+				s, err := k.Put(random(OwnerSize), random(KeySize))
+				require.NoError(t, err)
+				_, err = k.Get(s, owner)
+				require.ErrorIs(t, err, ErrNoKey)
+			}
+		})
+	}
+
+	path := filepath.Join(t.TempDir(), "keys")
+	wrap := random(32)
+	k, err := Open(path, wrap)
+	require.NoError(t, err)
+	secret := random(KeySize)
+	require.NoError(t, k.PutSecret(secret))
+	require.NoError(t, k.Close())
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.False(t, bytes.Contains(raw, secret), "the secret is padded in the file")
+	k, err = Open(path, wrap)
+	require.NoError(t, err)
+	got, ok := k.Secret()
+	require.True(t, ok)
+	require.Equal(t, secret, got)
+	require.NoError(t, k.Close())
+
+	raw[SlotSize+40] ^= 1 // torn
+	require.NoError(t, os.WriteFile(path, raw, 0o600))
+	k, err = Open(path, wrap)
+	require.NoError(t, err)
+	_, ok = k.Secret()
+	require.False(t, ok, "a torn secret is no secret")
+	require.NoError(t, k.PutSecret(secret))
+	require.NoError(t, k.Close())
+	k, err = Open(path, wrap)
+	require.NoError(t, err)
+	got, ok = k.Secret()
+	require.True(t, ok)
+	require.Equal(t, secret, got)
+	require.NoError(t, k.Close())
+}

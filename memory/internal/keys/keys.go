@@ -1,25 +1,36 @@
 // Package keys lays out the store's keys.
 //
 // All keys of one customer share a prefix, so that a customer is read,
-// listed and erased with prefix scans:
+// listed and erased with prefix scans. No key holds personal data: a key
+// names a customer by its random ID, and what the customer chose or told
+// (an identifier, a draft's name) only as a keyed hash, under a secret kept
+// in the key file and never with the data. Each key, and what its value
+// holds (sealed: with the customer's key):
 //
-//	c/<id>/p          the profile: the projection a brief reads
-//	c/<id>/d/<name>   a draft
-//	c/<id>/h          the state the history's compacted events left
-//	e/<id>/<seq>      an event of the customer's history; seq is big-endian
-//	i/<kind>\x00<h>   an identifier (h: a keyed hash of its value), pointing at its customer
-//	s/<id>            where the customer's keys are kept in the key file, which seal every value above
-//	k/<id>            the customer's key itself, in store format 1 only
-//	m/secret          the key of the identifier hashes
-//	m/wrap            the key that pads the keys in the key file
-//	r/<receipt>       a forget receipt (no personal data)
-//	x/<id>            a forget that has started and not finished
+//	c/<id>/p          the profile, sealed: the projection a brief reads
+//	c/<id>/w/<h>      a draft's data, sealed (h: a keyed hash of the customer and the draft's name; the name is in the profile)
+//	c/<id>/h          the state the history's compacted events left, sealed
+//	e/<id>/<seq>      an event of the customer's history, sealed; seq is big-endian
+//	i/<kind>\x00<h>   an identifier (kind: email, phone, account, device or a kind the application named; h: a keyed hash of its value): the customer it points at, whether verified, the last change a device synced
+//	s/<id>            where the customer's keys are kept in the key file: slots and generations
+//	r/<receipt>       a forget receipt: the customer ID, when, and counts of what was erased
+//	x/<id>            a forget that has started and not finished: its receipt and the slots to destroy
 //	y/<id>            a customer whose key is to be replaced (values of theirs were erased)
 //	z/<slot>          a key of the key file to destroy; slot is big-endian
 //	t/<when><id>      a fact of the customer expires then; when is Unix seconds, big-endian
 //	T/<id>            when the customer's one entry under t/ is
+//	m/wrap            the key that pads the keys in the key file (opens nothing without that file)
 //	m/format          the store's format version, alone
 //	m/manifest        the store's layout: format version, layout, key hash
+//	m/compact         a migration deleted old keys that the files still hold: Open compacts them
+//	\xff<key><n>      part n of the value of key, when it is longer than a part (internal/kv)
+//	\xfec             empty: a key Compact writes and drops at once (internal/kv)
+//
+// and, in older formats only, which their migrations take out:
+//
+//	c/<id>/d/<name>   a draft under its name in plain text (store format 2 and before)
+//	m/secret          the key of the identifier hashes (store format 2 and before)
+//	k/<id>            the customer's key itself (store format 1)
 //
 // Customer identifiers are fixed-length, so no prefix of one customer is the
 // prefix of another.
@@ -41,14 +52,21 @@ func Customer(id string) []byte { return join("c/", id, "/") }
 func Profile(id string) []byte { return join("c/", id, "/p") }
 
 // Drafts is the prefix of a customer's drafts.
-func Drafts(id string) []byte { return join("c/", id, "/d/") }
+func Drafts(id string) []byte { return join("c/", id, "/w/") }
 
 // Checkpoint is the key of the state that customer id's compacted events
 // left: the start of a replay of its history.
 func Checkpoint(id string) []byte { return join("c/", id, "/h") }
 
-// Draft is the key of one draft.
-func Draft(id, name string) []byte { return join("c/", id, "/d/", name) }
+// Draft is the key of one draft, whose name hashes to hash.
+func Draft(id string, hash []byte) []byte { return join("c/", id, "/w/", string(hash)) }
+
+// NamedDrafts is the prefix of a customer's drafts in store format 2 and
+// before, which kept them under their names.
+func NamedDrafts(id string) []byte { return join("c/", id, "/d/") }
+
+// NamedDraft is the key of a draft in store format 2 and before.
+func NamedDraft(id, name string) []byte { return join("c/", id, "/d/", name) }
 
 // Events is the prefix of a customer's history.
 func Events(id string) []byte { return join("e/", id, "/") }
@@ -87,8 +105,13 @@ var KeyRefs = []byte("s/")
 // Wrap is the key of the key that pads the keys in the key file.
 var Wrap = []byte("m/wrap")
 
-// Secret is the key of the secret that keys the identifier hashes.
+// Secret is the key of the secret that keys the identifier hashes in store
+// format 2 and before; format 3 keeps it in the key file.
 var Secret = []byte("m/secret")
+
+// CompactDue is the key that marks a compaction a migration owes: it
+// deleted keys that must leave the files.
+var CompactDue = []byte("m/compact")
 
 // Receipts is the prefix of forget receipts.
 var Receipts = []byte("r/")

@@ -11,8 +11,10 @@ func TestLayout(t *testing.T) {
 	id := "abcdefghijklmnopqrstuvwxyz"
 	require.Equal(t, "c/"+id+"/p", string(Profile(id)))
 	require.True(t, bytes.HasPrefix(Profile(id), Customer(id)))
-	require.True(t, bytes.HasPrefix(Draft(id, "cart"), Drafts(id)))
-	require.True(t, bytes.HasPrefix(Draft(id, "cart"), Customer(id)))
+	require.True(t, bytes.HasPrefix(Draft(id, []byte("hash")), Drafts(id)))
+	require.True(t, bytes.HasPrefix(Draft(id, []byte("hash")), Customer(id)))
+	require.False(t, bytes.HasPrefix(Draft(id, []byte("hash")), NamedDrafts(id)), "a migration drops the named drafts by their prefix")
+	require.True(t, bytes.HasPrefix(NamedDrafts(id), Customer(id)))
 	require.True(t, bytes.HasPrefix(Event(id, 7), Events(id)))
 	require.Equal(t, uint64(7), EventSeq(Event(id, 7)))
 	// Events sort by sequence number.
