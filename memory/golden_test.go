@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,8 +212,18 @@ func writeGoldenSet(t *testing.T, dir string) {
 		{Seq: 1, Kind: memory.EventFactRemembered, Fact: &memory.Fact{Key: "shipping.city", Value: "Utrecht", Purpose: memory.PurposeService, Channel: memory.ChannelWeb}},
 		{Seq: 2, Kind: memory.EventIdentifierLinked, Identifier: &memory.Identifier{Kind: memory.KindEmail, Value: "web@example.com"}},
 	})
-	ok(err)
-	idents[web] = append(idents[web], memory.Email("web@example.com"))
+	ok(err) // the typed address is kept on the customer and recognizes nobody
+
+	// A shared browser: an anonymous memory that followed the first to
+	// sign in, and a device that moved to the next.
+	kiosk := memory.Device("d-kiosk-1").AsVerified()
+	anon := rec(kiosk)
+	ok(s.Remember(ctx, anon, memory.Fact{Key: "cart.size", Value: "M"}))
+	first := rec(kiosk, memory.Account("cust-21").AsVerified())
+	require.Equal(t, anon, first)
+	second := rec(kiosk, memory.Account("cust-22").AsVerified())
+	ok(s.Remember(ctx, second, memory.Fact{Key: "shipping.city", Value: "Delft"}))
+	idents[first] = slices.DeleteFunc(idents[first], func(id memory.Identifier) bool { return id == kiosk })
 
 	// Retention: a value that expired, erased by the store itself, and a
 	// customer whose key was replaced for it; a draft kept in parts.
@@ -233,7 +244,7 @@ func writeGoldenSet(t *testing.T, dir string) {
 	want.Receipts = 1
 
 	require.NoError(t, s.Compact(ctx)) // the forgotten customer's data purged
-	for _, id := range []memory.CustomerID{ada, grace, linus, torvalds, web, keeper} {
+	for _, id := range []memory.CustomerID{ada, grace, linus, torvalds, web, keeper, first, second} {
 		e, err := s.Export(ctx, id)
 		require.NoError(t, err)
 		b, err := json.Marshal(e)
