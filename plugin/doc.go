@@ -64,7 +64,13 @@
 // The handler's own state is bounded in number and so in bytes: rate
 // buckets for at most 32,768 addresses and 32,768 devices (about 19 MiB
 // full). The store's caches are bounded in bytes too (see
-// memory.Options.WithCacheBytes; 96 MiB at most by default).
+// memory.Options.WithCacheBytes; 96 MiB at most by default). Measured in
+// TestBoundedAttackHeap: an attack from one address over loopback, 1,000
+// requests with made-up cookies and then 80 new devices each filling a
+// customer to the fact limit in 64 KiB syncs, created 60 customers, and
+// left the live Go heap (not RSS) at 89 MiB from 88 MiB once the storage
+// engine was idle; while it writes, the engine's table builders hold 1.4
+// to 1.9 GiB more, which it gives back within about 20 seconds of idling.
 //
 // # Content-Security-Policy
 //
