@@ -44,7 +44,8 @@
 // from memory for hot customers. MayContact answers whether the customer may
 // be contacted on a channel for a purpose now, and why not. Customer, Export
 // and History show everything held; Forget erases it and returns a Receipt.
-// Watch delivers events as they commit.
+// Watch delivers events as they commit. UseOnce records a nonce, such as a
+// signed token's, so that every process sharing the store accepts it once.
 //
 // # Storage
 //
@@ -63,6 +64,11 @@
 // ErrDiskFull and changes nothing; writes succeed again once space is freed
 // (see Options for the room the store keeps).
 //
+// Decoded profiles, identifiers and customers' keys are cached in memory,
+// bounded in number (WithCacheSize) and in bytes (WithCacheBytes, 64 MiB of
+// profiles by default), by a conservative estimate of what each entry
+// takes.
+//
 // # Limits
 //
 // Limits bound what one customer holds (identifiers, merges, facts,
@@ -77,8 +83,8 @@
 // Errors can be tested with errors.Is: ErrNotFound, ErrInvalidIdentifier
 // (an *IdentifierError saying which and why), ErrInvalidInput (an
 // *InputError), ErrLimit, ErrClosed, ErrBusy, ErrFormat, ErrNotMerged,
-// ErrMergeFinal, ErrNoConsent, ErrLagged, ErrDiskFull. A call that fails
-// changes nothing.
+// ErrMergeFinal, ErrNoConsent, ErrLagged, ErrDiskFull, ErrUsed. A call that
+// fails changes nothing.
 //
 // # The wasm build
 //

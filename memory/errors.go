@@ -57,6 +57,10 @@ var (
 	// and writes succeed again once space is freed.
 	ErrDiskFull = errors.New("memory: disk full")
 
+	// ErrUsed is returned by UseOnce for a nonce that was used before and
+	// whose record has not expired; nothing was changed.
+	ErrUsed = errors.New("memory: already used")
+
 	// ErrLagged is returned by Watch when its function fell so far behind
 	// the store's writes that events would have had to be dropped. Resume
 	// from History.

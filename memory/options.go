@@ -33,6 +33,7 @@ type Options struct {
 	inMemory     bool
 	syncDisabled bool // negative so that the zero value syncs
 	cacheSize    int
+	cacheBytes   int64
 	region       string
 	atRiskWindow time.Duration
 	logger       *slog.Logger
@@ -50,6 +51,7 @@ func DefaultOptions(dir string) Options {
 	return Options{
 		dir:          dir,
 		cacheSize:    65536,
+		cacheBytes:   DefaultCacheBytes,
 		atRiskWindow: DefaultAtRiskWindow,
 		limits:       DefaultLimits(),
 	}
@@ -86,10 +88,27 @@ func (o Options) WithSyncWrites(sync bool) Options {
 }
 
 // WithCacheSize returns a copy that keeps up to n customers' profiles and
-// identifiers decoded in memory for fast briefs; 0 turns the cache off.
-// Default 65536.
+// identifiers decoded in memory for fast briefs, within the bound in bytes
+// of WithCacheBytes; 0 turns the cache off. Default 65536.
 func (o Options) WithCacheSize(n int) Options {
 	o.cacheSize = n
+	return o
+}
+
+// DefaultCacheBytes is the default bound in bytes of the profile cache (see
+// Options.WithCacheBytes).
+const DefaultCacheBytes = 64 << 20
+
+// WithCacheBytes returns a copy whose caches hold at most about n bytes of
+// decoded profiles, and at most n/4 each of identifiers and of customers'
+// keys, whichever of this bound and the cache size comes first; 0 turns the
+// caches off. The sizes are estimated, conservatively, from what each entry
+// holds: a customer at every default limit about 1.5 MiB, a typical one a
+// few KiB. A profile larger than 1/64 of n (1 MiB by default) is not cached:
+// its briefs read it from the store. Default DefaultCacheBytes, 64 MiB,
+// which with the other two makes at most 96 MiB.
+func (o Options) WithCacheBytes(n int64) Options {
+	o.cacheBytes = n
 	return o
 }
 
@@ -148,6 +167,9 @@ func (o *Options) check() error {
 	}
 	if o.cacheSize < 0 {
 		return invalid("options", "negative cache size")
+	}
+	if o.cacheBytes < 0 {
+		return invalid("options", "negative cache bytes")
 	}
 	if o.atRiskWindow <= 0 {
 		return invalid("options", "the at-risk window must be positive")

@@ -96,11 +96,11 @@ func open(ctx context.Context, opts Options, load func(db *kv.DB) error, keys *r
 		watchers: map[*Watcher]struct{}{},
 		restored: keys,
 	}
-	if s.profiles, err = cache.New[CustomerID, *profile](opts.cacheSize, &s.epoch); err == nil {
-		s.idents, err = cache.New[identRef, indexEntry](opts.cacheSize*2, &s.epoch)
+	if s.profiles, err = cache.New(opts.cacheSize, opts.cacheBytes, profileCost, &s.epoch); err == nil {
+		s.idents, err = cache.New(opts.cacheSize*2, opts.cacheBytes/4, identCost, &s.epoch)
 	}
 	if err == nil {
-		s.ciphers, err = cache.New[CustomerID, keyed](opts.cacheSize*2, &s.epoch)
+		s.ciphers, err = cache.New(opts.cacheSize*2, opts.cacheBytes/4, keysCost, &s.epoch)
 	}
 	if err == nil && load != nil {
 		s.restoring = true

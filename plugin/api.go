@@ -92,6 +92,9 @@ func (h *Handler) sync(c *call) error {
 	dev := h.deviceID(c.device)
 	res, err := h.store.Sync(ctx, dev, changes)
 	if errors.Is(err, memory.ErrNotFound) && len(changes) > 0 {
+		if err := h.newCustomer(c); err != nil {
+			return err
+		}
 		if _, err := h.store.Recognize(ctx, dev); err != nil {
 			return err
 		}
@@ -107,6 +110,18 @@ func (h *Handler) sync(c *call) error {
 	}
 	h.answer(c, res, false)
 	return nil
+}
+
+// newCustomer takes a new customer from the client address's bucket, and
+// refuses the request when it is empty.
+func (h *Handler) newCustomer(c *call) error {
+	ok, wait := h.limits.newCustomer(c.client)
+	if ok {
+		return nil
+	}
+	c.w.Header().Set("Retry-After", strconv.FormatInt(int64(wait/time.Second)+1, 10))
+	return &problem{status: http.StatusTooManyRequests, code: "new_customers",
+		detail: "too many new visitors from this address; the changes are kept in the browser, try again later"}
 }
 
 // claims reports whether changes claim an identifier.
@@ -161,9 +176,18 @@ func (h *Handler) identify(c *call) error {
 		return err
 	}
 	now := h.opts.Now()
+	ctx := c.r.Context()
 	id, err := verifyIdentity(h.opts.Secret, token, c.device, now)
-	if err == nil && h.tokenUsed(id, now) {
-		err = ErrTokenUsed
+	if err == nil {
+		// The store keeps the nonce, so that no other handler on it, in
+		// this process or another, accepts the token again.
+		err = h.store.UseOnce(ctx, "herken identity "+id.nonce, id.expiry.Sub(now))
+		switch {
+		case errors.Is(err, memory.ErrUsed):
+			err = ErrTokenUsed
+		case err != nil:
+			return err
+		}
 	}
 	if err != nil {
 		detail := "the identity token is not valid for this device"
@@ -175,7 +199,6 @@ func (h *Handler) identify(c *call) error {
 		}
 		return &problem{status: http.StatusForbidden, code: "identity", detail: detail}
 	}
-	ctx := c.r.Context()
 	if _, err := h.store.Recognize(ctx, h.deviceID(c.device), id.id); err != nil {
 		return err
 	}
@@ -185,17 +208,6 @@ func (h *Handler) identify(c *call) error {
 	}
 	h.answer(c, res, false)
 	return nil
-}
-
-// tokenUsed records a token's use and reports whether it was used before.
-func (h *Handler) tokenUsed(id identity, now time.Time) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if exp, ok := h.used.Get(id.nonce); ok && exp.After(now) {
-		return true
-	}
-	h.used.Add(id.nonce, id.expiry)
-	return false
 }
 
 // export answers the device's memory, customer-facing, as a file.
@@ -273,7 +285,11 @@ func (h *Handler) detach(ctx context.Context, device string) error {
 // plugin's worker drops what it held when it next talks to the server
 // (herken.logout does the same from the page).
 func (h *Handler) Logout(w http.ResponseWriter, r *http.Request) error {
-	if err := h.detach(r.Context(), h.deviceToken(r)); err != nil {
+	device, err := h.requestDevice(r)
+	if err != nil {
+		return err
+	}
+	if err := h.detach(r.Context(), device); err != nil {
 		return err
 	}
 	h.newDevice(&call{w: w, r: r})
@@ -294,11 +310,20 @@ func (h *Handler) saveDraft(c *call) error {
 		return &problem{status: http.StatusRequestEntityTooLarge, code: "too_large", detail: "a draft holds at most " + itoa(maxDraft) + " bytes here"}
 	}
 	ctx := c.r.Context()
-	r, err := h.store.Recognize(ctx, h.deviceID(c.device))
+	dev := h.deviceID(c.device)
+	id, err := h.store.Lookup(ctx, dev)
+	if errors.Is(err, memory.ErrNotFound) {
+		if err := h.newCustomer(c); err != nil {
+			return err
+		}
+		var r memory.Recognition
+		r, err = h.store.Recognize(ctx, dev)
+		id = r.Customer
+	}
 	if err != nil {
 		return err
 	}
-	if err := h.store.SaveDraft(ctx, r.Customer, c.r.PathValue("name"), []byte(data)); err != nil {
+	if err := h.store.SaveDraft(ctx, id, c.r.PathValue("name"), []byte(data)); err != nil {
 		return err
 	}
 	writeJSON(c.w, []byte(`{"saved":true}`))
@@ -330,9 +355,12 @@ func (h *Handler) loadDraft(c *call) error {
 // shop's request, carrying the plugin's device cookie): proof that it is the
 // customer with identifier id, for MaxIdentityLifetime. Hand it to the page,
 // which passes it to herken.identify. It fails when r has no device cookie
-// yet (the plugin sets it on its first call).
+// this handler signed yet (the plugin sets it on its first call), or two.
 func (h *Handler) IdentityToken(r *http.Request, id memory.Identifier) (string, error) {
-	device := h.deviceToken(r)
+	device, err := h.requestDevice(r)
+	if err != nil {
+		return "", err
+	}
 	if device == "" {
 		return "", errors.New("plugin: the request has no device cookie yet")
 	}
@@ -341,9 +369,12 @@ func (h *Handler) IdentityToken(r *http.Request, id memory.Identifier) (string, 
 
 // Customer returns the customer the browser that sent r belongs to, for the
 // shop's server side (an agent page, a checkout); ErrNotFound for a device
-// the store does not know.
+// the store does not know, or a cookie this handler did not sign.
 func (h *Handler) Customer(r *http.Request) (memory.CustomerID, error) {
-	device := h.deviceToken(r)
+	device, err := h.requestDevice(r)
+	if err != nil {
+		return "", err
+	}
 	if device == "" {
 		return "", memory.ErrNotFound
 	}

@@ -2,19 +2,17 @@ package plugin
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/time/rate"
 
 	"github.com/herken/herken/memory"
@@ -22,24 +20,53 @@ import (
 
 // Options configures a Handler. Only Secret is required.
 type Options struct {
-	// Secret keys the identity tokens, the CSRF tokens and the hashes of
-	// device tokens: at least 32 random bytes, kept on the server, the same
-	// across restarts (or every device becomes a stranger).
+	// Secret keys the device tokens, the identity tokens, the CSRF tokens
+	// and the hashes of device tokens: at least 32 random bytes, kept on
+	// the server, the same across restarts and on every instance (or every
+	// device becomes a stranger).
 	Secret []byte
 	// AllowedOrigins are the other origins (such as "https://shop.example")
 	// whose pages may call the sync API; default none, so CORS stays closed.
 	AllowedOrigins []string
 	// CookieName is the device cookie's name; default "herken_device".
+	// Where the page is served over HTTPS (the request came over TLS, or
+	// SecureCookie is set) the cookie is Secure and named with the
+	// __Host- prefix, "__Host-herken_device", which no other host, not
+	// even a subdomain, can set; over plain http (development on
+	// localhost) it has the name as given. It must not start with "__".
 	CookieName string
-	// SecureCookie marks the cookie Secure even without TLS at this server
-	// (behind a TLS proxy); with TLS it is always Secure.
+	// SecureCookie marks the cookie Secure, and names it with the __Host-
+	// prefix, even without TLS at this server (behind a TLS proxy); with
+	// TLS it is always so.
 	SecureCookie bool
 	// MaxBody bounds a request body; default 64 KiB.
 	MaxBody int64
 	// Rate and Burst bound each device's requests; default 5 per second
-	// with bursts of 20. Requests without a device are bounded per address.
+	// with bursts of 20. Only devices whose tokens this handler signed
+	// have a bucket: a cookie it did not make is no device.
 	Rate  rate.Limit
 	Burst int
+	// AddressRate and AddressBurst bound the requests from each client
+	// address, all its devices and requests without one together (an IPv6
+	// address counts as its /64); default four times Rate and Burst. A
+	// request is refused when either its device's or its address's bucket
+	// is empty.
+	AddressRate  rate.Limit
+	AddressBurst int
+	// NewCustomers bounds the customers that requests from one client
+	// address create, in the browser's first writes: a bucket of
+	// NewCustomers, refilled over an hour. Past it, a sync or draft that
+	// would create one is answered 429 "new_customers", with Retry-After,
+	// and creates nothing; the browser keeps its changes and sends them
+	// later. Default 60; negative for no bound.
+	NewCustomers int
+	// TrustedProxies are the reverse proxies in front of this server
+	// (such as netip.MustParsePrefix("10.0.0.0/8")). Only when a request's
+	// peer is one of them is X-Forwarded-For read, from the right, and the
+	// first address in it that is not a trusted proxy taken as the
+	// client's; otherwise the peer is the client. Default none: behind a
+	// proxy, without this, every client shares the proxy's address bucket.
+	TrustedProxies []netip.Prefix
 	// ClaimFloor is the least time a sync that claims an email address or
 	// phone number takes to answer, so that its timing does not tell
 	// whether someone else holds that identifier (the answer itself never
@@ -63,16 +90,13 @@ type Handler struct {
 	origins map[string]bool
 	assets  *assets
 
-	mu       sync.Mutex // guards limiters and used
-	limiters *simplelru.LRU[string, *rate.Limiter]
-	used     *simplelru.LRU[string, time.Time] // identity token nonces, until expiry
+	limits *limiter
 }
 
 // Limits of the sync API.
 const (
 	maxChanges  = 200 // changes in one sync
 	maxDraft    = 256 << 10
-	deviceBytes = 32 // random bytes in a device token
 	tokenHeader = "X-Herken-CSRF"
 )
 
@@ -84,6 +108,9 @@ func New(store *memory.Store, opts Options) (*Handler, error) {
 	if opts.CookieName == "" {
 		opts.CookieName = "herken_device"
 	}
+	if strings.HasPrefix(opts.CookieName, "__") {
+		return nil, errors.New("plugin: Options.CookieName must not start with \"__\": the handler adds the __Host- prefix where it applies")
+	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 64 << 10
 	}
@@ -92,6 +119,15 @@ func New(store *memory.Store, opts Options) (*Handler, error) {
 	}
 	if opts.Burst <= 0 {
 		opts.Burst = 1
+	}
+	if opts.AddressRate <= 0 {
+		opts.AddressRate = 4 * opts.Rate
+	}
+	if opts.AddressBurst <= 0 {
+		opts.AddressBurst = 4 * opts.Burst
+	}
+	if opts.NewCustomers == 0 {
+		opts.NewCustomers = 60
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -106,11 +142,16 @@ func New(store *memory.Store, opts Options) (*Handler, error) {
 		}
 		h.origins[o] = true
 	}
-	var err error
-	if h.limiters, err = simplelru.NewLRU[string, *rate.Limiter](100_000, nil); err != nil {
-		return nil, err
+	opts.TrustedProxies = slices.Clone(opts.TrustedProxies)
+	for i, p := range opts.TrustedProxies {
+		if !p.IsValid() {
+			return nil, errors.New("plugin: Options.TrustedProxies holds an invalid prefix")
+		}
+		opts.TrustedProxies[i] = p.Masked()
 	}
-	if h.used, err = simplelru.NewLRU[string, time.Time](100_000, nil); err != nil {
+	h.opts = opts
+	var err error
+	if h.limits, err = newLimiter(&h.opts); err != nil {
 		return nil, err
 	}
 	if h.assets, err = newAssets(); err != nil {
@@ -163,7 +204,8 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) {
 type call struct {
 	w      http.ResponseWriter
 	r      *http.Request
-	device string // the cookie's token; "" before the first session
+	client string // the client's address, for its buckets
+	device string // the random part of the cookie's token; "" for none
 	body   []byte
 }
 
@@ -176,15 +218,28 @@ func (h *Handler) api(fn func(c *call) error, csrf bool) http.HandlerFunc {
 			writeProblem(w, &problem{status: http.StatusForbidden, code: "cross_origin", detail: "cross-origin request refused"})
 			return
 		}
-		c := &call{w: w, r: r, device: h.deviceToken(r)}
-		key := "d:" + c.device
-		if c.device == "" {
-			key = "a:" + clientAddr(r)
+		c := &call{w: w, r: r, client: h.clientKey(r)}
+		if !h.limits.allowAddress(c.client) {
+			w.Header().Set("Retry-After", "1")
+			writeProblem(w, &problem{status: http.StatusTooManyRequests, code: "rate_limited", detail: "too many requests from this address; slow down"})
+			return
 		}
-		if !h.allow(key) {
+		d, err := h.readDevice(r)
+		if err == nil {
+			d, err = h.knownDevice(r.Context(), d)
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if d.id != "" && !h.limits.allowDevice(d.id) {
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, &problem{status: http.StatusTooManyRequests, code: "rate_limited", detail: "too many requests from this device; slow down"})
 			return
+		}
+		c.device = d.id
+		if d.reissue {
+			h.setCookie(c)
 		}
 		if csrf && (c.device == "" || !hmac.Equal([]byte(r.Header.Get(tokenHeader)), []byte(h.csrfToken(c.device)))) {
 			writeProblem(w, &problem{status: http.StatusForbidden, code: "csrf", detail: "missing or wrong " + tokenHeader + " header; call session first"})
@@ -207,67 +262,22 @@ func (h *Handler) api(fn func(c *call) error, csrf bool) http.HandlerFunc {
 			c.body = body
 		}
 		if err := fn(c); err != nil {
-			p := problemOf(err)
-			if p.status >= 500 && h.opts.Logger != nil {
-				h.opts.Logger.Error("herken plugin", "path", r.URL.Path, "err", err)
-			}
-			writeProblem(w, p)
+			h.fail(w, r, err)
 		}
 	}
 }
 
+// fail answers err as a problem, and logs what the answer does not detail.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := problemOf(err)
+	if p.status >= 500 && h.opts.Logger != nil {
+		h.opts.Logger.Error("herken plugin", "path", r.URL.Path, "err", err)
+	}
+	writeProblem(w, p)
+}
+
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-}
-
-// allow takes one request from key's bucket.
-func (h *Handler) allow(key string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	l, ok := h.limiters.Get(key)
-	if !ok {
-		l = rate.NewLimiter(h.opts.Rate, h.opts.Burst)
-		h.limiters.Add(key, l)
-	}
-	return l.AllowN(h.opts.Now(), 1)
-}
-
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// deviceToken returns the device cookie's token if it is well formed.
-func (h *Handler) deviceToken(r *http.Request) string {
-	ck, err := r.Cookie(h.opts.CookieName)
-	if err != nil {
-		return ""
-	}
-	raw, err := b64.DecodeString(ck.Value)
-	if err != nil || len(raw) != deviceBytes {
-		return ""
-	}
-	return ck.Value
-}
-
-// newDevice makes a device token and sets its cookie.
-func (h *Handler) newDevice(c *call) {
-	raw := make([]byte, deviceBytes)
-	_, _ = rand.Read(raw)
-	c.device = b64.EncodeToString(raw)
-	http.SetCookie(c.w, &http.Cookie{
-		Name: h.opts.CookieName, Value: c.device, Path: "/", MaxAge: 400 * 24 * 3600,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.r.TLS != nil || h.opts.SecureCookie,
-	})
-}
-
-// deviceID is the identifier the store keeps for a device token: a keyed
-// hash, so that the store never holds what the cookie holds.
-func (h *Handler) deviceID(token string) memory.Identifier {
-	return memory.Device("d1." + b64.EncodeToString(h.mac("device", token)[:24])).AsVerified()
 }
 
 func (h *Handler) csrfToken(device string) string { return b64.EncodeToString(h.mac("csrf", device)) }

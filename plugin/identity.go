@@ -30,8 +30,12 @@ var b64 = base64.RawURLEncoding
 // secret, that the browser holding device is the customer with identifier
 // id, until expiry (at most MaxIdentityLifetime ahead). device is the value
 // of the plugin's device cookie on the shop's request (see
-// Handler.IdentityToken); a token is good for that device only, and once.
+// Handler.IdentityToken); a token is good for that device only, and once,
+// on every Handler that shares the store.
 func SignIdentity(secret []byte, id memory.Identifier, device string, expiry time.Time) string {
+	// The device is the token's random part: a cookie reissued for the
+	// same device takes the same identity tokens.
+	device, _, _ = strings.Cut(device, ".")
 	nonce := make([]byte, 12)
 	_, _ = rand.Read(nonce)
 	payload := strings.Join([]string{

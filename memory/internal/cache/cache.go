@@ -1,7 +1,7 @@
 //go:build !wasip1
 
-// Package cache keeps decoded values in memory, bounded in number, and keeps
-// them correct while the store beneath them changes.
+// Package cache keeps decoded values in memory, bounded in number and in
+// bytes, and keeps them correct while the store beneath them changes.
 //
 // Caches that describe one store share an Epoch, a counter that every
 // invalidation advances. A reader that misses reads Epoch.Now before it
@@ -10,6 +10,10 @@
 // the key's shard was invalidated after the reader started, so a value read
 // before a commit is never cached after it. Every operation takes effect
 // before it returns.
+//
+// The bound in bytes is kept per shard: each of the cache's shards holds at
+// most a shard's share of it, by the sizes the cache's cost function
+// estimates, and a value larger than that share is not cached at all.
 package cache
 
 import (
@@ -28,35 +32,51 @@ type Epoch struct{ n atomic.Uint64 }
 // Now returns the epoch to pass to Fill; read it before reading the source.
 func (e *Epoch) Now() uint64 { return e.n.Load() }
 
+// EntryOverhead is what the cache itself takes for one entry, beyond what
+// the cost function counts: the recency list's element and the map's slot.
+const EntryOverhead = 128
+
 // Cache is safe for concurrent use. A nil *Cache caches nothing.
 type Cache[K comparable, V any] struct {
 	epoch  *Epoch
 	seed   maphash.Seed
+	cost   func(K, V) int64 // the bytes an entry takes, EntryOverhead aside
+	budget int64            // the bytes one shard may hold
 	shards [shards]shard[K, V]
 }
 
-type shard[K comparable, V any] struct {
-	mu   sync.Mutex // guards lru, last and hits; orders Fill against Invalidate
-	lru  *simplelru.LRU[K, V]
-	last uint64   // the epoch of the shard's last invalidation
-	hits uint32   // counts hits, to refresh recency on some of them
-	_    [36]byte // keep shards on separate cache lines
+// entry is a cached value and the bytes it was counted for.
+type entry[V any] struct {
+	v    V
+	cost int64
 }
 
-// New returns a cache of about size entries ordered by epoch, or nil when
-// size is not positive.
-func New[K comparable, V any](size int, epoch *Epoch) (*Cache[K, V], error) {
-	if size <= 0 {
+type shard[K comparable, V any] struct {
+	mu    sync.Mutex // guards lru, bytes, last and hits; orders Fill against Invalidate
+	lru   *simplelru.LRU[K, entry[V]]
+	bytes int64    // the costs of the entries in lru
+	last  uint64   // the epoch of the shard's last invalidation
+	hits  uint32   // counts hits, to refresh recency on some of them
+	_     [28]byte // keep shards on separate cache lines
+}
+
+// New returns a cache of about size entries and at most maxBytes bytes, as
+// cost estimates them, ordered by epoch; nil when size or maxBytes is not
+// positive. cost must not be less than what an entry holds in memory, and
+// must give the same answer for the same entry every time.
+func New[K comparable, V any](size int, maxBytes int64, cost func(K, V) int64, epoch *Epoch) (*Cache[K, V], error) {
+	if size <= 0 || maxBytes <= 0 {
 		return nil, nil
 	}
-	c := &Cache[K, V]{epoch: epoch, seed: maphash.MakeSeed()}
+	c := &Cache[K, V]{epoch: epoch, seed: maphash.MakeSeed(), cost: cost, budget: max(maxBytes/shards, 1)}
 	per := max(size/shards, 1)
 	for i := range c.shards {
-		lru, err := simplelru.NewLRU[K, V](per, nil)
+		s := &c.shards[i]
+		lru, err := simplelru.NewLRU[K, entry[V]](per, func(_ K, e entry[V]) { s.bytes -= e.cost })
 		if err != nil {
 			return nil, err
 		}
-		c.shards[i].lru = lru
+		s.lru = lru
 	}
 	return c, nil
 }
@@ -78,29 +98,45 @@ func (c *Cache[K, V]) Get(key K) (V, bool) {
 	// more than the lookup (it touches the neighbours); a hot entry is
 	// refreshed often enough on one hit in eight.
 	s.hits++
-	var v V
+	var e entry[V]
 	var ok bool
 	if s.hits&7 == 0 {
-		v, ok = s.lru.Get(key)
+		e, ok = s.lru.Get(key)
 	} else {
-		v, ok = s.lru.Peek(key)
+		e, ok = s.lru.Peek(key)
 	}
 	s.mu.Unlock()
-	return v, ok
+	return e.v, ok
 }
 
 // Fill caches v, read from the source after epoch start, unless key's
-// shard was invalidated since.
+// shard was invalidated since, evicting the least recently used entries of
+// the shard as its bound in bytes needs. A value larger than a shard's
+// share of the bound is not cached, and drops what key held.
 func (c *Cache[K, V]) Fill(key K, v V, start uint64) {
 	if c == nil {
 		return
 	}
+	cost := EntryOverhead + c.cost(key, v)
 	s := c.shard(key)
 	s.mu.Lock()
-	if s.last <= start {
-		s.lru.Add(key, v)
+	defer s.mu.Unlock()
+	if s.last > start {
+		return
 	}
-	s.mu.Unlock()
+	if cost > c.budget {
+		s.lru.Remove(key)
+		return
+	}
+	if old, ok := s.lru.Peek(key); ok {
+		s.bytes -= old.cost // Add replaces it without evicting
+	}
+	s.lru.Add(key, entry[V]{v, cost})
+	s.bytes += cost
+	// Each pass evicts an entry other than key's, which is the newest.
+	for s.bytes > c.budget && s.lru.Len() > 1 {
+		s.lru.RemoveOldest()
+	}
 }
 
 // Invalidate drops key and makes Fills of reads that started before it do
@@ -126,6 +162,21 @@ func (c *Cache[K, V]) Len() int {
 		s := &c.shards[i]
 		s.mu.Lock()
 		n += s.lru.Len()
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// Bytes returns the bytes the cached entries take, as estimated.
+func (c *Cache[K, V]) Bytes() int64 {
+	if c == nil {
+		return 0
+	}
+	var n int64
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		n += s.bytes
 		s.mu.Unlock()
 	}
 	return n

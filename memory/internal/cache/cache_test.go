@@ -12,10 +12,12 @@ import (
 
 func newCache(t *testing.T, size int) *Cache[string, int] {
 	t.Helper()
-	c, err := New[string, int](size, new(Epoch))
+	c, err := New[string, int](size, 1<<30, unitCost, new(Epoch))
 	require.NoError(t, err)
 	return c
 }
+
+func unitCost[K comparable](K, int) int64 { return 1 }
 
 func TestFillAndInvalidate(t *testing.T) {
 	c := newCache(t, 1<<10)
@@ -45,9 +47,9 @@ func TestFillAfterInvalidateIsDropped(t *testing.T) {
 
 func TestSharedEpoch(t *testing.T) {
 	e := new(Epoch)
-	a, err := New[string, int](64, e)
+	a, err := New[string, int](64, 1<<20, unitCost, e)
 	require.NoError(t, err)
-	b, err := New[int, int](64, e)
+	b, err := New[int, int](64, 1<<20, unitCost, e)
 	require.NoError(t, err)
 	start := e.Now()
 	a.Invalidate("x")
@@ -58,9 +60,12 @@ func TestSharedEpoch(t *testing.T) {
 }
 
 func TestNilCacheCachesNothing(t *testing.T) {
-	c, err := New[string, int](0, new(Epoch))
+	c, err := New[string, int](0, 1<<20, unitCost, new(Epoch))
 	require.NoError(t, err)
 	require.Nil(t, c)
+	c, err = New[string, int](64, 0, unitCost, new(Epoch))
+	require.NoError(t, err)
+	require.Nil(t, c, "no bytes, no cache")
 	c.Fill("a", 1, 0)
 	c.Invalidate("a")
 	_, ok := c.Get("a")
@@ -69,7 +74,7 @@ func TestNilCacheCachesNothing(t *testing.T) {
 }
 
 func TestBounded(t *testing.T) {
-	c, err := New[int, int](128, new(Epoch))
+	c, err := New[int, int](128, 1<<30, unitCost, new(Epoch))
 	require.NoError(t, err)
 	for i := range 10000 {
 		c.Fill(i, i, 0)
@@ -77,6 +82,49 @@ func TestBounded(t *testing.T) {
 	require.LessOrEqual(t, c.Len(), 128)
 	c.Purge()
 	require.Zero(t, c.Len())
+	require.Zero(t, c.Bytes())
+}
+
+// TestBoundedInBytes fills a cache that may hold many entries by number
+// with entries whose cost the value says: the bytes stay within the bound
+// however the entries come, replaced, invalidated or too large.
+func TestBoundedInBytes(t *testing.T) {
+	const maxBytes = 64 << 10 // 1 KiB a shard
+	cost := func(_ int, v int) int64 { return int64(v) }
+	c, err := New[int, int](1<<20, maxBytes, cost, new(Epoch))
+	require.NoError(t, err)
+	for i := range 20000 {
+		size := []int{16, 200, 700, 1024 - EntryOverhead, 5000}[i%5]
+		c.Fill(i%3000, size, c.epoch.Now())
+		if i%7 == 0 {
+			c.Invalidate(i % 2000)
+		}
+		require.LessOrEqual(t, c.Bytes(), int64(maxBytes))
+	}
+	require.Positive(t, c.Len())
+
+	// What a shard counts is what it holds.
+	for i := range c.shards {
+		s := &c.shards[i]
+		var sum int64
+		for _, k := range s.lru.Keys() {
+			e, _ := s.lru.Peek(k)
+			sum += e.cost
+		}
+		require.Equal(t, sum, s.bytes, "shard %d", i)
+		require.LessOrEqual(t, s.bytes, c.budget)
+	}
+
+	// A value larger than a shard's share is not cached, and drops the
+	// smaller value its key had.
+	c.Fill(1, 16, c.epoch.Now())
+	_, ok := c.Get(1)
+	require.True(t, ok)
+	c.Fill(1, 5000, c.epoch.Now())
+	_, ok = c.Get(1)
+	require.False(t, ok)
+	c.Purge()
+	require.Zero(t, c.Bytes())
 }
 
 // Invariant: once a writer has set the source to v and invalidated, no reader

@@ -20,6 +20,7 @@
 //	t/<when><id>      a fact of the customer expires then; when is Unix seconds, big-endian
 //	T/<id>            when the customer's one entry under t/ is
 //	m/wrap            the key that pads the keys in the key file (opens nothing without that file)
+//	u/<h>             a nonce used once (h: a keyed hash of it), until it expires; see Store.UseOnce
 //	m/format          the store's format version, alone
 //	m/manifest        the store's layout: format version, layout, key hash
 //	m/compact         a migration deleted old keys that the files still hold: Open compacts them
@@ -144,6 +145,9 @@ func DestroySlot(key []byte) uint32 {
 	}
 	return binary.BigEndian.Uint32(key[len(key)-4:])
 }
+
+// Used is the key of a nonce used once, whose keyed hash is hash.
+func Used(hash []byte) []byte { return join("u/", string(hash)) }
 
 // Expiries is the prefix of the expiry index.
 var Expiries = []byte("t/")

@@ -25,4 +25,5 @@ func TestLayout(t *testing.T) {
 	require.True(t, bytes.HasPrefix(Receipt("x"), Receipts))
 
 	require.True(t, bytes.HasPrefix(PendingForget(id), Pending))
+	require.Equal(t, "u/hash", string(Used([]byte("hash"))))
 }

@@ -412,6 +412,19 @@ func (t *Txn) Set(key, val []byte) error {
 	return translate(t.t.Set(key, val))
 }
 
+// SetExpiring writes key, a small value, until ttl has passed by the
+// machine's clock: then the engine drops it, and reads no longer see it.
+func (t *Txn) SetExpiring(key, val []byte, ttl time.Duration) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if len(val) > PartSize {
+		return fmt.Errorf("%w: an expiring value of %d bytes; at most %d", ErrTooBig, len(val), PartSize)
+	}
+	t.n += entrySize(key, val)
+	return translate(t.t.SetEntry(badger.NewEntry(key, val).WithTTL(ttl)))
+}
+
 // Delete deletes key.
 func (t *Txn) Delete(key []byte) error {
 	if err := checkKey(key); err != nil {

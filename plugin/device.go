@@ -1,0 +1,162 @@
+package plugin
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/herken/herken/memory"
+)
+
+// A device token is what the device cookie holds: a random part and the
+// handler's MAC of it, "<random>.<mac>". Only the random part names the
+// device (its store identifier, its CSRF token, its identity tokens, its
+// rate bucket), so that a device keeps all of them when its cookie is
+// reissued. A token the handler did not make is no device at all.
+const (
+	deviceBytes = 32 // random bytes in a device token
+	macBytes    = 16 // bytes of the MAC in a device token
+)
+
+// hostPrefix is the cookie name prefix that binds a cookie to the exact
+// host, over HTTPS, with Path=/: no sibling subdomain can set or shadow it.
+const hostPrefix = "__Host-"
+
+// errTwoCookies is returned when a request carries two device cookies.
+var errTwoCookies = &problem{status: http.StatusBadRequest, code: "two_cookies",
+	detail: "the request carries two device cookies; clear this site's cookies and reload"}
+
+// device is the device a request's cookie names.
+type device struct {
+	id      string // the token's random part; "" for none
+	legacy  bool   // an unsigned token of an earlier release: the store must know it
+	reissue bool   // the cookie must be set again: legacy, or under the name of plain http
+}
+
+// secure reports whether the request reached the page over HTTPS, so that
+// the cookie is Secure and named with the __Host- prefix.
+func (h *Handler) secure(r *http.Request) bool { return r.TLS != nil || h.opts.SecureCookie }
+
+// cookieName is the device cookie's name for r.
+func (h *Handler) cookieName(r *http.Request) string {
+	if h.secure(r) {
+		return hostPrefix + h.opts.CookieName
+	}
+	return h.opts.CookieName
+}
+
+// readDevice returns the device r's cookie names, without asking the
+// store: a legacy token comes back marked, for knownDevice to check. Two
+// cookies of the device's name are refused with errTwoCookies: a sibling
+// subdomain may have planted one, and neither can be trusted to be the
+// visitor's own. On a secure request the cookie of plain http's name is
+// read when the __Host- one is missing, as earlier releases named it so.
+func (h *Handler) readDevice(r *http.Request) (device, error) {
+	name := h.cookieName(r)
+	values := cookieValues(r, name)
+	fallback := false
+	if len(values) == 0 && name != h.opts.CookieName {
+		values, fallback = cookieValues(r, h.opts.CookieName), true
+	}
+	switch {
+	case len(values) == 0:
+		return device{}, nil
+	case len(values) > 1:
+		return device{}, errTwoCookies
+	}
+	d := h.parseDevice(values[0])
+	d.reissue = d.reissue || d.id != "" && fallback
+	return d, nil
+}
+
+// cookieValues returns the values of r's cookies named name.
+func cookieValues(r *http.Request, name string) []string {
+	var out []string
+	for _, c := range r.CookiesNamed(name) {
+		out = append(out, c.Value)
+	}
+	return out
+}
+
+// parseDevice checks a cookie's token: signed by this handler, or of the
+// shape earlier releases gave out (then legacy).
+func (h *Handler) parseDevice(value string) device {
+	random, mac, signed := strings.Cut(value, ".")
+	raw, err := b64.DecodeString(random)
+	if err != nil || len(raw) != deviceBytes {
+		return device{}
+	}
+	if !signed {
+		return device{id: random, legacy: true, reissue: true}
+	}
+	got, err := b64.DecodeString(mac)
+	if err != nil || !hmac.Equal(got, h.deviceMAC(random)) {
+		return device{}
+	}
+	return device{id: random}
+}
+
+// knownDevice admits a legacy token only when the store knows its device:
+// a device of an earlier release keeps its memory, and a made-up token of
+// that shape stays no device. The lookup costs a read, which the address's
+// rate bucket has paid for.
+func (h *Handler) knownDevice(ctx context.Context, d device) (device, error) {
+	if !d.legacy {
+		return d, nil
+	}
+	_, err := h.store.Lookup(ctx, h.deviceID(d.id))
+	switch {
+	case errors.Is(err, memory.ErrNotFound):
+		return device{}, nil
+	case err != nil:
+		return device{}, err
+	}
+	return d, nil
+}
+
+func (h *Handler) deviceMAC(random string) []byte { return h.mac("device token", random)[:macBytes] }
+
+// newDevice makes a device token and sets its cookie.
+func (h *Handler) newDevice(c *call) {
+	raw := make([]byte, deviceBytes)
+	_, _ = rand.Read(raw)
+	c.device = b64.EncodeToString(raw)
+	h.setCookie(c)
+}
+
+// setCookie gives c's device its signed token, under the cookie name of
+// c's request; on a secure request a cookie of plain http's name, which
+// an earlier release set, is cleared.
+func (h *Handler) setCookie(c *call) {
+	secure := h.secure(c.r)
+	name := h.cookieName(c.r)
+	http.SetCookie(c.w, &http.Cookie{
+		Name: name, Value: c.device + "." + b64.EncodeToString(h.deviceMAC(c.device)), Path: "/",
+		MaxAge: 400 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure,
+	})
+	if name != h.opts.CookieName && len(cookieValues(c.r, h.opts.CookieName)) > 0 {
+		http.SetCookie(c.w, &http.Cookie{Name: h.opts.CookieName, Value: "", Path: "/", MaxAge: -1,
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure})
+	}
+}
+
+// deviceID is the identifier the store keeps for a device: a keyed hash of
+// its token's random part, so that the store never holds what the cookie
+// holds.
+func (h *Handler) deviceID(device string) memory.Identifier {
+	return memory.Device("d1." + b64.EncodeToString(h.mac("device", device)[:24])).AsVerified()
+}
+
+// requestDevice is the device of a request the shop's own server handles
+// (IdentityToken, Customer): its cookie checked as the API checks it.
+func (h *Handler) requestDevice(r *http.Request) (string, error) {
+	d, err := h.readDevice(r)
+	if err != nil {
+		return "", err
+	}
+	d, err = h.knownDevice(r.Context(), d)
+	return d.id, err
+}
