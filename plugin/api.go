@@ -77,7 +77,11 @@ func (h *Handler) sync(c *call) error {
 	if len(changes) > maxChanges {
 		return &problem{status: http.StatusUnprocessableEntity, code: "too_many", detail: "at most " + itoa(maxChanges) + " changes in one sync"}
 	}
-	if err := browserPolicy(changes); err != nil {
+	var born time.Time
+	if c.issued > 0 {
+		born = time.Unix(c.issued, 0)
+	}
+	if err := browserPolicy(changes, born); err != nil {
 		return err
 	}
 	ctx := c.r.Context()
@@ -146,12 +150,17 @@ func waitUntil(ctx context.Context, deadline time.Time) {
 
 // browserPolicy narrows what the store accepts from customers to what a web
 // page may send: contacts and issues on the web or in chat, identifiers of
-// the kinds people type.
-func browserPolicy(changes []memory.Event) error {
+// the kinds people type, and nothing said to have happened before the
+// device existed (born; zero when unknown). The store refuses times in the
+// future.
+func browserPolicy(changes []memory.Event, born time.Time) error {
 	refuse := func(e memory.Event, why string) error {
 		return &problem{status: http.StatusUnprocessableEntity, code: "invalid", detail: why, change: e.Seq}
 	}
 	for _, e := range changes {
+		if !born.IsZero() && before(&e, born.Add(-clockSkew)) {
+			return refuse(e, "a change dated before this device existed")
+		}
 		switch {
 		case e.Contact != nil && e.Contact.Channel != memory.ChannelWeb && e.Contact.Channel != memory.ChannelChat:
 			return refuse(e, "a page records contacts on web or chat only")
@@ -162,6 +171,29 @@ func browserPolicy(changes []memory.Event) error {
 		}
 	}
 	return nil
+}
+
+// clockSkew is how far a browser's clock may be behind the server's.
+const clockSkew = 5 * time.Minute
+
+// before reports whether a change says something happened before t.
+func before(e *memory.Event, t time.Time) bool {
+	ts := []time.Time{e.At}
+	if e.Fact != nil {
+		ts = append(ts, e.Fact.At)
+	}
+	if e.Consent != nil {
+		ts = append(ts, e.Consent.At)
+	}
+	if e.Contact != nil {
+		ts = append(ts, e.Contact.At)
+	}
+	for _, x := range ts {
+		if !x.IsZero() && x.Before(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // identify links the device to the customer an identity token proves:

@@ -6,16 +6,19 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/herken/herken/memory"
 )
 
-// A device token is what the device cookie holds: a random part and the
-// handler's MAC of it, "<random>.<mac>". Only the random part names the
-// device (its store identifier, its CSRF token, its identity tokens, its
-// rate bucket), so that a device keeps all of them when its cookie is
-// reissued. A token the handler did not make is no device at all.
+// A device token is what the device cookie holds: a random part, when the
+// handler made it (Unix seconds, base 36), and the handler's MAC of both,
+// "<random>.<issued>.<mac>". Only the random part names the device (its
+// store identifier, its CSRF token, its identity tokens, its rate bucket),
+// so that a device keeps all of them when its cookie is reissued; the time
+// bounds what the device can say it did (nothing before it existed). A
+// token the handler did not make is no device at all.
 const (
 	deviceBytes = 32 // random bytes in a device token
 	macBytes    = 16 // bytes of the MAC in a device token
@@ -32,6 +35,7 @@ var errTwoCookies = &problem{status: http.StatusBadRequest, code: "two_cookies",
 // device is the device a request's cookie names.
 type device struct {
 	id      string // the token's random part; "" for none
+	issued  int64  // when the token was made, Unix seconds; 0 for a legacy one
 	legacy  bool   // an unsigned token of an earlier release: the store must know it
 	reissue bool   // the cookie must be set again: legacy, or under the name of plain http
 }
@@ -84,19 +88,27 @@ func cookieValues(r *http.Request, name string) []string {
 // parseDevice checks a cookie's token: signed by this handler, or of the
 // shape earlier releases gave out (then legacy).
 func (h *Handler) parseDevice(value string) device {
-	random, mac, signed := strings.Cut(value, ".")
-	raw, err := b64.DecodeString(random)
+	parts := strings.Split(value, ".")
+	raw, err := b64.DecodeString(parts[0])
 	if err != nil || len(raw) != deviceBytes {
 		return device{}
 	}
-	if !signed {
-		return device{id: random, legacy: true, reissue: true}
-	}
-	got, err := b64.DecodeString(mac)
-	if err != nil || !hmac.Equal(got, h.deviceMAC(random)) {
+	switch len(parts) {
+	case 1:
+		return device{id: parts[0], legacy: true, reissue: true}
+	case 3:
+	default:
 		return device{}
 	}
-	return device{id: random}
+	got, err := b64.DecodeString(parts[2])
+	if err != nil || !hmac.Equal(got, h.deviceMAC(parts[0], parts[1])) {
+		return device{}
+	}
+	issued, err := strconv.ParseInt(parts[1], 36, 64)
+	if err != nil || issued < 0 {
+		return device{}
+	}
+	return device{id: parts[0], issued: issued}
 }
 
 // knownDevice admits a legacy token only when the store knows its device:
@@ -117,13 +129,16 @@ func (h *Handler) knownDevice(ctx context.Context, d device) (device, error) {
 	return d, nil
 }
 
-func (h *Handler) deviceMAC(random string) []byte { return h.mac("device token", random)[:macBytes] }
+func (h *Handler) deviceMAC(random, issued string) []byte {
+	return h.mac("device token", random+"."+issued)[:macBytes]
+}
 
 // newDevice makes a device token and sets its cookie.
 func (h *Handler) newDevice(c *call) {
 	raw := make([]byte, deviceBytes)
 	_, _ = rand.Read(raw)
 	c.device = b64.EncodeToString(raw)
+	c.issued = h.opts.Now().Unix()
 	h.setCookie(c)
 }
 
@@ -133,8 +148,9 @@ func (h *Handler) newDevice(c *call) {
 func (h *Handler) setCookie(c *call) {
 	secure := h.secure(c.r)
 	name := h.cookieName(c.r)
+	issued := strconv.FormatInt(c.issued, 36)
 	http.SetCookie(c.w, &http.Cookie{
-		Name: name, Value: c.device + "." + b64.EncodeToString(h.deviceMAC(c.device)), Path: "/",
+		Name: name, Value: c.device + "." + issued + "." + b64.EncodeToString(h.deviceMAC(c.device, issued)), Path: "/",
 		MaxAge: 400 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure,
 	})
 	if name != h.opts.CookieName && len(cookieValues(c.r, h.opts.CookieName)) > 0 {

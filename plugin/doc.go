@@ -20,7 +20,9 @@
 // # Security
 //
 // The device gets a token in an HttpOnly, SameSite=Lax cookie: 32 random
-// bytes and the handler's MAC of them, so that a cookie the handler did not
+// bytes, the time it was made and the handler's MAC of both (nothing a
+// device sends may say it happened before it existed, and the store
+// refuses times in the future), so that a cookie the handler did not
 // make (made up, altered, or signed with another secret) is no device: it
 // gets a new token and no state, and never a rate bucket of its own. The
 // store keeps only a keyed hash of the random part. A device whose cookie

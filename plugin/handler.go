@@ -206,6 +206,7 @@ type call struct {
 	r      *http.Request
 	client string // the client's address, for its buckets
 	device string // the random part of the cookie's token; "" for none
+	issued int64  // when the token was made, Unix seconds; 0 when unknown
 	body   []byte
 }
 
@@ -237,7 +238,7 @@ func (h *Handler) api(fn func(c *call) error, csrf bool) http.HandlerFunc {
 			writeProblem(w, &problem{status: http.StatusTooManyRequests, code: "rate_limited", detail: "too many requests from this device; slow down"})
 			return
 		}
-		c.device = d.id
+		c.device, c.issued = d.id, d.issued
 		if d.reissue {
 			h.setCookie(c)
 		}

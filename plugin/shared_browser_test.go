@@ -232,3 +232,24 @@ func TestFutureConsentFromABrowserIsRefused(t *testing.T) {
 	require.Empty(t, s.Snapshot.Consents)
 	require.Equal(t, "v", facts(s.Snapshot)["k"])
 }
+
+// TestChangesBeforeTheDeviceExistedAreRefused: a device cannot say it did
+// anything before its token was made.
+func TestChangesBeforeTheDeviceExistedAreRefused(t *testing.T) {
+	born := time.Now().UTC()
+	e := newEnv(t, plugin.Options{Rate: rate.Inf, Now: func() time.Time { return born }})
+	b := e.browser()
+	old := born.Add(-time.Hour).Format(time.RFC3339)
+	var p struct {
+		Code   string
+		Detail string
+	}
+	b.post("sync", `{"changes":[{"seq":1,"kind":"fact.remembered","fact":{"key":"k","value":"v","purpose":"service","channel":"web","at":"`+old+`"}}]}`, &p, http.StatusUnprocessableEntity)
+	require.Contains(t, p.Detail, "before this device existed")
+	b.post("sync", `{"changes":[{"seq":1,"kind":"consent.recorded","at":"`+old+`","consent":{"purpose":"marketing","channel":"email","granted":false,"source":"widget"}}]}`, &p, http.StatusUnprocessableEntity)
+	// Within the clock skew: kept.
+	recent := born.Add(-time.Minute).Format(time.RFC3339)
+	var s syncAnswer
+	b.post("sync", `{"changes":[{"seq":1,"kind":"fact.remembered","fact":{"key":"k","value":"v","purpose":"service","channel":"web","at":"`+recent+`"}}]}`, &s, http.StatusOK)
+	require.Equal(t, "v", facts(s.Snapshot)["k"])
+}
