@@ -169,3 +169,13 @@ func TestWasmAllocRefusesInsteadOfTrapping(t *testing.T) {
 	require.Equal(t, 100, refused, "the calls never refused")
 	require.Equal(t, size, mod.Memory().Size(), "refusals grow nothing")
 }
+
+// TestWasmHostStartsTheModuleOnce: the module's _initialize traps when run
+// twice (the Go runtime starts once), so wasmhost, which runs it, gives no
+// way to run it again.
+func TestWasmHostStartsTheModuleOnce(t *testing.T) {
+	in := instance(t)
+	require.True(t, in.Export("_initialize") == nil, "wasmhost gives _initialize")
+	require.True(t, in.Export("herken_brief") != nil)
+	call(t, in, "brief", nil)
+}
