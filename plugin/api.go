@@ -17,18 +17,27 @@ func writeJSON(w http.ResponseWriter, b []byte) {
 	_, _ = w.Write(b)
 }
 
-// answer writes {"snapshot":…,"applied":N} and, with csrf, the token.
-func (h *Handler) answer(c *call, res memory.SyncResult, withCSRF bool) {
-	out := &wire.Writer{}
+// answer writes {"snapshot":…,"applied":N} and, with csrf, the token. It
+// refuses to send a snapshot the browser's module cannot take, which only a
+// customer who passed the store's limits before they were lowered can have
+// (New refuses limits that allow one).
+func (h *Handler) answer(c *call, res memory.SyncResult, withCSRF bool) error {
+	snap := wire.AppendSnapshot(nil, &res.Snapshot)
+	if !wire.SnapshotFits(&res.Snapshot, len(snap)) {
+		return &problem{status: http.StatusInternalServerError, code: "too_large",
+			detail: "this customer's memory (" + itoa(int64(len(snap))) + " bytes) is more than a browser holds"}
+	}
+	out := &wire.Writer{B: make([]byte, 0, len(snap)+128)}
 	out.BeginObject()
 	if withCSRF {
 		out.Str("csrf", h.csrfToken(c.device))
 	}
 	out.Key("snapshot")
-	out.Raw(wire.AppendSnapshot(nil, &res.Snapshot))
+	out.Raw(snap)
 	out.UintMember("applied", res.Applied)
 	out.EndObject()
 	writeJSON(c.w, out.B)
+	return nil
 }
 
 // current returns what the store holds for the device, which may be nothing.
@@ -51,8 +60,7 @@ func (h *Handler) session(c *call) error {
 	if err != nil {
 		return err
 	}
-	h.answer(c, res, true)
-	return nil
+	return h.answer(c, res, true)
 }
 
 // sync applies the device's changes: {"changes":[…]}.
@@ -88,8 +96,7 @@ func (h *Handler) sync(c *call) error {
 	if err != nil {
 		return err
 	}
-	h.answer(c, res, false)
-	return nil
+	return h.answer(c, res, false)
 }
 
 // claims reports whether changes claim an identifier.
@@ -166,8 +173,7 @@ func (h *Handler) identify(c *call) error {
 	if err != nil {
 		return err
 	}
-	h.answer(c, res, false)
-	return nil
+	return h.answer(c, res, false)
 }
 
 // tokenUsed records a token's use and reports whether it was used before.

@@ -14,8 +14,10 @@ import (
 	"github.com/herken/herken/plugin/wire"
 )
 
-// maxInput bounds one input buffer.
-const maxInput = 1 << 20
+// maxInput bounds one input buffer: the largest input, a saved state of a
+// customer at the limits the handler allows, with all the changes a Local
+// memory keeps (see wire.MaxInput).
+const maxInput = wire.MaxInput
 
 // maxHeld bounds the bytes of the buffers handed to the host and not yet
 // freed, inputs and answers, so that a host that never frees them meets a
