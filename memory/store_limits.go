@@ -52,3 +52,6 @@ func (l Limits) checkFit() error {
 	}
 	return nil
 }
+
+// Limits returns the limits the store was opened with.
+func (s *Store) Limits() Limits { return s.opts.limits }

@@ -20,19 +20,27 @@ func writeJSON(w http.ResponseWriter, b []byte) {
 // answer writes {"snapshot":…,"applied":N} and, with csrf, the token and
 // the device's tag: a name for the device that changes when the device
 // does (a logout, a forget), so that the worker knows to drop what it
-// holds of the one before.
-func (h *Handler) answer(c *call, res memory.SyncResult, withCSRF bool) {
-	out := &wire.Writer{}
+// holds of the one before. It refuses to send a snapshot the browser's module cannot take, which only a
+// customer who passed the store's limits before they were lowered can have
+// (New refuses limits that allow one).
+func (h *Handler) answer(c *call, res memory.SyncResult, withCSRF bool) error {
+	snap := wire.AppendSnapshot(nil, &res.Snapshot)
+	if !wire.SnapshotFits(&res.Snapshot, len(snap)) {
+		return &problem{status: http.StatusInternalServerError, code: "too_large",
+			detail: "this customer's memory (" + itoa(int64(len(snap))) + " bytes) is more than a browser holds"}
+	}
+	out := &wire.Writer{B: make([]byte, 0, len(snap)+128)}
 	out.BeginObject()
 	if withCSRF {
 		out.Str("csrf", h.csrfToken(c.device))
 		out.Str("device", h.deviceTag(c.device))
 	}
 	out.Key("snapshot")
-	out.Raw(wire.AppendSnapshot(nil, &res.Snapshot))
+	out.Raw(snap)
 	out.UintMember("applied", res.Applied)
 	out.EndObject()
 	writeJSON(c.w, out.B)
+	return nil
 }
 
 // deviceTag names a device to its worker without giving its token away.
@@ -60,8 +68,7 @@ func (h *Handler) session(c *call) error {
 	if err != nil {
 		return err
 	}
-	h.answer(c, res, true)
-	return nil
+	return h.answer(c, res, true)
 }
 
 // sync applies the device's changes: {"changes":[…]}.
@@ -112,8 +119,7 @@ func (h *Handler) sync(c *call) error {
 	if !floor.IsZero() {
 		waitUntil(ctx, floor)
 	}
-	h.answer(c, res, false)
-	return nil
+	return h.answer(c, res, false)
 }
 
 // newCustomer takes a new customer from the client address's bucket, and
@@ -238,8 +244,7 @@ func (h *Handler) identify(c *call) error {
 	if err != nil {
 		return err
 	}
-	h.answer(c, res, false)
-	return nil
+	return h.answer(c, res, false)
 }
 
 // export answers the device's memory, customer-facing, as a file.
@@ -285,8 +290,7 @@ func (h *Handler) logout(c *call) error {
 		return err
 	}
 	h.newDevice(c)
-	h.answer(c, memory.SyncResult{}, true)
-	return nil
+	return h.answer(c, memory.SyncResult{}, true)
 }
 
 // detach unlinks device from the customer it belongs to, if any.

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/herken/herken/memory"
+	"github.com/herken/herken/plugin/wire"
 )
 
 // Options configures a Handler. Only Secret is required.
@@ -104,6 +105,9 @@ const (
 func New(store *memory.Store, opts Options) (*Handler, error) {
 	if len(opts.Secret) < 32 {
 		return nil, errors.New("plugin: Options.Secret must hold at least 32 bytes")
+	}
+	if err := wire.CheckLimits(store.Limits()); err != nil {
+		return nil, errors.New("plugin: the store's limits are too high for browsers: " + err.Error())
 	}
 	if opts.CookieName == "" {
 		opts.CookieName = "herken_device"

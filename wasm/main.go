@@ -14,13 +14,25 @@ import (
 	"github.com/herken/herken/plugin/wire"
 )
 
-// maxInput bounds one input buffer.
-const maxInput = 1 << 20
+// maxInput bounds one input buffer: the largest input, a saved state of a
+// customer at the limits the handler allows, with all the changes a Local
+// memory keeps (see wire.MaxInput).
+const maxInput = wire.MaxInput
+
+// maxHeld bounds the bytes of the buffers handed to the host and not yet
+// freed, inputs and answers, so that a host that never frees them meets a
+// refusal instead of a trap: two of the largest inputs, and room for the
+// answers of a few calls.
+const maxHeld = 2*maxInput + 8<<20
 
 // buffers holds every buffer handed to the host, by address, so that the
 // garbage collector keeps it and every address the host passes back can be
-// checked. The module is single-threaded: no lock.
-var buffers = map[uint32][]byte{}
+// checked; held is the bytes they hold. The module is single-threaded: no
+// lock.
+var (
+	buffers = map[uint32][]byte{}
+	held    int
+)
 
 // local is the visitor's memory; herken_configure replaces it.
 var local = memory.NewLocal(nil, "")
@@ -28,24 +40,46 @@ var local = memory.NewLocal(nil, "")
 func addr(b []byte) uint32 { return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
 
 // herken_alloc returns the address of a new buffer of size bytes for an
-// input, or 0 when size is out of range.
+// input, or 0 when size is out of range or the buffers held would pass
+// maxHeld. The module's memory only grows where the Go runtime asks it to:
+// a refusal here is what stands between a greedy host and a trap.
 //
 //go:wasmexport herken_alloc
 func herkenAlloc(size uint32) uint32 {
-	if size == 0 || size > maxInput {
+	if size == 0 || size > maxInput || held+int(size) > maxHeld {
 		return 0
 	}
+	collect()
 	b := make([]byte, size)
+	return hold(b)
+}
+
+// hold hands b to the host.
+func hold(b []byte) uint32 {
 	p := addr(b)
 	buffers[p] = b
+	held += len(b)
 	return p
+}
+
+// release forgets the buffer at p, if any, and returns it.
+func release(p uint32) ([]byte, bool) {
+	b, ok := buffers[p]
+	if ok {
+		delete(buffers, p)
+		held -= len(b)
+	}
+	return b, ok
 }
 
 // herken_free frees a buffer from herken_alloc or a call's output. Unknown
 // addresses are ignored.
 //
 //go:wasmexport herken_free
-func herkenFree(p uint32) { delete(buffers, p) }
+func herkenFree(p uint32) {
+	release(p)
+	collect()
+}
 
 // input returns the bytes at (p, n), which must lie in a buffer from
 // herken_alloc, starting at its start, and frees that buffer. (0, 0) is empty.
@@ -53,11 +87,10 @@ func input(p, n uint32) ([]byte, *callError) {
 	if p == 0 && n == 0 {
 		return nil, nil
 	}
-	b, ok := buffers[p]
+	b, ok := release(p)
 	if !ok {
 		return nil, &callError{code: "bad_pointer", msg: "input is not a buffer from herken_alloc"}
 	}
-	delete(buffers, p)
 	if uint64(n) > uint64(len(b)) {
 		return nil, &callError{code: "bad_length", msg: "input length exceeds its buffer"}
 	}
@@ -70,10 +103,14 @@ func output(b []byte) uint64 {
 	if len(b) == 0 {
 		return 0
 	}
-	p := addr(b)
-	buffers[p] = b
-	return uint64(p)<<32 | uint64(len(b))
+	return uint64(hold(b))<<32 | uint64(len(b))
 }
+
+// heldAnswer is the answer of every call while the host holds maxHeld bytes
+// of buffers: a fixed one, which is no buffer of the host's (freeing it
+// does nothing), so that a host that never frees answers does not grow the
+// memory with calls either.
+var heldAnswer = []byte(`{"error":{"code":"limit","message":"the host holds too many buffers; free the answers"}}`)
 
 type callError struct{ code, msg string }
 
@@ -84,8 +121,12 @@ func call(p, n uint32, fn func(req *wire.Value) ([]byte, *callError)) (out uint6
 		if r := recover(); r != nil {
 			out = output(errorJSON(&callError{code: "internal", msg: "the module failed on this input"}))
 		}
+		collect()
 	}()
 	in, cerr := input(p, n)
+	if held > maxHeld {
+		return uint64(addr(heldAnswer))<<32 | uint64(len(heldAnswer))
+	}
 	if cerr != nil {
 		return output(errorJSON(cerr))
 	}

@@ -139,7 +139,13 @@ function sync() {
   return syncing;
 }
 
-async function start(msg) {
+// start runs once a worker: the module's _initialize traps when run twice,
+// and a second instance would drop the first one's memory. Later calls
+// answer as the first.
+let started = null;
+const start = (msg) => started || (started = begin(msg));
+
+async function begin(msg) {
   base = msg.base;
   const url = base + "herken.wasm?v=" + VERSION;
   const imports = { wasi_snapshot_preview1: wasi };
