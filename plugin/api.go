@@ -17,12 +17,20 @@ func writeJSON(w http.ResponseWriter, b []byte) {
 	_, _ = w.Write(b)
 }
 
-// answer writes {"snapshot":…,"applied":N} and, with csrf, the token.
-func (h *Handler) answer(c *call, res memory.SyncResult, withCSRF bool) {
+// answer writes {"snapshot":…,"applied":N} and, with session, the CSRF
+// token and the sync API's limits. The head of the device's chain is not
+// in it: the worker follows the chain from what it sent, and an answer
+// holds nothing but what the device sent and had (see Store.Sync).
+func (h *Handler) answer(c *call, res memory.SyncResult, session bool) {
 	out := &wire.Writer{}
 	out.BeginObject()
-	if withCSRF {
+	if session {
 		out.Str("csrf", h.csrfToken(c.device))
+		out.Key("limits")
+		out.BeginObject()
+		out.IntMember("changes", maxChanges)
+		out.IntMember("body", h.opts.MaxBody)
+		out.EndObject()
 	}
 	out.Key("snapshot")
 	out.Raw(wire.AppendSnapshot(nil, &res.Snapshot))
@@ -33,7 +41,7 @@ func (h *Handler) answer(c *call, res memory.SyncResult, withCSRF bool) {
 
 // current returns what the store holds for the device, which may be nothing.
 func (h *Handler) current(ctx context.Context, device string) (memory.SyncResult, error) {
-	res, err := h.store.Sync(ctx, h.deviceID(device), nil)
+	res, err := h.store.Sync(ctx, h.deviceID(device), memory.SyncBase{}, nil)
 	if errors.Is(err, memory.ErrNotFound) {
 		return memory.SyncResult{}, nil
 	}
@@ -55,9 +63,14 @@ func (h *Handler) session(c *call) error {
 	return nil
 }
 
-// sync applies the device's changes: {"changes":[…]}.
+// sync applies the device's changes, numbered after the base of the last
+// answer: {"base":{"applied":N,"head":"…"},"changes":[…]}.
 func (h *Handler) sync(c *call) error {
 	v, err := wire.Parse(c.body)
+	if err != nil {
+		return err
+	}
+	base, err := wire.DecodeSyncBase(v.Get("base"))
 	if err != nil {
 		return err
 	}
@@ -76,12 +89,12 @@ func (h *Handler) sync(c *call) error {
 		defer waitUntil(ctx, time.Now().Add(h.opts.ClaimFloor))
 	}
 	dev := h.deviceID(c.device)
-	res, err := h.store.Sync(ctx, dev, changes)
+	res, err := h.store.Sync(ctx, dev, base, changes)
 	if errors.Is(err, memory.ErrNotFound) && len(changes) > 0 {
 		if _, err := h.store.Recognize(ctx, dev); err != nil {
 			return err
 		}
-		res, err = h.store.Sync(ctx, dev, changes)
+		res, err = h.store.Sync(ctx, dev, base, changes)
 	} else if errors.Is(err, memory.ErrNotFound) {
 		res, err = memory.SyncResult{}, nil
 	}

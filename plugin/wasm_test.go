@@ -108,7 +108,7 @@ func TestWasmAnswersAsTheNativePackage(t *testing.T) {
 	require.NoError(t, err)
 	pending, err = wire.DecodeChanges(v)
 	require.NoError(t, err)
-	synced, err := s.Sync(ctx, dev, pending)
+	synced, err := s.Sync(ctx, dev, native.Synced(), pending)
 	require.NoError(t, err)
 	native.ApplySnapshot(synced.Snapshot, synced.Applied)
 	answer := `{"snapshot":` + string(wire.AppendSnapshot(nil, &synced.Snapshot)) + `,"applied":` + jsonNumber(synced.Applied) + `}`
