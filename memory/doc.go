@@ -83,8 +83,9 @@
 // Errors can be tested with errors.Is: ErrNotFound, ErrInvalidIdentifier
 // (an *IdentifierError saying which and why), ErrInvalidInput (an
 // *InputError), ErrLimit, ErrClosed, ErrBusy, ErrFormat, ErrNotMerged,
-// ErrMergeFinal, ErrNoConsent, ErrLagged, ErrDiskFull, ErrUsed. A call that
-// fails changes nothing.
+// ErrMergeFinal, ErrNoConsent, ErrLagged, ErrDiskFull, ErrUsed,
+// ErrSeqConflict (a *ConflictError: a device's changes numbered on a base
+// the store has moved past; see Sync). A call that fails changes nothing.
 //
 // # The wasm build
 //

@@ -61,6 +61,14 @@ var (
 	// whose record has not expired; nothing was changed.
 	ErrUsed = errors.New("memory: already used")
 
+	// ErrSeqConflict is returned by Sync when the device's changes were
+	// numbered after a base the store has since moved past with other
+	// changes from the same device, such as another tab's: applying them
+	// would mistake one change for another. Nothing was applied. The error
+	// is a *ConflictError that carries the store's base: number the changes
+	// after it and send them again.
+	ErrSeqConflict = errors.New("memory: changes numbered on a base the store has moved past")
+
 	// ErrLagged is returned by Watch when its function fell so far behind
 	// the store's writes that events would have had to be dropped. Resume
 	// from History.
@@ -113,6 +121,21 @@ func (e *LimitError) Error() string {
 
 // Is reports whether target is ErrLimit.
 func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+
+// ConflictError says that a Sync's changes were numbered after another
+// base than the store's; it is ErrSeqConflict.
+type ConflictError struct {
+	// Base is where the device's changes stand in the store: renumber the
+	// pending changes from Base.Applied+1 and send them on it.
+	Base SyncBase
+}
+
+func (e *ConflictError) Error() string {
+	return ErrSeqConflict.Error() + ": the store has applied the device's changes up to " + strconv.FormatUint(e.Base.Applied, 10)
+}
+
+// Is reports whether target is ErrSeqConflict.
+func (e *ConflictError) Is(target error) bool { return target == ErrSeqConflict }
 
 func invalid(field, reason string) error { return &InputError{Field: field, Reason: reason} }
 

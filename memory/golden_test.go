@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -110,6 +111,32 @@ func checkGolden(t *testing.T, s *memory.Store, want goldenExpect) {
 	rs, err := s.Receipts(ctx)
 	require.NoError(t, err)
 	require.Len(t, rs, want.Receipts)
+	checkGoldenSync(t, s)
+}
+
+// checkGoldenSync: the device whose two changes came by sync keeps syncing,
+// whether a release without digests applied them or not. Its next change,
+// numbered on no base, is a conflict that names the store's base; on that
+// base, it is applied.
+func checkGoldenSync(t *testing.T, s *memory.Store) {
+	ctx := context.Background()
+	dev := memory.Device("d-browser-1").AsVerified()
+	stored, err := s.Sync(ctx, dev, memory.SyncBase{}, nil)
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), stored.Applied)
+	change := memory.Event{Seq: 1, Kind: memory.EventPreferenceSet, Key: "golden.sync", Value: "yes"}
+	_, err = s.Sync(ctx, dev, memory.SyncBase{}, []memory.Event{change})
+	var ce *memory.ConflictError
+	require.True(t, errors.As(err, &ce), "%v", err)
+	require.Equal(t, stored.SyncBase, ce.Base)
+	change.Seq = ce.Base.Applied + 1
+	res, err := s.Sync(ctx, dev, ce.Base, []memory.Event{change})
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), res.Applied)
+	require.NotEmpty(t, res.Head)
+	i := slices.IndexFunc(res.Snapshot.Preferences, func(p memory.Preference) bool { return p.Key == "golden.sync" })
+	require.GreaterOrEqual(t, i, 0, "the change was applied")
+	require.Equal(t, "yes", res.Snapshot.Preferences[i].Value)
 }
 
 func splitIdent(key string) (kind, value string) {
@@ -208,7 +235,7 @@ func writeGoldenSet(t *testing.T, dir string) {
 	// A device whose changes came by sync.
 	dev := memory.Device("d-browser-1").AsVerified()
 	web := rec(dev)
-	_, err = s.Sync(ctx, dev, []memory.Event{
+	_, err = s.Sync(ctx, dev, memory.SyncBase{}, []memory.Event{
 		{Seq: 1, Kind: memory.EventFactRemembered, Fact: &memory.Fact{Key: "shipping.city", Value: "Utrecht", Purpose: memory.PurposeService, Channel: memory.ChannelWeb}},
 		{Seq: 2, Kind: memory.EventIdentifierLinked, Identifier: &memory.Identifier{Kind: memory.KindEmail, Value: "web@example.com"}},
 	})

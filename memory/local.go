@@ -12,11 +12,19 @@ import (
 // page can prefill a form and greet a returning customer offline, and it
 // never holds more than a Snapshot does.
 //
+// Its pending changes are numbered after a SyncBase (Synced): send both
+// with Store.Sync, and take the answer with ApplySnapshot, or, when the
+// store refused the base with a *ConflictError, Renumber after the store's
+// base and send again. Two Local memories restored from one saved state
+// number their changes alike; the store keeps them apart by their base, and
+// Renumber lets the second one through.
+//
 // Local is not safe for concurrent use. The plugin's wasm module keeps one.
 type Local struct {
 	base    Snapshot
-	pending []Event // Seq numbers the device's changes, increasing
-	next    uint64  // the Seq of the next change
+	synced  SyncBase // the base pending follows: the store's, after the last acknowledged sync
+	pending []Event  // Seq numbers the device's changes, increasing, after synced.Applied
+	next    uint64   // the Seq of the next change
 	p       *profile
 	lim     Limits
 	now     func() time.Time
@@ -30,6 +38,7 @@ const MaxPending = 1000
 // LocalState is what a Local memory persists between page loads.
 type LocalState struct {
 	Base    Snapshot `json:"base"`
+	Synced  SyncBase `json:"synced"`
 	Pending []Event  `json:"pending"`
 	Next    uint64   `json:"next"`
 }
@@ -47,7 +56,7 @@ func NewLocal(now func() time.Time, region string) *Local {
 
 // State returns what to persist.
 func (l *Local) State() LocalState {
-	return LocalState{Base: l.base, Pending: slices.Clone(l.pending), Next: l.next}
+	return LocalState{Base: l.base, Synced: l.synced, Pending: slices.Clone(l.pending), Next: l.next}
 }
 
 // Restore replaces the memory with a persisted state.
@@ -55,17 +64,21 @@ func (l *Local) Restore(st LocalState) error {
 	if len(st.Pending) > MaxPending {
 		return &LimitError{What: "pending changes", Limit: MaxPending}
 	}
+	if err := st.Synced.check(); err != nil {
+		return err
+	}
 	next := st.Next
 	for i, e := range st.Pending {
 		if err := checkChange(&e, true); err != nil {
 			return err
 		}
-		if i > 0 && e.Seq <= st.Pending[i-1].Seq {
-			return invalid("pending changes", "not in order")
+		if i > 0 && e.Seq <= st.Pending[i-1].Seq || i == 0 && e.Seq <= st.Synced.Applied {
+			return invalid("pending changes", "not in order after the synced base")
 		}
 		next = max(next, e.Seq+1)
 	}
-	l.base, l.pending, l.next = st.Base, slices.Clone(st.Pending), max(next, 1)
+	l.base, l.synced, l.pending = st.Base, st.Synced, slices.Clone(st.Pending)
+	l.next = max(next, st.Synced.Applied+1)
 	l.rebuild()
 	return nil
 }
@@ -83,14 +96,75 @@ func (l *Local) Pending() []Event {
 	return out
 }
 
-// ApplySnapshot takes the server's snapshot and drops the changes it
-// acknowledged, those up to and including applied; the others are applied
-// again on top of it.
+// Synced returns the base the pending changes are numbered after: send it
+// with them.
+func (l *Local) Synced() SyncBase { return l.synced }
+
+// ApplySnapshot takes the server's answer to a Sync of the pending
+// changes, which acknowledged those up to and including applied: its
+// snapshot becomes the base, the acknowledged changes are dropped, and the
+// others are applied again on top of it. The next changes go on the base
+// the acknowledged ones lead to, which the memory follows itself, as the
+// store does; after an answer that also acknowledged changes it did not
+// send (another copy's), the store refuses that base once, with its own to
+// Renumber after. A snapshot that answers no Sync of these changes (a new
+// session's) is applied with applied 0: the pending changes keep their
+// base.
 func (l *Local) ApplySnapshot(s Snapshot, applied uint64) {
 	l.base = s
-	l.pending = slices.DeleteFunc(l.pending, func(e Event) bool { return e.Seq <= applied })
-	l.next = max(l.next, applied+1)
+	if applied > l.synced.Applied && applied < ^uint64(0) {
+		b := l.synced
+		for i := range l.pending {
+			e := &l.pending[i]
+			if e.Seq > applied {
+				break
+			}
+			if isChangeKind(e.Kind) { // derived ones are never sent
+				b = b.after(e)
+			}
+		}
+		b.Applied = applied
+		l.synced = b
+		l.pending = slices.DeleteFunc(l.pending, func(e Event) bool { return e.Seq <= applied })
+		l.next = max(l.next, applied+1)
+	}
 	l.rebuild()
+}
+
+// Renumber numbers the pending changes after store, the base a
+// *ConflictError carries, keeping their order, and makes it the base to send
+// them on. The next changes are numbered after them; the IDs of issues
+// opened here stay as they are. A base no store gives is refused, and
+// changes nothing.
+func (l *Local) Renumber(store SyncBase) error {
+	if err := store.check(); err != nil {
+		return err
+	}
+	if store.Applied > ^uint64(0)-uint64(len(l.pending))-1 {
+		return invalid("sync base", "no room to number the pending changes after it")
+	}
+	seq := store.Applied
+	for i := range l.pending {
+		seq++
+		l.pending[i].Seq = seq
+	}
+	l.synced = store
+	l.next = max(l.next, seq+1) // never lower: local issue IDs are taken from it
+	l.rebuild()
+	return nil
+}
+
+// Drop removes the pending change numbered seq, one the server refused
+// (a *ChangeError names it), so that the others can be sent; ErrNotFound if
+// there is none.
+func (l *Local) Drop(seq uint64) error {
+	i := slices.IndexFunc(l.pending, func(e Event) bool { return e.Seq == seq })
+	if i < 0 {
+		return notFound("pending change " + strconv.FormatUint(seq, 10))
+	}
+	l.pending = slices.Delete(l.pending, i, i+1)
+	l.rebuild()
+	return nil
 }
 
 func (l *Local) rebuild() {

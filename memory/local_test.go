@@ -38,11 +38,12 @@ func TestLocalMemoryRoundTrip(t *testing.T) {
 	require.Equal(t, map[string]string{"shipping.postcode": "1011 AB"}, local.Prefill([]string{"shipping.postcode", "email"}))
 	require.Len(t, local.Pending(), 4)
 
-	res, err := s.Sync(ctx, dev, local.Pending())
+	res, err := s.Sync(ctx, dev, local.Synced(), local.Pending())
 	require.NoError(t, err)
 	require.Equal(t, uint64(4), res.Applied)
 	local.ApplySnapshot(res.Snapshot, res.Applied)
 	require.Empty(t, local.Pending())
+	require.Equal(t, res.SyncBase, local.Synced(), "the memory follows the store's chain itself")
 
 	// The server now knows what the browser knows.
 	b := brief(t, s, res.Customer)
@@ -59,7 +60,7 @@ func TestLocalMemoryRoundTrip(t *testing.T) {
 
 	// A new browser with the same cookie and empty storage gets it all back.
 	fresh := memory.NewLocal(clk.Now, "NL")
-	res2, err := s.Sync(ctx, dev, nil)
+	res2, err := s.Sync(ctx, dev, memory.SyncBase{}, nil)
 	require.NoError(t, err)
 	fresh.ApplySnapshot(res2.Snapshot, res2.Applied)
 	require.Equal(t, local.Prefill([]string{"shipping.postcode", "shipping.city"}), fresh.Prefill([]string{"shipping.postcode", "shipping.city"}))
@@ -81,10 +82,10 @@ func TestSyncIsIdempotentAndEscalatesOnTheServer(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(is.ID), "local-")
 	batch := local.Pending()
-	res, err := s.Sync(ctx, dev, batch)
+	res, err := s.Sync(ctx, dev, local.Synced(), batch)
 	require.NoError(t, err)
 	// The same batch again (the answer was lost): nothing twice.
-	again, err := s.Sync(ctx, dev, batch)
+	again, err := s.Sync(ctx, dev, local.Synced(), batch)
 	require.NoError(t, err)
 	require.Equal(t, res.Applied, again.Applied)
 	require.Len(t, again.Snapshot.OpenIssues, 1)
@@ -99,8 +100,10 @@ func TestSyncIsIdempotentAndEscalatesOnTheServer(t *testing.T) {
 	require.True(t, local.Brief(memory.BriefQuery{}).Escalate, "escalated locally too")
 	pending := local.Pending()
 	require.Len(t, pending, 1, "the escalation is not sent: the server derives it")
-	res, err = s.Sync(ctx, dev, pending)
+	res, err = s.Sync(ctx, dev, local.Synced(), pending)
 	require.NoError(t, err)
+	local.ApplySnapshot(res.Snapshot, res.Applied)
+	require.Equal(t, res.SyncBase, local.Synced(), "past the escalation it derived and did not send")
 	require.True(t, brief(t, s, res.Customer).Escalate)
 	require.True(t, res.Snapshot.OpenIssues[0].Escalated)
 	c, err := s.Customer(ctx, res.Customer)
@@ -119,7 +122,7 @@ func TestSyncNeverRevealsOrLinksSomeoneElse(t *testing.T) {
 		local := memory.NewLocal(clk.Now, "")
 		require.NoError(t, local.Claim(memory.Email(email)))
 		require.NoError(t, local.Remember(memory.Fact{Key: "shipping.postcode", Value: "9999 ZZ"}))
-		res, err := s.Sync(ctx, dev, local.Pending())
+		res, err := s.Sync(ctx, dev, local.Synced(), local.Pending())
 		require.NoError(t, err)
 		return res.Snapshot
 	}
@@ -160,20 +163,20 @@ func TestSyncRefusesWhatACustomerCannotDo(t *testing.T) {
 		"unnormal":    {Seq: 2, Kind: memory.EventIdentifierLinked, Identifier: &memory.Identifier{Kind: memory.KindEmail, Value: "A@Example.com"}},
 		"placeholder": {Seq: 2, Kind: memory.EventIdentifierLinked, Identifier: &memory.Identifier{Kind: memory.KindAccount, Value: "undefined"}},
 	} {
-		_, err := s.Sync(ctx, dev, []memory.Event{good, bad})
+		_, err := s.Sync(ctx, dev, memory.SyncBase{}, []memory.Event{good, bad})
 		require.Error(t, err, name)
 		var ce *memory.ChangeError
 		require.True(t, errors.As(err, &ce), name)
 		require.Equal(t, bad.Seq, ce.Seq, name)
 	}
-	res, err := s.Sync(ctx, dev, nil)
+	res, err := s.Sync(ctx, dev, memory.SyncBase{}, nil)
 	require.NoError(t, err)
 	require.Empty(t, res.Snapshot.Name, "a refused batch changes nothing")
 	require.Zero(t, res.Applied)
 
-	_, err = s.Sync(ctx, memory.Device("never-seen-device"), []memory.Event{good})
+	_, err = s.Sync(ctx, memory.Device("never-seen-device"), memory.SyncBase{}, []memory.Event{good})
 	require.ErrorIs(t, err, memory.ErrNotFound)
-	_, err = s.Sync(ctx, memory.Email("a@example.com"), nil)
+	_, err = s.Sync(ctx, memory.Email("a@example.com"), memory.SyncBase{}, nil)
 	require.ErrorIs(t, err, memory.ErrInvalidInput)
 }
 

@@ -4,6 +4,7 @@ package memory_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -108,7 +109,7 @@ func TestUnlinkDetachesADevice(t *testing.T) {
 	require.NoError(t, s.Unlink(ctx, r.Customer, dev))
 	_, err := s.Lookup(ctx, dev)
 	require.ErrorIs(t, err, memory.ErrNotFound)
-	_, err = s.Sync(ctx, dev, nil)
+	_, err = s.Sync(ctx, dev, memory.SyncBase{}, nil)
 	require.ErrorIs(t, err, memory.ErrNotFound, "the browser reaches nothing of hers")
 	v, _ := brief(t, s, r.Customer).Fact("shipping.street")
 	require.Equal(t, "Alice Street 1", v)
@@ -133,7 +134,7 @@ func TestTypedClaimsRecognizeNobody(t *testing.T) {
 	local := memory.NewLocal(clk.Now, "")
 	require.NoError(t, local.Claim(memory.Email("victim@example.com")))
 	require.NoError(t, local.Remember(memory.Fact{Key: "note", Value: "the squatter's"}))
-	res, err := s.Sync(ctx, dev, local.Pending())
+	res, err := s.Sync(ctx, dev, local.Synced(), local.Pending())
 	require.NoError(t, err)
 	squatter := res.Customer
 
@@ -146,7 +147,7 @@ func TestTypedClaimsRecognizeNobody(t *testing.T) {
 	require.NoError(t, s.Remember(ctx, mail.Customer, memory.Fact{Key: "order", Value: "Z-77"}))
 
 	// The squatter's next sync shows nothing of it.
-	res, err = s.Sync(ctx, dev, nil)
+	res, err = s.Sync(ctx, dev, memory.SyncBase{}, nil)
 	require.NoError(t, err)
 	for _, is := range res.Snapshot.OpenIssues {
 		require.NotEqual(t, issue.ID, is.ID)
@@ -167,7 +168,7 @@ func TestTypedClaimsRecognizeNobody(t *testing.T) {
 	own := device(t, s, "honest-device")
 	l2 := memory.NewLocal(clk.Now, "")
 	require.NoError(t, l2.Claim(memory.Email("honest@example.com")))
-	r2, err := s.Sync(ctx, own, l2.Pending())
+	r2, err := s.Sync(ctx, own, l2.Synced(), l2.Pending())
 	require.NoError(t, err)
 	linked, err := s.Link(ctx, r2.Customer, memory.Email("honest@example.com").AsVerified())
 	require.NoError(t, err)
@@ -195,11 +196,11 @@ func TestClaimsAtTheLimitRevealNothing(t *testing.T) {
 		for i := range limit - 1 { // the device is one
 			require.NoError(t, local.Claim(memory.Email(fmt.Sprintf("filler-%d@example.com", i))))
 		}
-		_, err := s.Sync(ctx, dev, local.Pending())
+		_, err := s.Sync(ctx, dev, local.Synced(), local.Pending())
 		require.NoError(t, err)
 		last := memory.Event{Seq: uint64(limit), Kind: memory.EventIdentifierLinked,
 			Identifier: &memory.Identifier{Kind: memory.KindEmail, Value: addr}}
-		_, err = s.Sync(ctx, dev, []memory.Event{last})
+		_, err = syncOnStoreBase(ctx, s, dev, last)
 		return fmt.Sprint(err)
 	}
 	held, free := answer("held@example.com"), answer("free@example.com")
@@ -223,7 +224,7 @@ func TestBrowserTimesAreBounded(t *testing.T) {
 		"contact": {Seq: 1, Kind: memory.EventContactRecorded, Contact: &memory.Contact{
 			Channel: memory.ChannelWeb, Outcome: memory.OutcomeNeutral, At: far}},
 	} {
-		_, err := s.Sync(ctx, dev, []memory.Event{e})
+		_, err := syncOnStoreBase(ctx, s, dev, e)
 		var ce *memory.ChangeError
 		require.ErrorAs(t, err, &ce, name)
 		require.ErrorIs(t, err, memory.ErrInvalidInput, name)
@@ -244,11 +245,26 @@ func TestBrowserTimesAreBounded(t *testing.T) {
 	ahead := clk.Now().Add(4 * time.Minute)
 	grant := memory.Event{Seq: 2, Kind: memory.EventConsentRecorded, Consent: &memory.Consent{
 		Purpose: memory.PurposeMarketing, Channel: memory.ChannelEmail, Granted: true, At: ahead, Source: "widget"}}
-	_, err = s.Sync(ctx, dev, []memory.Event{grant})
+	_, err = syncOnStoreBase(ctx, s, dev, grant)
 	require.NoError(t, err)
 	require.NoError(t, s.RecordConsent(ctx, id, memory.Consent{Purpose: memory.PurposeMarketing,
 		Channel: memory.ChannelEmail, Granted: false, Source: "agent"}))
 	d, err := s.MayContact(ctx, id, memory.ChannelEmail, memory.PurposeMarketing, clk.Now().Add(time.Hour))
 	require.NoError(t, err)
 	require.False(t, d.Allowed, "the withdrawal wins: %+v", d)
+}
+
+// syncOnStoreBase syncs changes as a device that lost track of its base
+// does: on the zero base, and after a conflict once more, renumbered after
+// the store's base.
+func syncOnStoreBase(ctx context.Context, s *memory.Store, dev memory.Identifier, changes ...memory.Event) (memory.SyncResult, error) {
+	res, err := s.Sync(ctx, dev, memory.SyncBase{}, changes)
+	var ce *memory.ConflictError
+	if !errors.As(err, &ce) {
+		return res, err
+	}
+	for i := range changes {
+		changes[i].Seq = ce.Base.Applied + 1 + uint64(i)
+	}
+	return s.Sync(ctx, dev, ce.Base, changes)
 }

@@ -19,8 +19,11 @@ type indexEntry struct {
 	Customer CustomerID `msgpack:"c"`
 	Verified bool       `msgpack:"v,omitempty"`
 	// Applied is the Seq of the last change Sync applied from this
-	// identifier's device; it moves with the identifier.
+	// identifier's device, and Head the digest chained over the changes it
+	// applied (see Sync; absent where a release without it applied them);
+	// both move with the identifier.
 	Applied uint64 `msgpack:"a,omitempty"`
+	Head    string `msgpack:"h,omitempty"`
 }
 
 // maxRedirects bounds how many merges a lookup follows from a merged

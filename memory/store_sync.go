@@ -23,9 +23,11 @@ func (s *Store) Snapshot(ctx context.Context, id CustomerID) (*Snapshot, error) 
 type SyncResult struct {
 	// Customer is who the device belongs to. Keep it on the server.
 	Customer CustomerID
+	// SyncBase is where the device's changes stand in the store now:
 	// Applied is the Seq of the last change from the device that the store
-	// holds; the device may drop its changes up to it.
-	Applied uint64
+	// holds; the device may drop its changes up to it, and sends the next
+	// ones on this base.
+	SyncBase
 	// Snapshot is the customer-facing memory after the changes.
 	Snapshot Snapshot
 }
@@ -52,10 +54,30 @@ func (e *ChangeError) Unwrap() error { return e.Err }
 // Only changes a customer may make are accepted: identifiers they typed,
 // their name,
 // facts, preferences, consent, issues they open (given new IDs) and neutral
-// contacts. Changes are numbered by Seq on the device; those already applied
-// are skipped, so a device may send a batch again. All are checked first and
-// applied in one transaction: a refused change fails the call with a
-// *ChangeError and nothing is applied.
+// contacts. All are checked first and applied in one transaction: a
+// refused change fails the call with a *ChangeError and nothing is applied.
+//
+// Changes are numbered by Seq on the device, in increasing order, after
+// base: the SyncBase of the store's last answer to the device (the zero
+// SyncBase before its first change). The store keeps, per device, the Seq
+// of the last change it applied and a digest chained over all of them (the
+// SyncBase it answers), and never takes one change for another:
+//
+//   - on the store's own base, the changes are applied;
+//   - on an earlier base, the device is sending again changes whose answer
+//     it did not get: those the store applied, recognized by the digest
+//     their chain from base reaches, are skipped, and the rest applied;
+//   - otherwise (another copy of the device's memory, such as another tab,
+//     had its own changes applied after base), nothing is applied and Sync
+//     fails with a *ConflictError (ErrSeqConflict) carrying the store's
+//     base: renumber the changes after it (Local.Renumber) and send them
+//     again.
+//
+// Without changes, Sync applies nothing, whatever the base, and answers
+// the store's. The device can follow the chain itself: after an acknowledged Sync, the
+// store's base is the one its changes lead to from the base they were sent
+// on (Local.ApplySnapshot computes it), so that an answer needs only
+// Applied, and depends on nothing but what the device sent and had.
 //
 // An identifier a customer typed is a claim that anyone could type: it is
 // kept on the customer (an identifier.typed event) but never enters the
@@ -65,7 +87,7 @@ func (e *ChangeError) Unwrap() error { return e.Err }
 // time. It counts against Limits.Identifiers. It becomes an identifier of
 // the customer like any other once the application links it (Link, or
 // Recognize with it verified, when the customer proved it).
-func (s *Store) Sync(ctx context.Context, device Identifier, changes []Event) (SyncResult, error) {
+func (s *Store) Sync(ctx context.Context, device Identifier, base SyncBase, changes []Event) (SyncResult, error) {
 	dev, err := s.normalize(device)
 	if err != nil {
 		return SyncResult{}, err
@@ -73,12 +95,15 @@ func (s *Store) Sync(ctx context.Context, device Identifier, changes []Event) (S
 	if dev.Kind != KindDevice {
 		return SyncResult{}, invalid("sync", "changes come from a device identifier")
 	}
+	if err := base.check(); err != nil {
+		return SyncResult{}, err
+	}
 	now := s.now()
 	for i := range changes {
 		e := &changes[i]
 		refuse := func(err error) (SyncResult, error) { return SyncResult{}, &ChangeError{Seq: e.Seq, Err: err} }
-		if e.Seq == 0 || i > 0 && e.Seq <= changes[i-1].Seq {
-			return refuse(invalid("change seq", "changes are numbered from 1 in increasing order"))
+		if e.Seq == 0 || i > 0 && e.Seq <= changes[i-1].Seq || i == 0 && e.Seq <= base.Applied {
+			return refuse(invalid("change seq", "changes are numbered after their base, in increasing order"))
 		}
 		if !isChangeKind(e.Kind) {
 			return refuse(invalid("change", "events of kind "+quote(string(e.Kind))+" cannot come from a customer"))
@@ -92,6 +117,14 @@ func (s *Store) Sync(ctx context.Context, device Identifier, changes []Event) (S
 			}
 		}
 	}
+	bases := make([]SyncBase, len(changes)) // the base after each change
+	for i := range changes {
+		prev := base
+		if i > 0 {
+			prev = bases[i-1]
+		}
+		bases[i] = prev.after(&changes[i])
+	}
 	var res SyncResult
 	err = s.write(ctx, func(w *wtx) error {
 		res = SyncResult{}
@@ -102,35 +135,59 @@ func (s *Store) Sync(ctx context.Context, device Identifier, changes []Event) (S
 		if !ok {
 			return notFound("device")
 		}
+		stored := SyncBase{Applied: entry.Applied, Head: entry.Head}
 		c, err := w.load(entry.Customer)
 		if err != nil {
 			return err
 		}
+		skip := 0
+		if len(changes) > 0 && base != stored {
+			skip = resent(bases, stored)
+			if skip == 0 {
+				return &ConflictError{Base: stored}
+			}
+		}
 		r := onCustomer{w: w, c: c}
 		issues := map[IssueID]IssueID{} // local issue IDs to the new ones
-		applied := entry.Applied
-		for _, e := range changes {
-			if e.Seq <= entry.Applied {
-				continue
-			}
+		for _, e := range changes[skip:] {
 			if err := w.applyChange(r, e, issues); err != nil {
 				return &ChangeError{Seq: e.Seq, Err: err}
 			}
-			applied = e.Seq
 		}
-		if applied != entry.Applied {
-			entry.Applied = applied
+		if skip < len(changes) {
+			stored = bases[len(bases)-1]
+			entry.Applied, entry.Head = stored.Applied, stored.Head
 			if err := w.putIndex(dev, entry); err != nil {
 				return err
 			}
 		}
-		res = SyncResult{Customer: c.p.ID, Applied: applied, Snapshot: c.p.snapshot(w.now)}
+		res = SyncResult{Customer: c.p.ID, SyncBase: stored, Snapshot: c.p.snapshot(w.now)}
 		return nil
 	})
 	if err != nil {
 		return SyncResult{}, err
 	}
 	return res, nil
+}
+
+// resent returns how many of a Sync's changes, sent on an earlier base
+// than the store's, the store has applied already: those up to the one
+// after which the chain reaches the store's base (bases holds the base
+// after each change). It returns 0 when they are not the changes the store
+// applied.
+func resent(bases []SyncBase, stored SyncBase) int {
+	if stored.Head == "" {
+		return 0 // applied by a release without digests: nothing to know them by
+	}
+	for i, b := range bases {
+		if b.Applied > stored.Applied {
+			break
+		}
+		if b == stored {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // applyChange applies one checked change of a customer's.

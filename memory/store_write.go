@@ -278,7 +278,7 @@ func (w *wtx) setIndex(id Identifier, c CustomerID, verified bool) error {
 	if err != nil {
 		return err
 	}
-	return w.putIndex(id, indexEntry{Customer: c, Verified: verified, Applied: old.Applied})
+	return w.putIndex(id, indexEntry{Customer: c, Verified: verified, Applied: old.Applied, Head: old.Head})
 }
 
 func (w *wtx) putIndex(id Identifier, e indexEntry) error {

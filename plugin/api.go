@@ -17,13 +17,16 @@ func writeJSON(w http.ResponseWriter, b []byte) {
 	_, _ = w.Write(b)
 }
 
-// answer writes {"snapshot":…,"applied":N} and, with csrf, the token and
-// the device's tag: a name for the device that changes when the device
-// does (a logout, a forget), so that the worker knows to drop what it
-// holds of the one before. It refuses to send a snapshot the browser's module cannot take, which only a
-// customer who passed the store's limits before they were lowered can have
-// (New refuses limits that allow one).
-func (h *Handler) answer(c *call, res memory.SyncResult, withCSRF bool) error {
+// answer writes {"snapshot":…,"applied":N} and, with session, the CSRF
+// token, the sync API's limits and the device's tag: a name for the device
+// that changes when the device does (a logout, a forget), so that the
+// worker knows to drop what it holds of the one before. The head of the
+// device's chain is not in it: the worker follows the chain from what it
+// sent, and an answer holds nothing but what the device sent and had (see
+// Store.Sync). It refuses to send a snapshot the browser's module cannot
+// take, which only a customer who passed the store's limits before they
+// were lowered can have (New refuses limits that allow one).
+func (h *Handler) answer(c *call, res memory.SyncResult, session bool) error {
 	snap := wire.AppendSnapshot(nil, &res.Snapshot)
 	if !wire.SnapshotFits(&res.Snapshot, len(snap)) {
 		return &problem{status: http.StatusInternalServerError, code: "too_large",
@@ -31,9 +34,14 @@ func (h *Handler) answer(c *call, res memory.SyncResult, withCSRF bool) error {
 	}
 	out := &wire.Writer{B: make([]byte, 0, len(snap)+128)}
 	out.BeginObject()
-	if withCSRF {
+	if session {
 		out.Str("csrf", h.csrfToken(c.device))
 		out.Str("device", h.deviceTag(c.device))
+		out.Key("limits")
+		out.BeginObject()
+		out.IntMember("changes", maxChanges)
+		out.IntMember("body", h.opts.MaxBody)
+		out.EndObject()
 	}
 	out.Key("snapshot")
 	out.Raw(snap)
@@ -50,7 +58,7 @@ func (h *Handler) deviceTag(device string) string {
 
 // current returns what the store holds for the device, which may be nothing.
 func (h *Handler) current(ctx context.Context, device string) (memory.SyncResult, error) {
-	res, err := h.store.Sync(ctx, h.deviceID(device), nil)
+	res, err := h.store.Sync(ctx, h.deviceID(device), memory.SyncBase{}, nil)
 	if errors.Is(err, memory.ErrNotFound) {
 		return memory.SyncResult{}, nil
 	}
@@ -71,9 +79,14 @@ func (h *Handler) session(c *call) error {
 	return h.answer(c, res, true)
 }
 
-// sync applies the device's changes: {"changes":[…]}.
+// sync applies the device's changes, numbered after the base of the last
+// answer: {"base":{"applied":N,"head":"…"},"changes":[…]}.
 func (h *Handler) sync(c *call) error {
 	v, err := wire.Parse(c.body)
+	if err != nil {
+		return err
+	}
+	base, err := wire.DecodeSyncBase(v.Get("base"))
 	if err != nil {
 		return err
 	}
@@ -101,7 +114,7 @@ func (h *Handler) sync(c *call) error {
 		defer waitUntil(ctx, floor)
 	}
 	dev := h.deviceID(c.device)
-	res, err := h.store.Sync(ctx, dev, changes)
+	res, err := h.store.Sync(ctx, dev, base, changes)
 	if errors.Is(err, memory.ErrNotFound) && len(changes) > 0 {
 		if err := h.newCustomer(c); err != nil {
 			return err
@@ -109,7 +122,7 @@ func (h *Handler) sync(c *call) error {
 		if _, err := h.store.Recognize(ctx, dev); err != nil {
 			return err
 		}
-		res, err = h.store.Sync(ctx, dev, changes)
+		res, err = h.store.Sync(ctx, dev, base, changes)
 	} else if errors.Is(err, memory.ErrNotFound) {
 		res, err = memory.SyncResult{}, nil
 	}

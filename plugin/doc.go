@@ -17,6 +17,32 @@
 // my details"; an element marked data-herken-widget becomes the help
 // widget. See herken.js for its JavaScript API.
 //
+// # Sync
+//
+// The page's worker keeps the visitor's memory in IndexedDB, shared by every
+// tab of the origin, and sends the changes made in any of them to POST
+// /sync: {"base":{"applied":N,"head":"…"},"changes":[…]}. Changes are
+// numbered per device after the base, the store's answer they follow (see
+// memory.Store.Sync): the store applies them on that base, knows a batch
+// sent again after a lost answer, and refuses with 409 "conflict" changes
+// numbered on a base it has moved past, such as another tab's; the answer's
+// "applied" and "head" are its base, after which the worker renumbers its
+// changes and sends them again. An acknowledged change is never dropped in
+// favour of another numbered alike.
+//
+// Tabs take turns through Web Locks: changing the saved memory (each tab
+// reloads it first, so that every change goes into one queue, numbered
+// once) and syncing (one tab at a time). The worker sends the queue in
+// batches that fit the limits the session answer gives ("limits":
+// {"changes":200,"body":65536}), measured as it builds them, and recovers
+// from every answer: 409 renumbers; 413 and 422 "too_many" halve the batch;
+// 422 naming a change drops that change (the server will never take it);
+// 429 waits for Retry-After; 403 "csrf" starts a new session; an error of
+// the server or the network keeps the queue and tries again later, waiting
+// longer each time (up to 30 seconds) and at once when the browser is back
+// online. A change too large for any sync (only where Options.MaxBody is
+// set below 32 KiB) is dropped, and the page hears of it (herken:dropped).
+//
 // # Security
 //
 // The device gets a token in an HttpOnly, SameSite=Lax cookie: 32 random

@@ -58,6 +58,9 @@ func FuzzSyncRequest(f *testing.F) {
 		`{"changes":[{"seq":1,"kind":"fact.remembered","fact":{"key":"k","value":"\u00e9\ud83d\ude00"}}],"extra":[1,{"a":null}]}`,
 		strings.Repeat("[", 64),
 		`{"changes":[{"seq":18446744073709551615,"kind":"x"}]}`,
+		`{"base":{"applied":1,"head":"AAAAAAAAAAAAAAAAAAAAAA"},"changes":[{"seq":2,"kind":"preference.set","key":"language","value":"de"}]}`,
+		`{"base":{"applied":18446744073709551614},"changes":[{"seq":18446744073709551615,"kind":"profile.named","name":"x"}]}`,
+		`{"base":{"head":7},"changes":[]}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -40,7 +40,9 @@ type Options struct {
 	// prefix, even without TLS at this server (behind a TLS proxy); with
 	// TLS it is always so.
 	SecureCookie bool
-	// MaxBody bounds a request body; default 64 KiB.
+	// MaxBody bounds a request body; default 64 KiB. A sync of one change
+	// needs at most 32 KiB (a 4 KiB fact, every character escaped): below
+	// that, the largest changes cannot be sent, and the worker drops them.
 	MaxBody int64
 	// Rate and Burst bound each device's requests; default 5 per second
 	// with bursts of 20. Only devices whose tokens this handler signed

@@ -15,6 +15,10 @@ type problem struct {
 	code   string // a short name, such as "rate_limited"
 	detail string
 	change uint64 // the refused change of a sync, if any
+	// base is, for a sync that conflicted, the store's base for the
+	// device: its own changes' Seq and head, which the device renumbers
+	// its pending changes after.
+	base *memory.SyncBase
 }
 
 func (p *problem) Error() string { return p.code + ": " + p.detail }
@@ -29,6 +33,10 @@ func writeProblem(w http.ResponseWriter, p *problem) {
 	out.Str("code", p.code)
 	if p.change != 0 {
 		out.UintMember("change", p.change)
+	}
+	if p.base != nil {
+		out.UintMember("applied", p.base.Applied)
+		out.StrOmit("head", p.base.Head)
 	}
 	out.EndObject()
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -48,6 +56,11 @@ func problemOf(err error) *problem {
 	change := uint64(0)
 	if errors.As(err, &ce) {
 		change = ce.Seq
+	}
+	var conflict *memory.ConflictError
+	if errors.As(err, &conflict) {
+		return &problem{status: http.StatusConflict, code: "conflict", base: &conflict.Base,
+			detail: "the store has applied other changes from this device since the base given: number the changes after applied and send them again"}
 	}
 	switch {
 	case errors.Is(err, memory.ErrInvalidIdentifier), errors.Is(err, memory.ErrInvalidInput):

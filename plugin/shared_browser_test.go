@@ -2,6 +2,7 @@ package plugin_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/herken/herken/memory"
 	"github.com/herken/herken/plugin"
+	"github.com/herken/herken/plugin/wire"
 )
 
 // signIn identifies b as account, as the shop's login does.
@@ -25,10 +27,46 @@ func (b *browser) signIn(account string) syncAnswer {
 	return res
 }
 
-func (b *browser) remember(seq int, key, value string) {
+// sendOnStoreBase syncs changes as a worker that lost track of its base:
+// on the zero base, and after a conflict once more, renumbered after the
+// store's base. It returns the last answer.
+func (b *browser) sendOnStoreBase(changes ...memory.Event) (int, []byte) {
 	b.e.t.Helper()
-	b.post("sync", fmt.Sprintf(`{"changes":[{"seq":%d,"kind":"fact.remembered","fact":{"key":%q,"value":%q,"purpose":"service","channel":"web"}}]}`,
-		seq, key, value), nil, http.StatusOK)
+	status, body := rawPost(b.e.t, b, "sync", []byte(`{"changes":`+string(wire.AppendChanges(nil, changes))+`}`))
+	if status != http.StatusConflict {
+		return status, body
+	}
+	var base memory.SyncBase
+	require.NoError(b.e.t, json.Unmarshal(body, &base))
+	for i := range changes {
+		changes[i].Seq = base.Applied + 1 + uint64(i)
+	}
+	based, _ := json.Marshal(base)
+	return rawPost(b.e.t, b, "sync", []byte(`{"base":`+string(based)+`,"changes":`+string(wire.AppendChanges(nil, changes))+`}`))
+}
+
+// send is sendOnStoreBase that wants status, and decodes the answer into out.
+func (b *browser) send(out any, status int, changes ...memory.Event) {
+	b.e.t.Helper()
+	got, body := b.sendOnStoreBase(changes...)
+	require.Equal(b.e.t, status, got, "%s", body)
+	if out != nil {
+		require.NoError(b.e.t, json.Unmarshal(body, out), "%s", body)
+	}
+}
+
+func fact(key, value string, at time.Time) memory.Event {
+	return memory.Event{Seq: 1, Kind: memory.EventFactRemembered, Fact: &memory.Fact{Key: key, Value: value,
+		Purpose: memory.PurposeService, Channel: memory.ChannelWeb, At: at}}
+}
+
+func claim(addr string) memory.Event {
+	return memory.Event{Seq: 1, Kind: memory.EventIdentifierLinked, Identifier: &memory.Identifier{Kind: memory.KindEmail, Value: addr}}
+}
+
+func (b *browser) remember(key, value string) {
+	b.e.t.Helper()
+	b.send(nil, http.StatusOK, fact(key, value, time.Time{}))
 }
 
 func (b *browser) logout() {
@@ -57,10 +95,10 @@ func TestSharedBrowserKeepsAccountsApart(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, plugin.Options{Rate: rate.Inf})
 	b := e.browser()
-	b.remember(1, "cart.size", "L") // anonymous, before anyone signs in
+	b.remember("cart.size", "L") // anonymous, before anyone signs in
 	a := b.signIn("alice")
 	require.Equal(t, "L", facts(a.Snapshot)["cart.size"], "the anonymous memory follows alice")
-	b.remember(2, "shipping.street", "Alice Street 1")
+	b.remember("shipping.street", "Alice Street 1")
 	b.logout()
 
 	// After the logout, the browser reaches nothing of alice.
@@ -103,7 +141,7 @@ func TestKioskWithoutLogout(t *testing.T) {
 	e := newEnv(t, plugin.Options{Rate: rate.Inf})
 	b := e.browser()
 	b.signIn("alice")
-	b.remember(1, "shipping.street", "Alice Street 1")
+	b.remember("shipping.street", "Alice Street 1")
 	bob := b.signIn("bob")
 	require.Empty(t, facts(bob.Snapshot))
 	var s syncAnswer
@@ -127,7 +165,7 @@ func TestLogoutFromTheShopsServer(t *testing.T) {
 	e := newEnv(t, plugin.Options{Rate: rate.Inf})
 	b := e.browser()
 	b.signIn("alice")
-	b.remember(1, "shipping.street", "Alice Street 1")
+	b.remember("shipping.street", "Alice Street 1")
 	before := cookie(t, b)
 
 	rec := &cookieRecorder{header: http.Header{}}
@@ -165,20 +203,15 @@ func TestClaimAtTheLimitAnswersTheSame(t *testing.T) {
 	limit := memory.DefaultLimits().Identifiers
 	answer := func(addr string) (int, string) {
 		b := e.browser()
-		var changes []string
+		var changes []memory.Event
 		for i := range limit - 1 { // the device is one
-			changes = append(changes, fmt.Sprintf(`{"seq":%d,"kind":"identifier.linked","identifier":{"kind":"email","value":"f%d@example.com"}}`, i+1, i))
+			c := claim(fmt.Sprintf("f%d@example.com", i))
+			c.Seq = uint64(i + 1)
+			changes = append(changes, c)
 		}
-		b.post("sync", `{"changes":[`+strings.Join(changes, ",")+`]}`, nil, http.StatusOK)
-		req, _ := http.NewRequest("POST", e.srv.URL+"/sync", strings.NewReader(
-			fmt.Sprintf(`{"changes":[{"seq":%d,"kind":"identifier.linked","identifier":{"kind":"email","value":%q}}]}`, limit, addr)))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Herken-CSRF", b.csrf)
-		resp, err := b.c.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		b.send(nil, http.StatusOK, changes...)
+		status, body := b.sendOnStoreBase(claim(addr))
+		return status, string(body)
 	}
 	for range 5 {
 		hs, hb := answer("held@example.com")
@@ -195,15 +228,23 @@ func TestClaimFloorHoldsTheWholeAnswer(t *testing.T) {
 	const floor = 30 * time.Millisecond
 	e := newEnv(t, plugin.Options{Rate: rate.Inf, ClaimFloor: floor})
 	b := e.browser()
-	var changes []string
+	var changes []memory.Event
 	for i := range 40 {
-		changes = append(changes, fmt.Sprintf(`{"seq":%d,"kind":"fact.remembered","fact":{"key":"note.n%d","value":%q,"purpose":"service","channel":"web"}}`,
-			i+1, i, strings.Repeat("x", 1000)))
+		c := fact(fmt.Sprintf("note.n%d", i), strings.Repeat("x", 1000), time.Time{})
+		c.Seq = uint64(i + 1)
+		changes = append(changes, c)
 	}
-	b.post("sync", `{"changes":[`+strings.Join(changes, ",")+`]}`, nil, http.StatusOK)
+	b.send(nil, http.StatusOK, changes...)
 	for i := range 5 {
+		// The store's base, from a conflict, for a sync that applies.
+		status, body := rawPost(t, b, "sync", []byte(`{"changes":[{"seq":1,"kind":"profile.named","name":"x"}]}`))
+		require.Equal(t, http.StatusConflict, status, "%s", body)
+		var base memory.SyncBase
+		require.NoError(t, json.Unmarshal(body, &base))
+		based, _ := json.Marshal(base)
 		req, _ := http.NewRequest("POST", e.srv.URL+"/sync", strings.NewReader(
-			fmt.Sprintf(`{"changes":[{"seq":%d,"kind":"identifier.linked","identifier":{"kind":"email","value":"probe%d@example.com"}}]}`, 41+i, i)))
+			fmt.Sprintf(`{"base":%s,"changes":[{"seq":%d,"kind":"identifier.linked","identifier":{"kind":"email","value":"probe%d@example.com"}}]}`,
+				based, base.Applied+1, i)))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Herken-CSRF", b.csrf)
 		start := time.Now()
@@ -222,11 +263,13 @@ func TestClaimFloorHoldsTheWholeAnswer(t *testing.T) {
 func TestFutureConsentFromABrowserIsRefused(t *testing.T) {
 	e := newEnv(t, plugin.Options{Rate: rate.Inf})
 	b := e.browser()
-	b.remember(1, "k", "v")
+	b.remember("k", "v")
 	var p struct{ Code string }
-	b.post("sync", `{"changes":[{"seq":2,"kind":"consent.recorded","consent":{"purpose":"marketing","channel":"email","granted":true,"at":"9999-01-01T00:00:00Z","source":"widget"}}]}`, &p, http.StatusUnprocessableEntity)
+	far := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.send(&p, http.StatusUnprocessableEntity, memory.Event{Seq: 1, Kind: memory.EventConsentRecorded, Consent: &memory.Consent{
+		Purpose: memory.PurposeMarketing, Channel: memory.ChannelEmail, Granted: true, At: far, Source: "widget"}})
 	require.Equal(t, "invalid", p.Code)
-	b.post("sync", `{"changes":[{"seq":2,"kind":"fact.remembered","fact":{"key":"k","value":"w","purpose":"service","channel":"web","at":"9999-01-01T00:00:00Z"}}]}`, &p, http.StatusUnprocessableEntity)
+	b.send(&p, http.StatusUnprocessableEntity, fact("k", "w", far))
 	var s syncAnswer
 	b.post("sync", `{"changes":[]}`, &s, http.StatusOK)
 	require.Empty(t, s.Snapshot.Consents)

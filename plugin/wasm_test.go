@@ -108,11 +108,14 @@ func TestWasmAnswersAsTheNativePackage(t *testing.T) {
 	require.NoError(t, err)
 	pending, err = wire.DecodeChanges(v)
 	require.NoError(t, err)
-	synced, err := s.Sync(ctx, dev, pending)
+	same("synced", call(t, in, "synced", nil), wire.AppendSyncBase(nil, native.Synced()))
+	synced, err := s.Sync(ctx, dev, native.Synced(), pending)
 	require.NoError(t, err)
 	native.ApplySnapshot(synced.Snapshot, synced.Applied)
 	answer := `{"snapshot":` + string(wire.AppendSnapshot(nil, &synced.Snapshot)) + `,"applied":` + jsonNumber(synced.Applied) + `}`
 	call(t, in, "apply", answer)
+	// The module followed the store's chain over what it sent, as JSON.
+	same("synced after sync", call(t, in, "synced", nil), wire.AppendSyncBase(nil, synced.SyncBase))
 	same("brief after sync", call(t, in, "brief", nil), brief())
 	same("personalization brief", call(t, in, "brief", `{"purpose":"personalization"}`), func() []byte {
 		b := native.Brief(memory.BriefQuery{Purpose: memory.PurposePersonalization})
@@ -129,6 +132,37 @@ func TestWasmAnswersAsTheNativePackage(t *testing.T) {
 	call(t, again, "configure", map[string]string{"now": now.Format(time.RFC3339Nano)})
 	call(t, again, "load", []byte(state))
 	same("brief after load", call(t, again, "brief", nil), brief())
+
+	// Another copy of the memory syncs first: the store refuses this one's
+	// base, and the module renumbers its changes after the store's.
+	_, err = native.RecordContact(memory.Contact{Channel: memory.ChannelChat, Summary: "from this tab"})
+	require.NoError(t, err)
+	call(t, in, "contact", map[string]any{"contact": memory.Contact{Channel: memory.ChannelChat, Summary: "from this tab"}})
+	other := memory.NewLocal(clock, "")
+	require.NoError(t, other.Restore(st))
+	_, err = other.RecordContact(memory.Contact{Channel: memory.ChannelChat, Summary: "from another tab"})
+	require.NoError(t, err)
+	_, err = s.Sync(ctx, dev, other.Synced(), other.Pending())
+	require.NoError(t, err)
+	_, err = s.Sync(ctx, dev, native.Synced(), native.Pending())
+	var conflict *memory.ConflictError
+	require.ErrorAs(t, err, &conflict)
+	require.NoError(t, native.Renumber(conflict.Base))
+	call(t, in, "renumber", wire.AppendSyncBase(nil, conflict.Base))
+	same("pending after renumber", call(t, in, "pending", nil), wire.AppendChanges(nil, native.Pending()))
+	same("synced after renumber", call(t, in, "synced", nil), wire.AppendSyncBase(nil, conflict.Base))
+	synced, err = s.Sync(ctx, dev, native.Synced(), native.Pending())
+	require.NoError(t, err, "renumbered, the change is applied")
+
+	// A change the server refused is dropped; a session's answer keeps the base.
+	last := native.Pending()[0].Seq
+	require.NoError(t, native.Drop(last))
+	call(t, in, "drop", map[string]uint64{"seq": last})
+	same("pending after drop", call(t, in, "pending", nil), wire.AppendChanges(nil, native.Pending()))
+	native.ApplySnapshot(synced.Snapshot, 0)
+	call(t, in, "apply", `{"snapshot":`+string(wire.AppendSnapshot(nil, &synced.Snapshot))+`}`)
+	same("synced after a session", call(t, in, "synced", nil), wire.AppendSyncBase(nil, conflict.Base))
+	same("snapshot after a session", call(t, in, "snapshot", nil), snapshot())
 }
 
 func mustLookup(t *testing.T, s *memory.Store, id memory.Identifier) memory.CustomerID {
@@ -159,6 +193,12 @@ func TestWasmRefusesBadInputWithoutTrapping(t *testing.T) {
 		{"load", `{"pending":[{"seq":1,"kind":"signal.recorded"}]}`, "invalid_input"},
 		{"brief", `{"purpose":"spam"}`, "invalid_input"},
 		{"apply", `{"snapshot":{"name":7}}`, "bad_request"},
+		{"apply", `{"snapshot":{},"applied":"1"}`, "bad_request"},
+		{"renumber", `{"applied":1,"head":"forged"}`, "invalid_input"},
+		{"renumber", `{"applied":18446744073709551615}`, "invalid_input"},
+		{"renumber", `{"applied":-1}`, "bad_request"},
+		{"drop", `{"seq":12345}`, "not_found"},
+		{"load", `{"synced":{"applied":5},"pending":[{"seq":3,"kind":"profile.named","name":"x"}]}`, "invalid_input"},
 		{"configure", `{"now":"yesterday"}`, "invalid_input"},
 		{"prefill", strings.Repeat("[", 100), "bad_json"},
 	} {
@@ -188,11 +228,13 @@ func TestWasmRefusesBadInputWithoutTrapping(t *testing.T) {
 }
 
 func FuzzWasmABI(f *testing.F) {
-	names := []string{"load", "recognize", "brief", "prefill", "remember", "forget_fact", "consent", "open_issue", "contact", "apply", "configure"}
+	names := []string{"load", "recognize", "brief", "prefill", "remember", "forget_fact", "consent", "open_issue", "contact", "apply", "configure", "renumber", "drop"}
 	f.Add(uint8(0), []byte(`{"base":{},"pending":[]}`))
 	f.Add(uint8(4), []byte(`{"facts":[{"key":"a","value":"b"}]}`))
 	f.Add(uint8(9), []byte(`{"snapshot":{"facts":[{"key":"a","value":"b","at":"2026-01-01T00:00:00Z"}]},"applied":3}`))
 	f.Add(uint8(8), []byte(`{"contact":{"channel":"chat"}}`))
+	f.Add(uint8(11), []byte(`{"applied":3,"head":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`))
+	f.Add(uint8(12), []byte(`{"seq":1}`))
 	rt, err := wasmhost.NewRuntime(context.Background(), plugin.Module, wasmCache)
 	require.NoError(f, err)
 	in, err := rt.Instance(context.Background())

@@ -185,7 +185,8 @@ func herkenPending(p, n uint32) uint64 {
 }
 
 // herken_apply takes the server's answer to a sync.
-// {"snapshot":{…},"applied":7}
+// {"snapshot":{…},"applied":7}; without "applied" (a session's answer) the
+// pending changes stay as they are.
 //
 //go:wasmexport herken_apply
 func herkenApply(p, n uint32) uint64 {
@@ -200,6 +201,43 @@ func herkenApply(p, n uint32) uint64 {
 		}
 		local.ApplySnapshot(snap, applied)
 		return okNull, nil
+	})
+}
+
+// herken_synced returns the base the pending changes are numbered after,
+// to send with them. → {"applied":7,"head":"…"}
+//
+//go:wasmexport herken_synced
+func herkenSynced(p, n uint32) uint64 {
+	return call(p, n, func(*wire.Value) ([]byte, *callError) {
+		return wire.AppendSyncBase(nil, local.Synced()), nil
+	})
+}
+
+// herken_renumber numbers the pending changes after the server's base, from
+// its answer to a sync that conflicted. {"applied":9,"head":"…"}
+//
+//go:wasmexport herken_renumber
+func herkenRenumber(p, n uint32) uint64 {
+	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+		base, err := wire.DecodeSyncBase(req)
+		if err != nil {
+			return nil, fromErr(err)
+		}
+		return okNull, fromErr(local.Renumber(base))
+	})
+}
+
+// herken_drop drops the pending change the server refused. {"seq":8}
+//
+//go:wasmexport herken_drop
+func herkenDrop(p, n uint32) uint64 {
+	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+		seq, err := wire.Uint(req, "seq")
+		if err != nil {
+			return nil, fromErr(err)
+		}
+		return okNull, fromErr(local.Drop(seq))
 	})
 }
 

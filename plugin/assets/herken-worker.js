@@ -1,8 +1,11 @@
 // herken worker: runs the wasm module off the page's main thread, keeps the
-// visitor's memory in IndexedDB, and syncs it with the server.
+// visitor's memory in IndexedDB, and syncs it with the server. Every tab of
+// the origin runs one; they share the saved memory and take turns through
+// Web Locks (plugin/doc.go, "Sync", says how and why).
 "use strict";
 const VERSION = "__HERKEN_WASM_VERSION__";
-let base = "", x = null, mem = null, csrf = "", syncing = null;
+let base = "", x = null, mem = null, csrf = "";
+let limits = { changes: 200, body: 64 << 10 }; // the sync API's, from the session
 
 // WASI preview 1: the few calls Go's wasip1 runtime makes. No files, no
 // arguments, no environment; the clock and random numbers of the browser.
@@ -59,8 +62,9 @@ const wasi = {
   fd_prestat_dir_name: () => E_BADF,
 };
 
-// call runs herken_<name> with a JSON request and returns its answer.
-function call(name, req) {
+// call runs herken_<name> with a JSON request and returns its answer; with
+// raw, the answer's JSON text.
+function call(name, req, raw) {
   let p = 0, n = 0;
   if (req !== undefined) {
     const b = new TextEncoder().encode(typeof req === "string" ? req : JSON.stringify(req));
@@ -73,70 +77,225 @@ function call(name, req) {
   const op = Number(r >> 32n), on = Number(r & 0xffffffffn);
   const text = new TextDecoder().decode(new Uint8Array(mem.buffer, op, on));
   x.herken_free(op);
+  if (raw && text.startsWith('{"ok":')) return text.slice(6, -1);
   const res = JSON.parse(text);
   if (res.error) { const e = new Error(res.error.message); e.code = res.error.code; throw e; }
   return res.ok;
 }
 
-// IndexedDB: one record, the module's saved state.
+// locked runs fn holding the origin-wide Web Lock name, so that one tab
+// syncs at a time; where the browser has none (outside secure contexts),
+// it runs fn as it is: the checks in push keep concurrent syncs right.
+function locked(name, fn) {
+  return self.navigator && navigator.locks ? navigator.locks.request("herken:" + name, fn) : fn();
+}
+
+// The saved memory, in IndexedDB: "local" holds the module's state, "rev"
+// a random mark written with it, by which a worker knows whether the state
+// its module holds is still the saved one.
+let dbp = null, noDB = false;
+let rev = null, held = false; // the mark of the state the module holds; whether it holds a saved one
+let resets = 0; // times the saved memory was found erased (forgotten in some tab)
 function db() {
+  if (!dbp) {
+    dbp = new Promise((ok, fail) => {
+      const r = indexedDB.open("herken", 1);
+      r.onupgradeneeded = () => r.result.createObjectStore("state");
+      r.onsuccess = () => {
+        const d = r.result;
+        d.onversionchange = () => { d.close(); dbp = null; };
+        d.onclose = () => { dbp = null; };
+        ok(d);
+      };
+      r.onerror = () => { dbp = null; fail(r.error); };
+    });
+  }
+  return dbp;
+}
+const mark = () => Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => n.toString(36)).join("");
+
+// withState runs fn on the saved memory, in one IndexedDB transaction:
+// the module first takes the saved state if another tab changed it, and,
+// with write, what fn changed is saved in the same transaction (with
+// "erase", the saved state is deleted instead). IndexedDB runs read-write
+// transactions on one store one at a time, across tabs, so every tab's
+// change goes into the one saved queue, numbered once. When fn answers
+// unchanged, nothing is saved, and withState answers false.
+const unchanged = Symbol("unchanged");
+async function withState(fn, write = true) {
+  let d = null;
+  if (!noDB) {
+    try { d = await db(); } catch (e) { noDB = true; } // no storage: the memory lives in this worker only
+  }
+  if (!d) { const out = fn(); return out === unchanged ? false : out; }
   return new Promise((ok, fail) => {
-    const r = indexedDB.open("herken", 1);
-    r.onupgradeneeded = () => r.result.createObjectStore("state");
-    r.onsuccess = () => ok(r.result);
-    r.onerror = () => fail(r.error);
+    const t = d.transaction("state", write ? "readwrite" : "readonly"), s = t.objectStore("state");
+    let out, err, saved = null;
+    const run = () => {
+      try { out = fn(); } catch (e) { err = e; return; } // an error changes nothing: nothing to save
+      if (out === unchanged) { out = false; return; }
+      if (write === "erase") {
+        s.delete("local");
+        s.delete("rev");
+      } else if (write) {
+        saved = mark();
+        s.put(call("save", undefined, true), "local");
+        s.put(saved, "rev");
+      }
+    };
+    const r = s.get("rev");
+    r.onsuccess = () => {
+      const now = r.result === undefined ? null : r.result;
+      if (now !== null && now === rev) return run();
+      const l = s.get("local");
+      l.onsuccess = () => {
+        if (l.result === undefined) {
+          if (held) { call("configure", {}); held = false; resets++; } // forgotten in another tab
+        } else {
+          try { call("load", l.result); } catch (e) { call("configure", {}); } // a state this version cannot read: start over
+          held = true;
+        }
+        rev = now;
+        run();
+      };
+    };
+    t.oncomplete = () => {
+      if (saved) { rev = saved; held = true; }
+      if (write === "erase") { rev = null; held = false; }
+      err ? fail(err) : ok(out);
+    };
+    t.onerror = () => fail(err || t.error);
+    t.onabort = () => fail(err || t.error || new Error("herken: storage failed"));
   });
 }
-async function idb(mode, fn) {
-  const d = await db();
-  return new Promise((ok, fail) => {
-    const t = d.transaction("state", mode), req = fn(t.objectStore("state"));
-    t.oncomplete = () => { d.close(); ok(req.result); };
-    t.onerror = () => { d.close(); fail(t.error); };
-  });
-}
-const persist = () => idb("readwrite", (s) => s.put(JSON.stringify(call("save")), "local")).catch(() => {});
+const read = (name, req) => withState(() => call(name, req), false);
 
 async function api(path, body) {
+  if (!csrf && path !== "session") await session();
   const r = await fetch(base + path, {
     method: "POST", credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-Herken-CSRF": csrf },
     body: JSON.stringify(body || {}),
+    signal: AbortSignal.timeout ? AbortSignal.timeout(30000) : undefined,
   });
   const res = await r.json().catch(() => ({}));
-  if (!r.ok) { const e = new Error(res.detail || r.statusText); e.status = r.status; e.change = res.change; throw e; }
+  if (!r.ok) {
+    const e = new Error(res.detail || r.statusText);
+    Object.assign(e, { status: r.status, problem: res, change: res.change, retryAfter: Number(r.headers.get("Retry-After")) });
+    if (e.status === 403 && res.code === "csrf") csrf = ""; // the next call starts a new session
+    throw e;
+  }
   return res;
 }
 
-// sync sends pending changes and applies the server's answer. A change the
-// server refuses is dropped, and the rest sent again.
+async function session() {
+  const res = await api("session");
+  csrf = res.csrf;
+  if (res.limits) limits = { changes: res.limits.changes || limits.changes, body: res.limits.body || limits.body };
+  await withState(() => call("apply", { snapshot: res.snapshot })); // the pending changes keep their base
+}
+
+// sync sends the pending changes of every tab, in batches, until none is
+// left, and resolves to whether the server has them all. A failure keeps
+// them and tries again later; a call while a sync runs runs it once more.
+let syncing = null, again = false, timer = 0, fails = 0;
 function sync() {
-  if (syncing) return syncing;
+  if (syncing) { again = true; return syncing; }
+  clearTimeout(timer);
+  timer = 0;
   syncing = (async () => {
-    for (let tries = 0; tries < 5; tries++) {
-      const pending = call("pending");
-      try {
-        const res = await api("sync", { changes: pending });
-        call("apply", { snapshot: res.snapshot, applied: res.applied });
-        await persist();
-        post({ event: "synced" });
-        return true;
-      } catch (e) {
-        if (e.status === 422 && e.change) {
-          const before = pending.filter((c) => c.seq < e.change);
-          if (before.length) {
-            const res = await api("sync", { changes: before });
-            call("apply", { snapshot: res.snapshot, applied: res.applied });
-          }
-          call("apply", { snapshot: call("save").base, applied: e.change });
-          continue;
-        }
-        return false; // offline or refused: try again later
-      }
-    }
-    return false;
+    let ok;
+    do {
+      again = false;
+      ok = await locked("sync", push).catch(() => later());
+    } while (again && ok);
+    return ok;
   })().finally(() => { syncing = null; });
   return syncing;
+}
+// soon syncs after a change, unless a retry is due already: it takes the
+// change along.
+const soon = () => { if (!timer) sync(); };
+
+// later schedules the next try, waiting longer after each failure (1 s,
+// doubling, up to 30 s), and answers false.
+function later() {
+  fails = Math.min(fails + 1, 6);
+  const ms = Math.min(30000, 1000 * 2 ** (fails - 1)) * (0.5 + Math.random() / 2);
+  clearTimeout(timer);
+  timer = setTimeout(() => { timer = 0; sync(); }, ms);
+  return false;
+}
+const wait = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+// fit takes the longest run of pending changes, from the first, that one
+// sync holds: at most most changes, its body at most the server's limit,
+// measured as it will be sent.
+function fit(from, pending, most) {
+  const enc = new TextEncoder();
+  let size = enc.encode(JSON.stringify({ base: from, changes: [] })).length;
+  const batch = [];
+  for (const c of pending) {
+    const n = enc.encode(JSON.stringify(c)).length + (batch.length ? 1 : 0);
+    if (batch.length >= most || size + n > limits.body) break;
+    size += n;
+    batch.push(c);
+  }
+  return batch;
+}
+
+// onBase runs fn on the saved memory if its changes are still numbered on
+// base, as when a batch was taken from it: an answer about that batch means
+// nothing once another tab has applied an answer or renumbered, or the
+// memory was forgotten.
+const same = (a, b) => a.applied === b.applied && (a.head || "") === (b.head || "");
+const onBase = (base, gen, fn) => withState(() => (resets === gen && same(call("synced"), base) ? fn() : unchanged));
+
+// drop drops a change the server will never take, and tells the page.
+async function drop(base, gen, seq, reason) {
+  const done = await onBase(base, gen, () => { try { call("drop", { seq }); return true; } catch (e) { return unchanged; } });
+  if (done) post({ event: "dropped", detail: { seq, reason } });
+}
+
+// push runs with the sync lock held: batch after batch, it sends what is
+// pending, and recovers from every answer the server gives.
+async function push() {
+  let most = limits.changes;
+  for (let round = 0; round < 256; round++) {
+    const gen = resets;
+    const { from, pending } = await withState(() => ({ from: call("synced"), pending: call("pending") }), false);
+    if (!pending.length) { fails = 0; return true; }
+    const batch = fit(from, pending, most);
+    if (!batch.length) { await drop(from, gen, pending[0].seq, "too_large"); continue; } // fits in no sync
+    let res;
+    try {
+      res = await api("sync", { base: from, changes: batch });
+    } catch (e) {
+      const p = e.problem || {};
+      if (e.status === 409 && p.code === "conflict") {
+        // Another copy of this memory synced first: number the changes
+        // after the server's, and send them again.
+        await onBase(from, gen, () => call("renumber", { applied: p.applied, head: p.head }));
+      } else if (e.status === 413 || e.status === 400 || e.status === 422 && p.code === "too_many") {
+        if (batch.length > 1) most = Math.max(1, batch.length >> 1);
+        else await drop(from, gen, batch[0].seq, e.status === 400 ? "bad_json" : "too_large");
+      } else if (e.status === 422 && e.change) {
+        await drop(from, gen, e.change, p.code); // refused: the others go on
+      } else if (e.status === 422) {
+        // The base itself was refused: send on none, and the server's
+        // conflict answer gives its own.
+        await onBase(from, gen, () => call("renumber", { applied: 0 }));
+      } else if (e.status === 429) {
+        await wait(Math.min(60, e.retryAfter > 0 ? e.retryAfter : 1) * 1000);
+      } else if (!(e.status === 403 && p.code === "csrf")) {
+        return later(); // offline, or the server failed: keep the changes
+      }
+      continue;
+    }
+    await onBase(from, gen, () => call("apply", { snapshot: res.snapshot, applied: res.applied }));
+    post({ event: "synced" });
+  }
+  return later();
 }
 
 // start runs once a worker: the module's _initialize traps when run twice,
@@ -157,38 +316,36 @@ async function begin(msg) {
   }
   x = inst.exports; mem = x.memory;
   x._initialize();
-  const saved = await idb("readonly", (s) => s.get("local")).catch(() => null);
-  if (saved) { try { call("load", saved); } catch (e) { /* a state this version cannot read: start over */ } }
+  await withState(() => {}, false); // the saved memory
   try {
-    const res = await api("session");
-    csrf = res.csrf;
-    call("apply", { snapshot: res.snapshot, applied: res.applied });
+    await session();
     if (msg.identity) await identify(msg.identity);
-    if (call("pending").length) await sync();
-    await persist();
   } catch (e) { /* offline: the local memory serves until the next sync */ }
+  sync(); // in the background: the page need not wait for it
 }
 
 async function identify(token) {
   const res = await api("identify", { token });
-  call("apply", { snapshot: res.snapshot, applied: res.applied });
-  await persist();
-  return call("brief");
+  await withState(() => call("apply", { snapshot: res.snapshot }));
+  return read("brief");
 }
 
-// changed runs a local change, persists it, and syncs in the background.
+// changed runs a local change on the saved memory, and syncs soon.
 async function changed(name, req) {
-  const out = call(name, req);
-  await persist();
-  sync();
+  const out = await withState(() => call(name, req));
+  soon();
   return out;
 }
 
+// now syncs at once, as the page asks or the browser is back online: the
+// retries after it start again from the shortest wait.
+const now = () => { fails = 0; return sync(); };
+
 const ops = {
-  start, identify, sync,
-  brief: (a) => call("brief", a || {}),
-  prefill: (a) => call("prefill", { fields: a }),
-  snapshot: () => call("snapshot"),
+  start, identify, sync: now,
+  brief: (a) => read("brief", a || {}),
+  prefill: (a) => read("prefill", { fields: a }),
+  snapshot: () => read("snapshot"),
   recognize: (a) => changed("recognize", { identifiers: a }),
   remember: (a) => changed("remember", { facts: a }),
   consent: (a) => changed("consent", { consent: a }),
@@ -198,8 +355,7 @@ const ops = {
   forget: async () => {
     const res = await api("forget");
     csrf = res.csrf;
-    call("configure", {});
-    await idb("readwrite", (s) => s.delete("local"));
+    await withState(() => { call("configure", {}); resets++; }, "erase");
     return true;
   },
   draft: (name) => fetch(base + "drafts/" + encodeURIComponent(name), { credentials: "same-origin", headers: { "X-Herken-CSRF": csrf } }).then((r) => (r.ok ? r.json() : null)),
@@ -214,4 +370,4 @@ self.onmessage = async (ev) => {
     post({ id, ok: await ops[op](arg) });
   } catch (e) { post({ id, error: e.message, code: e.code }); }
 };
-self.addEventListener("online", () => sync());
+self.addEventListener("online", now);

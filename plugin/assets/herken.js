@@ -175,7 +175,7 @@
     worker = new Worker(base + "herken-worker.js");
     worker.onmessage = (ev) => {
       const m = ev.data;
-      if (m.event) return emit(m.event);
+      if (m.event) return emit(m.event, m.detail);
       const w = waiting.get(m.id);
       if (!w) return;
       waiting.delete(m.id);

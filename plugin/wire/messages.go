@@ -128,12 +128,41 @@ func (d *dec) change(v *Value, field string) memory.Event {
 	return e
 }
 
+// AppendSyncBase appends the JSON of a sync base: {"applied":N,"head":"…"},
+// without the head when it is empty.
+func AppendSyncBase(b []byte, base memory.SyncBase) []byte {
+	w := &Writer{B: b}
+	writeSyncBase(w, base)
+	return w.B
+}
+
+func writeSyncBase(w *Writer, base memory.SyncBase) {
+	w.BeginObject()
+	w.UintMember("applied", base.Applied)
+	w.StrOmit("head", base.Head)
+	w.EndObject()
+}
+
+// DecodeSyncBase decodes a sync base; null or absent is the zero base.
+func DecodeSyncBase(v *Value) (memory.SyncBase, error) {
+	d := &dec{}
+	base := d.syncBase(v, "base")
+	return base, d.err
+}
+
+func (d *dec) syncBase(v *Value, field string) memory.SyncBase {
+	o := d.obj(v, field)
+	return memory.SyncBase{Applied: d.uint(o, "applied"), Head: d.str(o, "head")}
+}
+
 // AppendLocalState appends the JSON of what a Local memory persists.
 func AppendLocalState(b []byte, st *memory.LocalState) []byte {
 	w := &Writer{B: b}
 	w.BeginObject()
 	w.Key("base")
 	writeSnapshot(w, &st.Base)
+	w.Key("synced")
+	writeSyncBase(w, st.Synced)
 	w.Key("pending")
 	writeChanges(w, st.Pending)
 	w.UintMember("next", st.Next)
@@ -147,6 +176,7 @@ func DecodeLocalState(v *Value) (memory.LocalState, error) {
 	o := d.obj(v, "state")
 	st := memory.LocalState{
 		Base:    d.snapshot(o.Get("base"), "base"),
+		Synced:  d.syncBase(o.Get("synced"), "synced"),
 		Pending: items(d, o.Get("pending"), "pending", d.change),
 		Next:    d.uint(o, "next"),
 	}

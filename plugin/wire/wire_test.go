@@ -67,12 +67,28 @@ func TestChangesRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, es, back)
 
-	st := memory.LocalState{Base: richSnapshot(), Pending: es, Next: 8}
+	st := memory.LocalState{Base: richSnapshot(), Synced: memory.SyncBase{Applied: 4, Head: "hhhhhhhhhhhhhhhhhhhhhg"}, Pending: es, Next: 8}
 	v, err = Parse(AppendLocalState(nil, &st))
 	require.NoError(t, err)
 	got, err := DecodeLocalState(v)
 	require.NoError(t, err)
 	require.Equal(t, st, got)
+
+	// A state saved before sync bases has none: the zero base.
+	v, err = Parse([]byte(`{"base":{},"pending":[],"next":3}`))
+	require.NoError(t, err)
+	got, err = DecodeLocalState(v)
+	require.NoError(t, err)
+	require.Equal(t, memory.LocalState{Next: 3}, got)
+
+	for _, base := range []memory.SyncBase{{}, {Applied: 7, Head: "hhhhhhhhhhhhhhhhhhhhhg"}} {
+		v, err = Parse(AppendSyncBase(nil, base))
+		require.NoError(t, err)
+		back, err := DecodeSyncBase(v)
+		require.NoError(t, err)
+		require.Equal(t, base, back)
+	}
+	require.Equal(t, `{"applied":0}`, string(AppendSyncBase(nil, memory.SyncBase{})))
 }
 
 func TestBriefLeavesOutInternals(t *testing.T) {
@@ -124,5 +140,6 @@ func FuzzParse(f *testing.F) {
 		_, _ = DecodeSnapshot(v)
 		_, _ = DecodeChanges(v)
 		_, _ = DecodeLocalState(v)
+		_, _ = DecodeSyncBase(v)
 	})
 }

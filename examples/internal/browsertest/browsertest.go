@@ -100,20 +100,12 @@ func NewContext(t *testing.T) context.Context {
 	shared.once.Do(func() { shared.ctx, shared.stop, shared.err = start(exe) })
 	require.NoError(t, shared.err, "start Chromium")
 
-	// chromedp's WithNewBrowserContext opens its tab without a window, which
-	// Chromium's headless mode refuses in a context that has none ("Failed
-	// to open new tab - no browser is open"): open it in a new window.
-	var id target.ID
 	var bc cdp.BrowserContextID
 	tctx, tcancel := context.WithTimeout(shared.ctx, tabTimeout)
 	defer tcancel()
 	err := chromedp.Run(tctx, chromedp.ActionFunc(func(ctx context.Context) error {
-		b := cdp.WithExecutor(ctx, chromedp.FromContext(ctx).Browser)
 		var err error
-		if bc, err = target.CreateBrowserContext().WithDisposeOnDetach(true).Do(b); err != nil {
-			return err
-		}
-		id, err = target.CreateTarget("about:blank").WithBrowserContextID(bc).WithNewWindow(true).Do(b)
+		bc, err = target.CreateBrowserContext().WithDisposeOnDetach(true).Do(cdp.WithExecutor(ctx, chromedp.FromContext(ctx).Browser))
 		return err
 	}))
 	if bc != "" {
@@ -121,6 +113,48 @@ func NewContext(t *testing.T) context.Context {
 	}
 	if err != nil {
 		t.Fatalf("new browser context: %v", err)
+	}
+	return openTab(t, bc)
+}
+
+// NewTab returns another tab in the browser context of tab, a context from
+// NewContext: the same visitor in a second tab, sharing cookies, storage and
+// IndexedDB with the first. It is closed with its browser context.
+func NewTab(t *testing.T, tab context.Context) context.Context {
+	t.Helper()
+	var bc cdp.BrowserContextID
+	err := within(tabTimeout, func() error {
+		return chromedp.Run(tab, chromedp.ActionFunc(func(ctx context.Context) error {
+			c := chromedp.FromContext(ctx)
+			info, err := target.GetTargetInfo().WithTargetID(c.Target.TargetID).Do(cdp.WithExecutor(ctx, c.Browser))
+			if err == nil {
+				bc = info.BrowserContextID
+			}
+			return err
+		}))
+	})
+	if err != nil {
+		t.Fatalf("the tab's browser context: %v", err)
+	}
+	return openTab(t, bc)
+}
+
+// openTab opens a tab, in a window of its own, in browser context bc.
+func openTab(t *testing.T, bc cdp.BrowserContextID) context.Context {
+	t.Helper()
+	// chromedp's WithNewBrowserContext opens its tab without a window, which
+	// Chromium's headless mode refuses in a context that has none ("Failed
+	// to open new tab - no browser is open"): open it in a new window.
+	var id target.ID
+	tctx, tcancel := context.WithTimeout(shared.ctx, tabTimeout)
+	defer tcancel()
+	err := chromedp.Run(tctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		id, err = target.CreateTarget("about:blank").WithBrowserContextID(bc).WithNewWindow(true).Do(cdp.WithExecutor(ctx, chromedp.FromContext(ctx).Browser))
+		return err
+	}))
+	if err != nil {
+		t.Fatalf("new tab: %v", err)
 	}
 	ctx, cancel := chromedp.NewContext(shared.ctx, chromedp.WithTargetID(id))
 	t.Cleanup(cancel)
