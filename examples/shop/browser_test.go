@@ -349,3 +349,79 @@ func TestBrowserContinueWhereYouLeftOff(t *testing.T) {
 		chromedp.WaitVisible(`//h1[.="Checkout"]`),
 	)
 }
+
+// TestBrowserSharedComputerSignsOut is the family computer: alice signs in,
+// gives her address, and signs out with the shop's own button; bob signs
+// in on the same browser. Nothing of alice's stays in the browser, and bob
+// sees none of it; alice keeps all of hers. Then bob signs out through the
+// plugin's JavaScript API.
+func TestBrowserSharedComputerSignsOut(t *testing.T) {
+	shopURL := startShop(t, t.TempDir())
+	var blocked atomic.Bool // the sync API's answers do not arrive
+	target, _ := url.Parse(shopURL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if blocked.Load() && r.URL.Path == "/herken/sync" {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	base := front.URL
+	tab := newVisitor(t)
+	signIn := func(account string) chromedp.Action {
+		return chromedp.Tasks{
+			chromedp.Navigate(base + "/login"), chromedp.SetValue(`input[name=account]`, account, chromedp.ByQuery),
+			chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible(`//h1[.="Checkout"]`), ready(),
+		}
+	}
+	do(t, tab, signIn("alice"), fillCheckout("Alice Street 1", "alice@example.com"))
+	synced(t, tab)
+	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), waitValue("street", "Alice Street 1"))
+
+	// One more answer that cannot reach the server before she signs out
+	// (its sync is blocked): pending in the browser.
+	blocked.Store(true)
+	var pending bool
+	eval(t, tab, `herken.remember([{key: "note.alice", value: "Alice's pending note"}]).then(() => herken.sync()).then(ok => !ok)`, &pending)
+	require.True(t, pending, "the note is pending")
+	// The shop's sign-out button.
+	do(t, tab, chromedp.Click(`//button[.="Sign out"]`), chromedp.WaitVisible(`//a[.="Sign in"]`))
+	blocked.Store(false)
+	do(t, tab, ready())
+	var snap, stored string
+	eval(t, tab, `herken.snapshot().then(s => JSON.stringify(s))`, &snap)
+	require.NotContains(t, snap, "Alice Street")
+	eval(t, tab, `new Promise(ok => { const r = indexedDB.open("herken", 1); r.onsuccess = () => {
+		const g = r.result.transaction("state").objectStore("state").getAll(); g.onsuccess = () => ok(JSON.stringify(g.result)); }; })`, &stored)
+	require.NotContains(t, stored, "Alice Street", "nothing of alice is stored in the browser")
+	require.NotContains(t, stored, "pending note", "not even what was pending")
+	do(t, tab, watchPrefill(), chromedp.Navigate(base+"/checkout"), ready(), chromedp.Poll(`window.prefilled === true`, nil))
+	require.Empty(t, value(t, tab, "street"), "the form is not filled with alice's answers")
+
+	// Bob signs in on the same browser.
+	do(t, tab, signIn("bob"))
+	eval(t, tab, `herken.snapshot().then(s => JSON.stringify(s))`, &snap)
+	require.NotContains(t, snap, "Alice Street")
+	require.NotContains(t, snap, "alice")
+	require.Empty(t, value(t, tab, "street"))
+	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Bob Road 2", "bob@example.com"))
+	synced(t, tab)
+
+	var agent string
+	do(t, tab, signInAgent(base), chromedp.Navigate(base+"/agent?q=alice"), chromedp.Text("main", &agent, chromedp.ByQuery))
+	require.Contains(t, agent, "Alice Street 1", "alice keeps hers")
+	require.NotContains(t, agent, "Bob Road")
+	do(t, tab, chromedp.Navigate(base+"/agent?q=bob"), chromedp.Text("main", &agent, chromedp.ByQuery))
+	require.Contains(t, agent, "Bob Road 2")
+	require.NotContains(t, agent, "Alice Street")
+	require.NotContains(t, agent, "pending note", "alice's pending change never reached bob")
+
+	// Bob signs out through the plugin's API: the browser forgets him too.
+	do(t, tab, chromedp.Navigate(base+"/checkout"), ready())
+	eval(t, tab, `herken.logout().then(() => herken.snapshot()).then(s => JSON.stringify(s))`, &snap)
+	require.NotContains(t, snap, "Bob Road")
+	do(t, tab, chromedp.Navigate(base+"/agent"), chromedp.Text("main", &agent, chromedp.ByQuery))
+	require.Contains(t, agent, "no customer found", "the browser is nobody's now")
+}

@@ -192,8 +192,38 @@ async function session() {
   const res = await api("session");
   csrf = res.csrf;
   if (res.limits) limits = { changes: res.limits.changes || limits.changes, body: res.limits.body || limits.body };
+  await onDevice(res.device);
   await withState(() => call("apply", { snapshot: res.snapshot })); // the pending changes keep their base
 }
+
+// onDevice takes the device tag the server answers. When the browser's
+// device is another than the one the saved memory is of (the customer
+// signed out, or forgot, in this tab or another, or on the shop's own
+// pages), the saved memory is someone else's: it is erased, pending
+// changes too, before anything of it is shown or sent. A memory saved
+// without a tag, by an earlier release, is kept and tagged.
+async function onDevice(tag) {
+  if (!tag) return;
+  let d = null;
+  if (!noDB) { try { d = await db(); } catch (e) { noDB = true; } }
+  const other = await new Promise((ok, fail) => {
+    if (!d) { ok(device !== null && device !== tag); return; }
+    const t = d.transaction("state", "readwrite"), s = t.objectStore("state");
+    let changed = false;
+    const r = s.get("device");
+    r.onsuccess = () => {
+      changed = r.result !== undefined && r.result !== tag;
+      if (changed) { s.delete("local"); s.delete("rev"); }
+      if (r.result !== tag) s.put(tag, "device");
+    };
+    t.oncomplete = () => ok(changed);
+    t.onerror = () => fail(t.error);
+    t.onabort = () => fail(t.error || new Error("herken: storage failed"));
+  });
+  device = tag;
+  if (other) { call("configure", {}); held = false; rev = null; resets++; }
+}
+let device = null; // the tag of the device the memory is of, in a worker without storage
 
 // sync sends the pending changes of every tab, in batches, until none is
 // left, and resolves to whether the server has them all. A failure keeps
@@ -319,7 +349,12 @@ async function begin(msg) {
   await withState(() => {}, false); // the saved memory
   try {
     await session();
-    if (msg.identity) await identify(msg.identity);
+    if (msg.identity) {
+      // What is pending goes to whom the device belongs to now, before a
+      // sign-in may move the device to another customer.
+      await sync();
+      await identify(msg.identity);
+    }
   } catch (e) { /* offline: the local memory serves until the next sync */ }
   sync(); // in the background: the page need not wait for it
 }
@@ -356,6 +391,15 @@ const ops = {
     const res = await api("forget");
     csrf = res.csrf;
     await withState(() => { call("configure", {}); resets++; }, "erase");
+    await onDevice(res.device);
+    return true;
+  },
+  // logout detaches this browser from the customer: the server gives it a
+  // new device, and the memory here is erased (in every tab).
+  logout: async () => {
+    const res = await api("logout");
+    csrf = res.csrf;
+    await onDevice(res.device);
     return true;
   },
   draft: (name) => fetch(base + "drafts/" + encodeURIComponent(name), { credentials: "same-origin", headers: { "X-Herken-CSRF": csrf } }).then((r) => (r.ok ? r.json() : null)),

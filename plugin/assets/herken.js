@@ -46,6 +46,10 @@
     identify: (token) => ready.then(() => rpc("identify", token)).then((b) => (emit("brief", b), b)),
     exportData: after("exportData"),
     forget: () => ready.then(() => rpc("forget")).then(() => { emit("forgotten"); fill(); }),
+    // logout: the customer signs out on this browser, which then holds
+    // nothing of them (a shop that signs out on its server calls the
+    // handler's Logout instead; the plugin notices on the next page).
+    logout: () => ready.then(() => rpc("logout")).then(() => { emit("loggedout"); fill(); }),
     on(name, fn) { (listeners[name] = listeners[name] || []).push(fn); },
   };
   window.herken = herken;
