@@ -107,6 +107,28 @@ func applyConsent(cs []Consent, c Consent) []Consent {
 	return append(cs, c)
 }
 
+// joinConsent joins consent c of another customer, when two are merged:
+// their records are in no commit order with each other, and a time a grant
+// gives may be ahead of the withdrawal that came after it, so a withdrawal
+// wins over a grant whatever their times; between two of a kind the newest
+// wins. The customer may grant again.
+func joinConsent(cs []Consent, c Consent) []Consent {
+	for i := range cs {
+		if cs[i].Purpose == c.Purpose && cs[i].Channel == c.Channel {
+			switch {
+			case cs[i].Granted == c.Granted:
+				if !c.At.Before(cs[i].At) {
+					cs[i] = c
+				}
+			case !c.Granted:
+				cs[i] = c
+			}
+			return cs
+		}
+	}
+	return append(cs, c)
+}
+
 func upsertConsent(cs []Consent, c Consent) []Consent {
 	for i := range cs {
 		if cs[i].Purpose == c.Purpose && cs[i].Channel == c.Channel {

@@ -41,7 +41,7 @@ func (p *profile) absorb(o *profile) {
 		p.Prefs = upsertPref(p.Prefs, pr)
 	}
 	for _, c := range o.Consents {
-		p.Consents = upsertConsent(p.Consents, c)
+		p.Consents = joinConsent(p.Consents, c)
 	}
 	for _, is := range o.Open {
 		if findIssue(p.Open, is.ID) < 0 {

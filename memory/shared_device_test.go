@@ -268,3 +268,27 @@ func syncOnStoreBase(ctx context.Context, s *memory.Store, dev memory.Identifier
 	}
 	return s.Sync(ctx, dev, ce.Base, changes)
 }
+
+// TestWithdrawalWinsWhenCustomersMerge: a grant a browser dated a little
+// ahead, then a withdrawal the shop recorded, on two customers that a
+// sign-in merges: the withdrawal must still win.
+func TestWithdrawalWinsWhenCustomersMerge(t *testing.T) {
+	ctx := context.Background()
+	s, clk := openClocked(t)
+	dev := device(t, s, "consent-device")
+	grant := memory.Event{Seq: 1, Kind: memory.EventConsentRecorded, Consent: &memory.Consent{Purpose: memory.PurposeMarketing,
+		Channel: memory.ChannelEmail, Granted: true, At: clk.Now().Add(4 * time.Minute), Source: "widget"}}
+	_, err := syncOnStoreBase(ctx, s, dev, grant)
+	require.NoError(t, err)
+	alice := recognize(t, s, memory.Account("alice-consent").AsVerified())
+	require.NoError(t, s.RecordConsent(ctx, alice.Customer, memory.Consent{Purpose: memory.PurposeMarketing,
+		Channel: memory.ChannelEmail, Granted: false, Source: "agent"}))
+	for _, order := range [][]memory.Identifier{{dev, memory.Account("alice-consent").AsVerified()}} {
+		r := recognize(t, s, order...)
+		require.Equal(t, alice.Customer, r.Customer)
+		d, err := s.MayContact(ctx, r.Customer, memory.ChannelEmail, memory.PurposeMarketing, clk.Now().Add(time.Hour))
+		require.NoError(t, err)
+		require.False(t, d.Allowed, "the withdrawal wins: %+v", d)
+	}
+	require.NoError(t, s.Check(ctx))
+}

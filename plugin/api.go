@@ -57,8 +57,8 @@ func (h *Handler) deviceTag(device string) string {
 }
 
 // current returns what the store holds for the device, which may be nothing.
-func (h *Handler) current(ctx context.Context, device string) (memory.SyncResult, error) {
-	res, err := h.store.Sync(ctx, h.deviceID(device), memory.SyncBase{}, nil)
+func (h *Handler) current(ctx context.Context, c *call) (memory.SyncResult, error) {
+	res, err := h.store.Sync(ctx, h.deviceID(c.device, c.issued), memory.SyncBase{}, nil)
 	if errors.Is(err, memory.ErrNotFound) {
 		return memory.SyncResult{}, nil
 	}
@@ -72,7 +72,7 @@ func (h *Handler) session(c *call) error {
 	if c.device == "" {
 		h.newDevice(c)
 	}
-	res, err := h.current(c.r.Context(), c.device)
+	res, err := h.current(c.r.Context(), c)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (h *Handler) sync(c *call) error {
 		floor = time.Now().Add(h.opts.ClaimFloor)
 		defer waitUntil(ctx, floor)
 	}
-	dev := h.deviceID(c.device)
+	dev := h.deviceID(c.device, c.issued)
 	res, err := h.store.Sync(ctx, dev, base, changes)
 	if errors.Is(err, memory.ErrNotFound) && len(changes) > 0 {
 		if err := h.newCustomer(c); err != nil {
@@ -250,10 +250,10 @@ func (h *Handler) identify(c *call) error {
 		}
 		return &problem{status: http.StatusForbidden, code: "identity", detail: detail}
 	}
-	if _, err := h.store.Recognize(ctx, h.deviceID(c.device), id.id); err != nil {
+	if _, err := h.store.Recognize(ctx, h.deviceID(c.device, c.issued), id.id); err != nil {
 		return err
 	}
-	res, err := h.current(ctx, c.device)
+	res, err := h.current(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -262,7 +262,7 @@ func (h *Handler) identify(c *call) error {
 
 // export answers the device's memory, customer-facing, as a file.
 func (h *Handler) export(c *call) error {
-	res, err := h.current(c.r.Context(), c.device)
+	res, err := h.current(c.r.Context(), c)
 	if err != nil {
 		return err
 	}
@@ -275,7 +275,7 @@ func (h *Handler) export(c *call) error {
 // new token: it is a stranger from now on.
 func (h *Handler) forget(c *call) error {
 	ctx := c.r.Context()
-	id, err := h.store.Lookup(ctx, h.deviceID(c.device))
+	id, err := h.store.Lookup(ctx, h.deviceID(c.device, c.issued))
 	switch {
 	case err == nil:
 		if _, err := h.store.Forget(ctx, id); err != nil && !errors.Is(err, memory.ErrNotFound) {
@@ -299,7 +299,7 @@ func (h *Handler) forget(c *call) error {
 // whoever uses the browser next is a stranger, and the customer's memory
 // stays the customer's. The worker drops what it holds.
 func (h *Handler) logout(c *call) error {
-	if err := h.detach(c.r.Context(), c.device); err != nil {
+	if err := h.detach(c.r.Context(), c.device, c.issued); err != nil {
 		return err
 	}
 	h.newDevice(c)
@@ -307,11 +307,11 @@ func (h *Handler) logout(c *call) error {
 }
 
 // detach unlinks device from the customer it belongs to, if any.
-func (h *Handler) detach(ctx context.Context, device string) error {
+func (h *Handler) detach(ctx context.Context, device string, issued int64) error {
 	if device == "" {
 		return nil
 	}
-	dev := h.deviceID(device)
+	dev := h.deviceID(device, issued)
 	for range 3 { // the device may move between the lookup and the unlink
 		id, err := h.store.Lookup(ctx, dev)
 		if errors.Is(err, memory.ErrNotFound) {
@@ -334,11 +334,11 @@ func (h *Handler) detach(ctx context.Context, device string) error {
 // plugin's worker drops what it held when it next talks to the server
 // (herken.logout does the same from the page).
 func (h *Handler) Logout(w http.ResponseWriter, r *http.Request) error {
-	device, err := h.requestDevice(r)
+	d, err := h.requestDevice(r)
 	if err != nil {
 		return err
 	}
-	if err := h.detach(r.Context(), device); err != nil {
+	if err := h.detach(r.Context(), d.id, d.issued); err != nil {
 		return err
 	}
 	h.newDevice(&call{w: w, r: r})
@@ -359,7 +359,7 @@ func (h *Handler) saveDraft(c *call) error {
 		return &problem{status: http.StatusRequestEntityTooLarge, code: "too_large", detail: "a draft holds at most " + itoa(maxDraft) + " bytes here"}
 	}
 	ctx := c.r.Context()
-	dev := h.deviceID(c.device)
+	dev := h.deviceID(c.device, c.issued)
 	id, err := h.store.Lookup(ctx, dev)
 	if errors.Is(err, memory.ErrNotFound) {
 		if err := h.newCustomer(c); err != nil {
@@ -382,7 +382,7 @@ func (h *Handler) saveDraft(c *call) error {
 // loadDraft answers {"name":…,"data":…,"saved":…}.
 func (h *Handler) loadDraft(c *call) error {
 	ctx := c.r.Context()
-	id, err := h.store.Lookup(ctx, h.deviceID(c.device))
+	id, err := h.store.Lookup(ctx, h.deviceID(c.device, c.issued))
 	if err != nil {
 		return err
 	}
@@ -406,26 +406,26 @@ func (h *Handler) loadDraft(c *call) error {
 // which passes it to herken.identify. It fails when r has no device cookie
 // this handler signed yet (the plugin sets it on its first call), or two.
 func (h *Handler) IdentityToken(r *http.Request, id memory.Identifier) (string, error) {
-	device, err := h.requestDevice(r)
+	d, err := h.requestDevice(r)
 	if err != nil {
 		return "", err
 	}
-	if device == "" {
+	if d.id == "" {
 		return "", errors.New("plugin: the request has no device cookie yet")
 	}
-	return SignIdentity(h.opts.Secret, id, device, h.opts.Now().Add(MaxIdentityLifetime)), nil
+	return SignIdentity(h.opts.Secret, id, d.id, h.opts.Now().Add(MaxIdentityLifetime)), nil
 }
 
 // Customer returns the customer the browser that sent r belongs to, for the
 // shop's server side (an agent page, a checkout); ErrNotFound for a device
 // the store does not know, or a cookie this handler did not sign.
 func (h *Handler) Customer(r *http.Request) (memory.CustomerID, error) {
-	device, err := h.requestDevice(r)
+	d, err := h.requestDevice(r)
 	if err != nil {
 		return "", err
 	}
-	if device == "" {
+	if d.id == "" {
 		return "", memory.ErrNotFound
 	}
-	return h.store.Lookup(r.Context(), h.deviceID(device))
+	return h.store.Lookup(r.Context(), h.deviceID(d.id, d.issued))
 }

@@ -72,6 +72,12 @@ func (h *Handler) readDevice(r *http.Request) (device, error) {
 		return device{}, errTwoCookies
 	}
 	d := h.parseDevice(values[0])
+	if fallback && !d.legacy {
+		// This release gives secure pages __Host- cookies only: a signed
+		// token under the plain name was planted (by a sibling subdomain,
+		// or over plain http), to fix the device on the visitor.
+		return device{}, nil
+	}
 	d.reissue = d.reissue || d.id != "" && fallback
 	return d, nil
 }
@@ -119,7 +125,7 @@ func (h *Handler) knownDevice(ctx context.Context, d device) (device, error) {
 	if !d.legacy {
 		return d, nil
 	}
-	_, err := h.store.Lookup(ctx, h.deviceID(d.id))
+	_, err := h.store.Lookup(ctx, h.deviceID(d.id, 0))
 	switch {
 	case errors.Is(err, memory.ErrNotFound):
 		return device{}, nil
@@ -161,18 +167,24 @@ func (h *Handler) setCookie(c *call) {
 
 // deviceID is the identifier the store keeps for a device: a keyed hash of
 // its token's random part, so that the store never holds what the cookie
-// holds.
-func (h *Handler) deviceID(device string) memory.Identifier {
-	return memory.Device("d1." + b64.EncodeToString(h.mac("device", device)[:24])).AsVerified()
+// holds. Devices this release made (issued, so signed with their time)
+// hash apart from those of the release before (issued 0): a signed token
+// cut to its random part, in the unsigned form of before, names no device
+// the store knows, and gets none of the protections of signing around.
+func (h *Handler) deviceID(device string, issued int64) memory.Identifier {
+	if issued == 0 {
+		return memory.Device("d1." + b64.EncodeToString(h.mac("device", device)[:24])).AsVerified()
+	}
+	return memory.Device("d2." + b64.EncodeToString(h.mac("device 2", device)[:24])).AsVerified()
 }
 
 // requestDevice is the device of a request the shop's own server handles
-// (IdentityToken, Customer): its cookie checked as the API checks it.
-func (h *Handler) requestDevice(r *http.Request) (string, error) {
+// (IdentityToken, Customer, Logout): its cookie checked as the API checks
+// it.
+func (h *Handler) requestDevice(r *http.Request) (device, error) {
 	d, err := h.readDevice(r)
 	if err != nil {
-		return "", err
+		return device{}, err
 	}
-	d, err = h.knownDevice(r.Context(), d)
-	return d.id, err
+	return h.knownDevice(r.Context(), d)
 }

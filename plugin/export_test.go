@@ -2,13 +2,21 @@ package plugin
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/herken/herken/memory"
 )
 
 // DeviceIdentifier returns the store identifier of the device whose
-// token's random part is device, for tests that look into the store.
-func (h *Handler) DeviceIdentifier(device string) memory.Identifier { return h.deviceID(device) }
+// cookie holds token (signed), or whose unsigned token of the release
+// before is token, for tests that look into the store.
+func (h *Handler) DeviceIdentifier(token string) memory.Identifier {
+	random, rest, _ := strings.Cut(token, ".")
+	issued, _, _ := strings.Cut(rest, ".")
+	n, _ := strconv.ParseInt(issued, 36, 64)
+	return h.deviceID(random, n)
+}
 
 // ClientKey returns the key of r's client address buckets.
 func (h *Handler) ClientKey(r *http.Request) string { return h.clientKey(r) }

@@ -296,3 +296,78 @@ func TestChangesBeforeTheDeviceExistedAreRefused(t *testing.T) {
 	b.post("sync", `{"changes":[{"seq":1,"kind":"fact.remembered","fact":{"key":"k","value":"v","purpose":"service","channel":"web","at":"`+recent+`"}}]}`, &s, http.StatusOK)
 	require.Equal(t, "v", facts(s.Snapshot)["k"])
 }
+
+// post sends a request with exactly the given cookies, as a hostile page
+// or a planted cookie makes a browser send them.
+func postWith(t *testing.T, e *env, path, body, csrf string, cookies ...*http.Cookie) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", e.srv.URL+"/"+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if csrf != "" {
+		req.Header.Set("X-Herken-CSRF", csrf)
+	}
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func deviceCookie(resp *http.Response) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if strings.HasSuffix(c.Name, "herken_device") && c.MaxAge >= 0 {
+			return c
+		}
+	}
+	return nil
+}
+
+// TestPlantedCookieFixesNoDevice: on a secure site, an attacker plants
+// their own device's token under the cookie's plain name (from a sibling
+// subdomain, or over plain http), hoping the victim's browser adopts that
+// device, so that what the victim signs in to and types is the attacker's
+// to read with their own cookie.
+func TestPlantedCookieFixesNoDevice(t *testing.T) {
+	e := newEnv(t, plugin.Options{Rate: rate.Inf, SecureCookie: true})
+	resp, _ := postWith(t, e, "session", "", "")
+	attacker := deviceCookie(resp)
+	require.Equal(t, "__Host-herken_device", attacker.Name)
+	resp, body := postWith(t, e, "session", "", "", &http.Cookie{Name: "herken_device", Value: attacker.Value})
+	victim := deviceCookie(resp)
+	require.NotNil(t, victim, "the victim gets a device of their own")
+	require.NotEqual(t, strings.Split(attacker.Value, ".")[0], strings.Split(victim.Value, ".")[0], "not the attacker's")
+	var s struct{ CSRF string }
+	require.NoError(t, json.Unmarshal([]byte(body), &s))
+	vc := &http.Cookie{Name: victim.Name, Value: victim.Value}
+	tok := plugin.SignIdentity(secret, memory.Account("victim"), victim.Value, time.Now().Add(time.Minute))
+	resp, body = postWith(t, e, "identify", `{"token":"`+tok+`"}`, s.CSRF, vc)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	resp, body = postWith(t, e, "sync", `{"changes":[{"seq":1,"kind":"fact.remembered","fact":{"key":"shipping.street","value":"Victim Street 9","purpose":"service","channel":"web"}}]}`, s.CSRF, vc)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	_, body = postWith(t, e, "session", "", "", &http.Cookie{Name: attacker.Name, Value: attacker.Value})
+	require.NotContains(t, body, "Victim Street")
+	require.NotContains(t, body, "victim")
+}
+
+// TestSignedTokenCutToTheOldFormIsNoDevice: a signed token cut to its
+// random part looks like an unsigned token of the release before; it must
+// not pass for one (which would drop the time the device was made, and
+// with it the bound on backdated changes).
+func TestSignedTokenCutToTheOldFormIsNoDevice(t *testing.T) {
+	e := newEnv(t, plugin.Options{Rate: rate.Inf})
+	b := e.browser()
+	b.remember("a", "1")
+	old := time.Now().Add(-3 * 365 * 24 * time.Hour)
+	status, body := b.sendOnStoreBase(fact("b", "backdated", old))
+	require.Equal(t, http.StatusUnprocessableEntity, status, "%s", body)
+	random, _, _ := strings.Cut(cookie(t, b), ".")
+	resp, answer := postWith(t, e, "session", "", "", &http.Cookie{Name: "herken_device", Value: random})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.NotContains(t, answer, `"a"`, "the cut token reaches nothing of the device")
+	again := deviceCookie(resp)
+	require.NotNil(t, again)
+	require.False(t, strings.HasPrefix(again.Value, random), "a new device, not the old one reissued")
+}

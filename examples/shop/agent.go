@@ -6,11 +6,14 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/time/rate"
 
 	"github.com/herken/herken/memory"
@@ -23,7 +26,8 @@ type agents struct {
 	password string
 	key      []byte // signs the agents' cookies
 	now      func() time.Time
-	tries    *rate.Limiter // password attempts, for the whole shop
+	mu       sync.Mutex
+	tries    *simplelru.LRU[string, *rate.Limiter] // failed password attempts, per client address
 }
 
 const (
@@ -34,7 +38,25 @@ const (
 func newAgents(password string, secret []byte) *agents {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("herken demo shop agents"))
-	return &agents{password: password, key: m.Sum(nil), now: time.Now, tries: rate.NewLimiter(1, 5)}
+	tries, _ := simplelru.NewLRU[string, *rate.Limiter](4096, nil)
+	return &agents{password: password, key: m.Sum(nil), now: time.Now, tries: tries}
+}
+
+// limiter is the bucket of failed attempts of r's client address: one
+// address guessing cannot lock agents at other addresses out.
+func (a *agents) limiter(r *http.Request) *rate.Limiter {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	l, ok := a.tries.Get(host)
+	if !ok {
+		l = rate.NewLimiter(1, 5)
+		a.tries.Add(host, l)
+	}
+	return l
 }
 
 func (a *agents) sign(expiry int64) string {
@@ -79,7 +101,8 @@ func (s *shop) agentLogin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, "agent-login", nil)
 		return
 	}
-	if !a.tries.Allow() {
+	tries := a.limiter(r)
+	if tries.Tokens() < 1 {
 		w.Header().Set("Retry-After", "1")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusTooManyRequests)
@@ -88,6 +111,7 @@ func (s *shop) agentLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	given := r.FormValue("password")
 	if subtle.ConstantTimeCompare([]byte(given), []byte(a.password)) != 1 {
+		tries.Allow() // a failure takes from the bucket
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusUnauthorized)
 		s.render(w, r, "agent-login", map[string]string{"Error": "wrong password"})

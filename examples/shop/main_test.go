@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
@@ -198,4 +199,26 @@ func TestShopKeepsItsSecretAcrossRestarts(t *testing.T) {
 	fi, err := os.Stat(dir + "/s")
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+}
+
+// TestAgentGuessesLockOutOnlyTheGuesser: an attacker guessing the agent
+// password from one address is slowed; an agent at another address still
+// signs in at once.
+func TestAgentGuessesLockOutOnlyTheGuesser(t *testing.T) {
+	s := &shop{agents: newAgents("the-password", []byte("a secret of thirty-two bytes or more!"))}
+	try := func(addr, password string) int {
+		req := httptest.NewRequest("POST", "/agent/login", strings.NewReader(url.Values{"password": {password}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = addr + ":4242"
+		w := httptest.NewRecorder()
+		s.agentLogin(w, req)
+		return w.Code
+	}
+	codes := map[int]int{}
+	for i := range 20 {
+		codes[try("192.0.2.1", fmt.Sprint("guess-", i))]++
+	}
+	require.Positive(t, codes[http.StatusTooManyRequests], "%v", codes)
+	require.Equal(t, http.StatusTooManyRequests, try("192.0.2.1", "the-password"), "the guesser stays slowed")
+	require.Equal(t, http.StatusSeeOther, try("192.0.2.2", "the-password"), "another agent signs in")
 }

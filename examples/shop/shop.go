@@ -111,10 +111,12 @@ func (s *shop) login(w http.ResponseWriter, r *http.Request) {
 // from their memory: whoever uses it next is a stranger (the plugin's
 // worker drops what it held on the next page).
 func (s *shop) logout(w http.ResponseWriter, r *http.Request) {
+	// The shop's own session ends whatever the plugin answers: a browser
+	// with planted device cookies must still sign out.
+	http.SetCookie(w, &http.Cookie{Name: "shop_user", Path: "/", MaxAge: -1})
 	if err := s.plugin.Logout(w, r); err != nil {
-		http.Error(w, "sign-out failed, try again", http.StatusInternalServerError)
+		http.Error(w, "signed out, but this browser may still show your memory: clear this site's cookies", http.StatusInternalServerError)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: "shop_user", Path: "/", MaxAge: -1})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
