@@ -161,11 +161,13 @@ func prepareContact(now time.Time, ct Contact) (Contact, error) {
 // maxClockSkew is how far in the future a given time may lie.
 const maxClockSkew = 5 * time.Minute
 
-// changeTimes returns the times a change says things happened: when it was
-// made, and when the fact, consent or contact it carries was given. (An
-// issue's times are the store's, and a fact's expiry is how long to keep
-// it, not when anything happened.)
-func changeTimes(e *Event) []time.Time {
+// Times returns the times an event says things happened: when it was
+// made, and when the fact, consent or contact it carries was given (zero
+// ones included). An issue's times are the store's, and a fact's expiry is
+// how long to keep it, not when anything happened. Sync bounds them; an
+// application that takes changes from elsewhere can check them the same
+// way.
+func (e *Event) Times() []time.Time {
 	ts := []time.Time{e.At}
 	if e.Fact != nil {
 		ts = append(ts, e.Fact.At)

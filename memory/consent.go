@@ -95,16 +95,7 @@ func consentChannels(cs []Consent, extra ...Channel) int {
 // always wins over what was recorded before it, whatever time the grant
 // gave; a grant wins only over older records.
 func applyConsent(cs []Consent, c Consent) []Consent {
-	if c.Granted {
-		return upsertConsent(cs, c)
-	}
-	for i := range cs {
-		if cs[i].Purpose == c.Purpose && cs[i].Channel == c.Channel {
-			cs[i] = c
-			return cs
-		}
-	}
-	return append(cs, c)
+	return setConsent(cs, c, func(old Consent) bool { return !c.Granted || !c.At.Before(old.At) })
 }
 
 // joinConsent joins consent c of another customer, when two are merged:
@@ -113,26 +104,25 @@ func applyConsent(cs []Consent, c Consent) []Consent {
 // wins over a grant whatever their times; between two of a kind the newest
 // wins. The customer may grant again.
 func joinConsent(cs []Consent, c Consent) []Consent {
-	for i := range cs {
-		if cs[i].Purpose == c.Purpose && cs[i].Channel == c.Channel {
-			switch {
-			case cs[i].Granted == c.Granted:
-				if !c.At.Before(cs[i].At) {
-					cs[i] = c
-				}
-			case !c.Granted:
-				cs[i] = c
-			}
-			return cs
+	return setConsent(cs, c, func(old Consent) bool {
+		if old.Granted != c.Granted {
+			return !c.Granted
 		}
-	}
-	return append(cs, c)
+		return !c.At.Before(old.At)
+	})
 }
 
+// upsertConsent keeps the newest consent of each purpose and channel.
 func upsertConsent(cs []Consent, c Consent) []Consent {
+	return setConsent(cs, c, func(old Consent) bool { return !c.At.Before(old.At) })
+}
+
+// setConsent sets c in cs, over the consent of its purpose and channel
+// when wins says so.
+func setConsent(cs []Consent, c Consent, wins func(old Consent) bool) []Consent {
 	for i := range cs {
 		if cs[i].Purpose == c.Purpose && cs[i].Channel == c.Channel {
-			if !c.At.Before(cs[i].At) {
+			if wins(cs[i]) {
 				cs[i] = c
 			}
 			return cs

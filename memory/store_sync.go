@@ -111,7 +111,7 @@ func (s *Store) Sync(ctx context.Context, device Identifier, base SyncBase, chan
 		if err := checkChange(e, false); err != nil {
 			return refuse(err)
 		}
-		for _, t := range changeTimes(e) {
+		for _, t := range e.Times() {
 			if t.After(now.Add(maxClockSkew)) {
 				return refuse(invalid("change time", "in the future"))
 			}

@@ -197,17 +197,7 @@ const clockSkew = 5 * time.Minute
 
 // before reports whether a change says something happened before t.
 func before(e *memory.Event, t time.Time) bool {
-	ts := []time.Time{e.At}
-	if e.Fact != nil {
-		ts = append(ts, e.Fact.At)
-	}
-	if e.Consent != nil {
-		ts = append(ts, e.Consent.At)
-	}
-	if e.Contact != nil {
-		ts = append(ts, e.Contact.At)
-	}
-	for _, x := range ts {
+	for _, x := range e.Times() {
 		if !x.IsZero() && x.Before(t) {
 			return true
 		}

@@ -73,6 +73,23 @@ func waitValue(name, want string) chromedp.Action {
 	return chromedp.Poll(`document.querySelector("input[name=`+name+`]").value === `+jsString(want), nil, chromedp.WithPollingTimeout(20*time.Second))
 }
 
+// front serves the shop at shopURL through a proxy on a loopback port of
+// its own, which lets fail answer a request instead (when it says so), as
+// a network that fails would, and returns the proxy's URL.
+func front(t *testing.T, shopURL string, fail func(http.ResponseWriter, *http.Request) bool) string {
+	t.Helper()
+	target, err := url.Parse(shopURL)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !fail(w, r) {
+			proxy.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 // signInAgent signs the tab in as an agent, so that it reaches the agent
 // page; the customer in the tab stays who they were.
 func signInAgent(base string) chromedp.Action {
@@ -145,26 +162,21 @@ func TestBrowserFirstVisitReturnAndNewContext(t *testing.T) {
 }
 
 func TestBrowserOfflineThenOnline(t *testing.T) {
-	shopURL := startShop(t, t.TempDir())
 	var offline atomic.Bool
-	target, _ := url.Parse(shopURL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if offline.Load() && strings.HasPrefix(r.URL.Path, "/herken/") && r.Method == http.MethodPost {
-			// The network is gone: the connection drops.
-			if hj, ok := w.(http.Hijacker); ok {
-				if c, _, err := hj.Hijack(); err == nil {
-					c.Close()
-					return
-				}
-			}
-			w.WriteHeader(http.StatusBadGateway)
-			return
+	base := front(t, startShop(t, t.TempDir()), func(w http.ResponseWriter, r *http.Request) bool {
+		if !offline.Load() || !strings.HasPrefix(r.URL.Path, "/herken/") || r.Method != http.MethodPost {
+			return false
 		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(front.Close)
-	base := front.URL
+		// The network is gone: the connection drops.
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+				return true
+			}
+		}
+		w.WriteHeader(http.StatusBadGateway)
+		return true
+	})
 	tab := newVisitor(t)
 	do(t, tab, chromedp.Navigate(base+"/checkout"), ready())
 
@@ -356,19 +368,14 @@ func TestBrowserContinueWhereYouLeftOff(t *testing.T) {
 // sees none of it; alice keeps all of hers. Then bob signs out through the
 // plugin's JavaScript API.
 func TestBrowserSharedComputerSignsOut(t *testing.T) {
-	shopURL := startShop(t, t.TempDir())
 	var blocked atomic.Bool // the sync API's answers do not arrive
-	target, _ := url.Parse(shopURL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if blocked.Load() && r.URL.Path == "/herken/sync" {
-			w.WriteHeader(http.StatusBadGateway)
-			return
+	base := front(t, startShop(t, t.TempDir()), func(w http.ResponseWriter, r *http.Request) bool {
+		if !blocked.Load() || r.URL.Path != "/herken/sync" {
+			return false
 		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(front.Close)
-	base := front.URL
+		w.WriteHeader(http.StatusBadGateway)
+		return true
+	})
 	tab := newVisitor(t)
 	signIn := func(account string) chromedp.Action {
 		return chromedp.Tasks{
