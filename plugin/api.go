@@ -287,7 +287,9 @@ func (h *Handler) forget(c *call) error {
 
 // logout detaches the device from its customer and gives it a new token:
 // whoever uses the browser next is a stranger, and the customer's memory
-// stays the customer's. The worker drops what it holds.
+// stays the customer's. The memory of a browser nobody signed in on, that
+// no other device shares, is erased: nothing could reach it after. The
+// worker drops what it holds.
 func (h *Handler) logout(c *call) error {
 	if err := h.detach(c.r.Context(), c.device, c.issued); err != nil {
 		return err
@@ -310,11 +312,38 @@ func (h *Handler) detach(ctx context.Context, device string, issued int64) error
 		if err != nil {
 			return err
 		}
+		alone, err := h.onlyWay(ctx, id, dev)
+		if err != nil {
+			return err
+		}
+		if alone {
+			// Nobody but this browser can ever reach this memory: once the
+			// browser leaves it, it is erased rather than left behind.
+			if _, err = h.store.Forget(ctx, id); !errors.Is(err, memory.ErrNotFound) {
+				return err
+			}
+			return nil
+		}
 		if err = h.store.Unlink(ctx, id, dev); !errors.Is(err, memory.ErrNotFound) {
 			return err
 		}
 	}
 	return errors.New("plugin: the device kept moving while it was detached")
+}
+
+// onlyWay reports whether device dev is the only identifier anyone can
+// reach customer id by: an anonymous memory of this browser alone.
+func (h *Handler) onlyWay(ctx context.Context, id memory.CustomerID, dev memory.Identifier) (bool, error) {
+	c, err := h.store.Customer(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, ident := range c.Identifiers {
+		if ident.Verified && ident != dev {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // Logout detaches the browser that sent r from the customer its device

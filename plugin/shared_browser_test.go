@@ -371,3 +371,21 @@ func TestSignedTokenCutToTheOldFormIsNoDevice(t *testing.T) {
 	require.NotNil(t, again)
 	require.False(t, strings.HasPrefix(again.Value, random), "a new device, not the old one reissued")
 }
+
+// TestLogoutOfAnAnonymousBrowserLeavesNothingBehind: a visitor who never
+// signed in logs out; nothing could reach their memory after, so it is
+// erased rather than left with no way to it.
+func TestLogoutOfAnAnonymousBrowserLeavesNothingBehind(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, plugin.Options{Rate: rate.Inf})
+	b := e.browser()
+	b.remember("cart.size", "L")
+	id, err := e.h.Customer(browserRequest(t, b))
+	require.NoError(t, err)
+	b.logout()
+	_, err = e.store.Customer(ctx, id)
+	require.ErrorIs(t, err, memory.ErrNotFound, "the anonymous memory is forgotten")
+	rs, err := e.store.Receipts(ctx)
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+}
