@@ -33,6 +33,8 @@ type syncServer struct {
 	faults   []int       // statuses to answer the next syncs with, in order
 	answered map[int]int // syncs answered, by status, the handler's own answers
 	largest  int64       // the largest body of a sync the handler answered
+
+	synced chan struct{} // a sync was answered by the handler since the last receive
 }
 
 func startSyncServer(t *testing.T, opts plugin.Options) *syncServer {
@@ -43,7 +45,7 @@ func startSyncServer(t *testing.T, opts plugin.Options) *syncServer {
 	opts.Secret = []byte("a test secret of at least 32 bytes, not for use")
 	h, err := plugin.New(store, opts)
 	require.NoError(t, err)
-	s := &syncServer{store: store, h: h, answered: map[int]int{}}
+	s := &syncServer{store: store, h: h, answered: map[int]int{}, synced: make(chan struct{}, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -88,6 +90,10 @@ func (s *syncServer) front(h http.Handler) http.Handler {
 		s.answered[rec.status]++
 		s.largest = max(s.largest, r.ContentLength)
 		s.mu.Unlock()
+		select {
+		case s.synced <- struct{}{}:
+		default: // a wake-up is pending already
+		}
 	})
 }
 
@@ -151,7 +157,8 @@ func (s *syncServer) summaries(t *testing.T, tab context.Context) map[string]int
 // exactly once, and nothing else; it fails the test at the deadline.
 func (s *syncServer) waitSummaries(t *testing.T, tab context.Context, want []string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
 	for {
 		got := s.summaries(t, tab)
 		missing := 0
@@ -165,10 +172,12 @@ func (s *syncServer) waitSummaries(t *testing.T, tab context.Context, want []str
 			require.Len(t, got, len(want), "changes nobody made")
 			return
 		}
-		if time.Now().After(deadline) {
+		// The store changes only when the handler answers a sync.
+		select {
+		case <-s.synced:
+		case <-deadline.C:
 			t.Fatalf("after %v, %d of %d changes have not reached the store (answers: %v)", within, missing, len(want), s.answers())
 		}
-		time.Sleep(100 * time.Millisecond) // polling a condition, with a deadline
 	}
 }
 
