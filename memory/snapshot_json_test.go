@@ -5,22 +5,21 @@ package memory_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/herken/herken/memory"
+	"github.com/herken/herken/memory/memorytest"
 )
 
 // wide returns text of n bytes that is as long as text can be in JSON:
 // '<' is written \u003c. It starts with i, so that values differ.
-func wide(n, i int) string { return fmt.Sprintf("%04d", i) + strings.Repeat("<", n-4) }
+func wide(n, i int) string { return memorytest.Wide(n, i) }
 
 // token returns a key of n bytes, different for each i.
-func token(n, i int) string { return "k" + fmt.Sprintf("%04d", i) + strings.Repeat("k", n-5) }
+func token(n, i int) string { return memorytest.Token(n, i) }
 
 // jsonValues counts the values in JSON: objects, arrays, strings, numbers,
 // booleans and nulls, each once.
@@ -111,45 +110,11 @@ func TestSnapshotJSONBounds(t *testing.T) {
 // fillSnapshot fills what a snapshot shows, but the identifiers, to the
 // limits.
 func fillSnapshot(tx *memory.Tx, lim memory.Limits) error {
-	fs := make([]memory.Fact, lim.Facts)
-	for i := range fs {
-		fs[i] = memory.Fact{Key: token(64, i), Value: wide(4096, i), Channel: memory.Channel(token(32, i)),
-			Purpose: memory.PurposePersonalization, Retention: 1 << 40}
-	}
-	if err := tx.Remember(fs...); err != nil {
+	if err := tx.Remember(memorytest.Facts(lim)...); err != nil {
 		return err
 	}
-	if err := tx.SetName(wide(256, 0)); err != nil {
+	if err := memorytest.Fill(tx, lim); err != nil {
 		return err
-	}
-	for i := range lim.Preferences {
-		if err := tx.SetPreference(token(64, i), wide(256, i)); err != nil {
-			return err
-		}
-	}
-	for _, p := range []memory.Purpose{memory.PurposeService, memory.PurposePersonalization, memory.PurposeMarketing, memory.PurposeProfiling} {
-		for i := range memory.MaxChannels + 1 {
-			c := memory.Consent{Purpose: p, Channel: memory.Channel(token(32, i)), Granted: true, Source: wide(256, i)}
-			if i == memory.MaxChannels {
-				c.Channel = ""
-			}
-			if err := tx.RecordConsent(c); err != nil {
-				return err
-			}
-		}
-	}
-	var issue memory.IssueID
-	for i := range lim.OpenIssues {
-		is, err := tx.OpenIssue(wide(256, i), memory.Channel(token(32, i%memory.MaxChannels)))
-		if err != nil {
-			return err
-		}
-		issue = is.ID
-	}
-	for i := range memory.MaxChannels {
-		if _, err := tx.RecordContact(memory.Contact{Channel: memory.Channel(token(32, i)), Issue: issue, Summary: wide(1024, i)}); err != nil {
-			return err
-		}
 	}
 	for i := range lim.Drafts {
 		if err := tx.SaveDraft(token(64, i), []byte("x")); err != nil {

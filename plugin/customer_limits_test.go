@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/herken/herken/memory"
+	"github.com/herken/herken/memory/memorytest"
 	"github.com/herken/herken/plugin"
 	"github.com/herken/herken/plugin/wasmhost"
 	"github.com/herken/herken/plugin/wire"
@@ -27,10 +28,10 @@ import (
 
 // wide returns text of n bytes that is as long as text can be in JSON:
 // '<' is written \u003c. It starts with i, so that values differ.
-func wide(n, i int) string { return fmt.Sprintf("%04d", i) + strings.Repeat("<", n-4) }
+func wide(n, i int) string { return memorytest.Wide(n, i) }
 
 // token returns a key of n bytes, different for each i.
-func token(n, i int) string { return "k" + fmt.Sprintf("%04d", i) + strings.Repeat("k", n-5) }
+func token(n, i int) string { return memorytest.Token(n, i) }
 
 // syncBody is the handler's body limit in these tests: a sync carries the
 // most changes it may (200) of the largest kind.
@@ -108,48 +109,9 @@ func fillToTheLimits(t *testing.T, s *memory.Store, id memory.CustomerID) {
 	t.Helper()
 	ctx := context.Background()
 	lim := s.Limits()
-	var ids []memory.Identifier
-	for i := range lim.Identifiers - 1 { // the device is one
-		ids = append(ids, memory.Account(wide(256, i)).AsVerified())
-	}
-	_, err := s.Link(ctx, id, ids...)
+	_, err := s.Link(ctx, id, memorytest.Accounts(lim.Identifiers-1)...) // the device is one
 	require.NoError(t, err)
-	require.NoError(t, s.Update(ctx, id, func(tx *memory.Tx) error {
-		if err := tx.SetName(wide(256, 0)); err != nil {
-			return err
-		}
-		for i := range lim.Preferences {
-			if err := tx.SetPreference(token(64, i), wide(256, i)); err != nil {
-				return err
-			}
-		}
-		for _, p := range []memory.Purpose{memory.PurposeService, memory.PurposePersonalization, memory.PurposeMarketing, memory.PurposeProfiling} {
-			for i := range memory.MaxChannels + 1 {
-				c := memory.Consent{Purpose: p, Channel: memory.Channel(token(32, i)), Granted: true, Source: wide(256, i)}
-				if i == memory.MaxChannels {
-					c.Channel = ""
-				}
-				if err := tx.RecordConsent(c); err != nil {
-					return err
-				}
-			}
-		}
-		var issue memory.IssueID
-		for i := range lim.OpenIssues {
-			is, err := tx.OpenIssue(wide(256, i), memory.Channel(token(32, i%memory.MaxChannels)))
-			if err != nil {
-				return err
-			}
-			issue = is.ID
-		}
-		for i := range memory.MaxChannels {
-			ct := memory.Contact{Channel: memory.Channel(token(32, i)), Issue: issue, Summary: wide(1024, i)}
-			if _, err := tx.RecordContact(ct); err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
+	require.NoError(t, s.Update(ctx, id, func(tx *memory.Tx) error { return memorytest.Fill(tx, lim) }))
 	data := bytes.Repeat([]byte("<"), lim.DraftSize)
 	for i := range lim.Drafts {
 		require.NoError(t, s.SaveDraft(ctx, id, token(64, i), data))

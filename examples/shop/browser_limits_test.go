@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/herken/herken/memory"
+	"github.com/herken/herken/memory/memorytest"
 	"github.com/herken/herken/plugin"
 )
 
@@ -53,8 +53,7 @@ func TestBrowserCustomerAtTheLimits(t *testing.T) {
 	t.Cleanup(srv.Close)
 	base := srv.URL
 
-	wide := func(n, i int) string { return fmt.Sprintf("%04d", i) + strings.Repeat("<", n-4) }
-	token := func(n, i int) string { return "k" + fmt.Sprintf("%04d", i) + strings.Repeat("k", n-5) }
+	wide, token := memorytest.Wide, memorytest.Token
 	first := token(64, 0)
 	factIs := func(key, value string) string {
 		return `herken.snapshot().then(s => s.facts.some(f => f.key === ` + jsString(key) + ` && f.value === ` + jsString(value) + `))`
@@ -81,52 +80,14 @@ func TestBrowserCustomerAtTheLimits(t *testing.T) {
 
 	// The shop takes the customer to every limit.
 	lim := s.Limits()
-	var ids []memory.Identifier
-	for i := range lim.Identifiers - 1 { // the device is one
-		ids = append(ids, memory.Account(wide(256, i)).AsVerified())
-	}
-	_, err = s.Link(ctx, id, ids...)
+	_, err = s.Link(ctx, id, memorytest.Accounts(lim.Identifiers-1)...) // the device is one
 	require.NoError(t, err)
 	require.NoError(t, s.Update(ctx, id, func(tx *memory.Tx) error {
-		fs := make([]memory.Fact, lim.Facts)
-		for i := range fs {
-			fs[i] = memory.Fact{Key: token(64, i), Value: wide(4096, i), Channel: memory.Channel(token(32, i)),
-				Purpose: memory.PurposePersonalization, Retention: 1 << 40}
-		}
-		if err := tx.Remember(fs...); err != nil {
+		if err := tx.Remember(memorytest.Facts(lim)...); err != nil {
 			return err
 		}
-		if err := tx.SetName(wide(256, 0)); err != nil {
+		if err := memorytest.Fill(tx, lim); err != nil {
 			return err
-		}
-		for i := range lim.Preferences {
-			if err := tx.SetPreference(token(64, i), wide(256, i)); err != nil {
-				return err
-			}
-		}
-		for _, p := range []memory.Purpose{memory.PurposeService, memory.PurposePersonalization, memory.PurposeMarketing, memory.PurposeProfiling} {
-			for i := range memory.MaxChannels + 1 {
-				c := memory.Consent{Purpose: p, Channel: memory.Channel(token(32, i)), Granted: true, Source: wide(256, i)}
-				if i == memory.MaxChannels {
-					c.Channel = ""
-				}
-				if err := tx.RecordConsent(c); err != nil {
-					return err
-				}
-			}
-		}
-		var issue memory.IssueID
-		for i := range lim.OpenIssues {
-			is, err := tx.OpenIssue(wide(256, i), memory.Channel(token(32, i%memory.MaxChannels)))
-			if err != nil {
-				return err
-			}
-			issue = is.ID
-		}
-		for i := range memory.MaxChannels {
-			if _, err := tx.RecordContact(memory.Contact{Channel: memory.Channel(token(32, i)), Issue: issue, Summary: wide(1024, i)}); err != nil {
-				return err
-			}
 		}
 		for i := range lim.Drafts {
 			if err := tx.SaveDraft(token(64, i), []byte("x")); err != nil {
