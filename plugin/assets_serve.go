@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-//go:embed assets/herken.js assets/herken-worker.js
+//go:embed assets/herken.js assets/herken-worker.js assets/herken-widget.js
 var scripts embed.FS
 
 // asset is one file the handler serves, with its compressed forms.
@@ -30,7 +30,7 @@ func newAssets() (*assets, error) {
 	version := hex.EncodeToString(sum[:8])
 	a := &assets{files: map[string]*asset{}}
 	a.files["herken.wasm"] = &asset{typ: "application/wasm", body: Module, br: moduleBrotli, gz: moduleGzip, immutable: true}
-	for _, name := range []string{"herken.js", "herken-worker.js"} {
+	for _, name := range []string{"herken.js", "herken-worker.js", "herken-widget.js"} {
 		b, err := scripts.ReadFile("assets/" + name)
 		if err != nil {
 			return nil, err

@@ -166,6 +166,7 @@ func New(store *memory.Store, opts Options) (*Handler, error) {
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("GET /herken.js", h.assets.serve("herken.js"))
 	h.mux.HandleFunc("GET /herken-worker.js", h.assets.serve("herken-worker.js"))
+	h.mux.HandleFunc("GET /herken-widget.js", h.assets.serve("herken-widget.js"))
 	h.mux.HandleFunc("GET /herken.wasm", h.assets.serve("herken.wasm"))
 	h.mux.HandleFunc("POST /session", h.api(h.session, false))
 	h.mux.HandleFunc("POST /sync", h.api(h.sync, true))
