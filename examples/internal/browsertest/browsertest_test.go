@@ -120,3 +120,16 @@ func browserContext(t *testing.T, tab context.Context) cdp.BrowserContextID {
 	require.NotEmpty(t, info.BrowserContextID)
 	return info.BrowserContextID
 }
+
+// TestPicture takes a picture of one element, a box of a known size.
+func TestPicture(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<!doctype html><title>box</title><div style="margin:40px;width:120px;height:80px;background:#1f5f8b" id="box"></div>`))
+	}))
+	t.Cleanup(srv.Close)
+	tab := browsertest.NewContext(t)
+	browsertest.Sized(t, tab)
+	browsertest.Do(t, tab, chromedp.Navigate(srv.URL), chromedp.WaitVisible("#box"))
+	browsertest.Picture(t, tab, `document.getElementById("box")`, 8, t.TempDir()+"/box.png")
+}
