@@ -205,14 +205,28 @@ func TestBrowserForgetMe(t *testing.T) {
 	synced(t, tab)
 	// Open the widget, then "what we remember about you", then "forget me".
 	widget := `document.querySelector("[data-herken-widget-host]").shadowRoot`
+	var facts int
 	do(t, tab,
 		chromedp.Evaluate(widget+`.querySelector("button.b").click()`, nil),
 		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("What we remember")`, nil),
 		chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent === "What we remember about you").click()`, nil),
 		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("Herengracht 3")`, nil),
 		chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent === "Forget me").click()`, nil),
-		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("Nothing.")`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		// It asks once, in the widget, before anything is erased.
+		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("This cannot be undone")`, nil),
 	)
+	eval(t, tab, `herken.snapshot().then(s => s.facts.length)`, &facts)
+	require.Positive(t, facts, "nothing is erased before the customer confirms")
+	do(t, tab,
+		chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent === "Yes, forget me").click()`, nil),
+		// The receipt, readable: what was erased and when.
+		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("We have forgotten you")`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+	)
+	var receipt string
+	do(t, tab, chromedp.Evaluate(widget+`.querySelector(".p").textContent`, &receipt))
+	require.Contains(t, receipt, "Erased on ")
+	require.Regexp(t, `[0-9]+ answers you gave`, receipt)
+	require.Contains(t, receipt, "Receipt ")
 	do(t, tab, watchPrefill(), chromedp.Navigate(base+"/checkout"), ready(), chromedp.Poll(`window.prefilled === true`, nil))
 	require.Empty(t, value(t, tab, "street"), "the plugin has filled the form, with nothing")
 	var agent string

@@ -45,7 +45,9 @@
     remember: (facts) => ready.then(() => rpc("remember", facts.map((f) => Object.assign({ channel: "web" }, f)))),
     identify: (token) => ready.then(() => rpc("identify", token)).then((b) => (emit("brief", b), b)),
     exportData: after("exportData"),
-    forget: () => ready.then(() => rpc("forget")).then(() => { emit("forgotten"); fill(); }),
+    // forget resolves to the server's answer: {forgotten, receipt} (the
+    // receipt is absent when the server held nothing of the visitor).
+    forget: () => ready.then(() => rpc("forget")).then((r) => { emit("forgotten", r); fill(); return r; }),
     // logout: the customer signs out on this browser, which then holds
     // nothing of them (a shop that signs out on its server calls the
     // handler's Logout instead; the plugin notices on the next page).
@@ -100,7 +102,7 @@
     document.head.append(s);
   }
   // Hooks for the widget script: the page's events and its forms.
-  Object.defineProperty(herken, "_internal", { value: { emit, fill, opt } });
+  Object.defineProperty(herken, "_internal", { value: { emit, fill, opt, tag } });
 
   function start() {
     performance.mark("herken:start");
