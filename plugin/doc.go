@@ -14,8 +14,12 @@
 //
 // Inputs marked data-herken-fact="shipping.postcode" are filled from the
 // visitor's memory and remembered on submit when the visitor chose "remember
-// my details"; an element marked data-herken-widget becomes the help
-// widget. See herken.js for its JavaScript API.
+// my details". Unless the tag says data-widget="off", a Help button opens
+// the help widget; an element marked data-herken-widget hosts the widget's
+// panel inline in the page instead, with no floating button. The plugin's
+// guide, plugin/README.md, documents the attributes, the JavaScript API and
+// its events, the widget (what it shows, theming, languages), the export
+// and the CSP the page needs.
 //
 // # Sync
 //
@@ -72,8 +76,10 @@
 // someone else's moves alone, so that two accounts never become one on a
 // shared computer. Logout (POST /logout, herken.logout in the page, or
 // Handler.Logout from the shop's own sign-out) detaches the browser, which
-// then holds nothing of the customer. The browser only ever receives the
-// customer-facing memory.Snapshot. Every request that changes something
+// then holds nothing of the customer. The browser only ever holds the
+// customer-facing memory.Snapshot; the one answer with more is the
+// customer's own access request, POST /export (access.go), which the page
+// offers as a file and never keeps. Every request that changes something
 // needs the CSRF token the session call returns, in the X-Herken-CSRF
 // header, and passes Go's cross-origin protection; CORS is closed unless
 // Options.AllowedOrigins names origins. Bodies are limited in size and
