@@ -130,6 +130,10 @@ func TestSyncThroughTheHandler(t *testing.T) {
 	b.csrf = f.CSRF
 	b.post("session", "", &again, http.StatusOK)
 	require.Empty(t, again.Snapshot.Facts)
+	f.Receipt = nil
+	b.post("forget", "", &f, http.StatusOK)
+	require.Nil(t, f.Receipt, "a stranger's forget erases nothing, and has no receipt")
+	b.csrf = f.CSRF
 	_, err = e.store.Lookup(context.Background(), memory.Email("ada@example.com"))
 	require.ErrorIs(t, err, memory.ErrNotFound)
 }

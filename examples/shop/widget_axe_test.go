@@ -33,8 +33,9 @@ func axeSource(t *testing.T) string {
 }
 
 // TestWidgetAccessibility runs axe-core on the shop's pages with the widget
-// open: the product page, the checkout, and the view of what is kept. None
-// may have a serious or critical finding.
+// open: the product page, the checkout, the view of what is kept, and
+// Forget's confirmation and receipt. None may have a serious or critical
+// finding.
 func TestWidgetAccessibility(t *testing.T) {
 	src := axeSource(t)
 	base := startShop(t, t.TempDir())
@@ -61,4 +62,6 @@ func TestWidgetAccessibility(t *testing.T) {
 	audit(`"what we remember about you"`)
 	do(t, tab, clickText("Forget me"), panelHas("This cannot be undone"))
 	audit("the confirmation of Forget")
+	do(t, tab, clickText("Yes, forget me"), panelHas("We have forgotten you"))
+	audit("the receipt of Forget")
 }

@@ -317,3 +317,20 @@ func TestWidgetInline(t *testing.T) {
 		chromedp.Evaluate(`[...document.getElementById("help").shadowRoot.querySelectorAll("button")].find(b => b.textContent === "Send").click()`, nil),
 		until(`document.getElementById("help").shadowRoot.querySelector("li[data-issue]") !== null`))
 }
+
+// TestWidgetContinueCallsResume: "continue where you left off" hands the
+// draft's name to herken.resume, which restores the page it came from.
+func TestWidgetContinueCallsResume(t *testing.T) {
+	base := startShop(t, t.TempDir())
+	tab := newVisitor(t)
+	var ok bool
+	do(t, tab, chromedp.Navigate(base+"/"), ready())
+	eval(t, tab, `herken.saveDraft("cart", "{}").then(() => true)`, &ok)
+	// The next page's session brings the draft into the browser's memory.
+	do(t, tab, chromedp.Navigate(base+"/?again"), ready(), chromedp.Evaluate(`herken.resume = (name) => { window.resumed = name; return Promise.resolve(true) }`, nil),
+		openWidget(), panelHas("Continue where you left off (cart)"), clickText("Continue where you left off (cart)"),
+		until(`window.resumed === "cart"`))
+	var path string
+	do(t, tab, chromedp.Evaluate(`location.pathname`, &path))
+	require.Equal(t, "/", path, "herken.resume, not the shop's herken:continue, decides where to go")
+}
