@@ -207,7 +207,7 @@ func TestBrowserForgetMe(t *testing.T) {
 	widget := `document.querySelector("[data-herken-widget-host]").shadowRoot`
 	var facts int
 	do(t, tab,
-		chromedp.Evaluate(widget+`.querySelector("button.b").click()`, nil),
+		openWidget(), // the widget's script loads after the plugin is ready: wait for it
 		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("What we remember")`, nil),
 		chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent === "What we remember about you").click()`, nil),
 		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("Herengracht 3")`, nil),
@@ -315,14 +315,14 @@ func TestBrowserSecondHelpContactEscalates(t *testing.T) {
 		}
 	}
 	do(t, tab, chromedp.Navigate(base+"/"), ready(),
-		chromedp.Evaluate(widget+`.querySelector("button.b").click()`, nil),
+		openWidget(), // the widget's script loads after the plugin is ready: wait for it
 		chromedp.Poll(widget+`.querySelector("textarea") !== null`, nil),
 		ask("My parcel did not arrive"),
 		chromedp.Poll(widget+`.querySelector("li[data-issue]") !== null`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 	)
 	synced(t, tab)
 	do(t, tab, chromedp.Navigate(base+"/"), ready(),
-		chromedp.Evaluate(widget+`.querySelector("button.b").click()`, nil),
+		openWidget(), // the widget's script loads after the plugin is ready: wait for it
 		chromedp.Poll(widget+`.querySelector("li[data-issue] button") !== null`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 		chromedp.Evaluate(widget+`.querySelector("li[data-issue] button").click()`, nil),
 		ask("Still nothing, second time I ask"),
@@ -369,7 +369,7 @@ func TestBrowserContinueWhereYouLeftOff(t *testing.T) {
 		chromedp.Click(`button[data-add-to-cart]`, chromedp.ByQuery),
 		chromedp.Poll(`document.querySelector("button[data-add-to-cart]").textContent === "In your cart"`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 		chromedp.Navigate(base+"/"), ready(),
-		chromedp.Evaluate(widget+`.querySelector("button.b").click()`, nil),
+		openWidget(), // the widget's script loads after the plugin is ready: wait for it
 		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("Continue where you left off (cart)")`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 		chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent.startsWith("Continue")).click()`, nil),
 		chromedp.WaitVisible(`//h1[.="Checkout"]`),
