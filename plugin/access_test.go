@@ -195,3 +195,74 @@ func TestExportSizeIsBounded(t *testing.T) {
 	require.Len(t, x.Customer.Facts, 9)
 	t.Logf("export of a history written %d times over its limit of %d: %d events, %d bytes", 10, lim.History, len(x.History), len(raw))
 }
+
+// TestExportOfACustomerAtTheLimits downloads the export of a customer at
+// every documented limit, every text at its widest in JSON: the file is
+// complete, and streamed (it has no Content-Length: the handler writes it
+// a piece at a time, never holding it encoded whole). It measured 59 MB.
+func TestExportOfACustomerAtTheLimits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a customer of 40 MB; skipped with -short")
+	}
+	ctx := context.Background()
+	s, err := memory.Open(ctx, memory.InMemoryOptions())
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	var logs bytes.Buffer
+	e := limitsEnv(t, s, &logs)
+	b := e.browser()
+	lim := s.Limits()
+	syncFacts(t, b, lim)
+	id := browserCustomer(t, b)
+	fillToTheLimits(t, s, id)
+
+	req, _ := http.NewRequest("POST", e.srv.URL+"/export", nil)
+	req.Header.Set("X-Herken-CSRF", b.csrf)
+	resp, err := b.c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Empty(t, resp.Header.Get("Content-Length"), "streamed, not held whole to be measured")
+	var x memory.Export
+	n := &countingReader{r: resp.Body}
+	require.NoError(t, json.NewDecoder(n).Decode(&x))
+	require.Len(t, x.Customer.Facts, lim.Facts)
+	require.Len(t, x.Drafts, lim.Drafts)
+	for _, d := range x.Drafts {
+		require.Len(t, d.Data, lim.DraftSize)
+	}
+	require.Empty(t, logs.String())
+	t.Logf("export of a customer at the limits: %d bytes, %d events", n.n, len(x.History))
+}
+
+type countingReader struct {
+	r interface{ Read([]byte) (int, error) }
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestExportNamesEveryDevice: a customer signed in on two browsers sees two
+// devices, each by its name, and neither hash.
+func TestExportNamesEveryDevice(t *testing.T) {
+	e := newEnv(t, plugin.Options{Rate: rate.Inf})
+	one, two := e.browser(), e.browser()
+	one.signIn("cust-9")
+	two.signIn("cust-9")
+	x, _, raw := exportOf(t, one)
+	var names []string
+	for _, id := range x.Customer.Identifiers {
+		if id.Kind == memory.KindDevice {
+			names = append(names, id.Value)
+		}
+	}
+	require.ElementsMatch(t, []string{"device-1", "device-2"}, names)
+	for _, b := range []*browser{one, two} {
+		require.NotContains(t, string(raw), e.h.DeviceIdentifier(cookie(t, b)).Value)
+	}
+	require.Contains(t, string(raw), `"cust-9"`, "the account is the customer's own")
+}
