@@ -227,7 +227,17 @@ label{display:block;margin-top:6px}
 
   // The widget's state: which view shows, and what the customer is typing,
   // kept across the renders a sync brings.
-  const state = { view: "home", pick: "", pickSubject: "", text: "", message: "", receipt: null, online: true, pending: 0 };
+  const state = { view: "home", pick: "", pickSubject: "", text: "", notes: {}, receipt: null, online: true, pending: 0 };
+  // note makes a status line for the current view, which keeps its text
+  // across the renders a sync brings, until the customer changes view.
+  function note() {
+    const view = state.view;
+    const p = el("p", { class: "msg", role: "status", text: state.notes[view] || "" });
+    p.set = (text) => { state.notes[view] = text; p.textContent = text; };
+    return p;
+  }
+  // show changes the view, as the customer chose.
+  const show = (view, go) => { state.view = view; state.notes = {}; go(); };
 
   function widget() {
     const inline = document.querySelector("[data-herken-widget]");
@@ -263,6 +273,7 @@ label{display:block;margin-top:6px}
       panel.hidden = false;
       btn.setAttribute("aria-expanded", "true");
       state.view = "home";
+      state.notes = {};
       render(true);
     }
     function close() {
@@ -315,7 +326,8 @@ label{display:block;margin-top:6px}
     herken.on("synced", () => {
       if (panel.hidden || (state.view !== "home" && state.view !== "memory")) return;
       const area = body.querySelector("textarea");
-      if (area && (area.value || root.activeElement === area)) return; // never under the customer's typing
+      // Never under the customer's typing, nor from under their focus.
+      if ((area && area.value) || body.contains(root.activeElement)) return;
       render(false);
     });
     if (inline) render(false);
@@ -356,18 +368,18 @@ label{display:block;margin-top:6px}
           else emit("continue", d);
         }, "l"), el("br"));
       }
-      const msg = el("p", { class: "msg", role: "status", text: state.message });
-      state.message = "";
+      const msg = note();
       nodes.push(el("label", { for: area.id, text: t("yourQuestion") }), area,
         button(t("send"), async () => {
           const text = area.value.trim();
           if (!text) { area.focus(); return; }
           if (state.pick) await herken.contact({ issue: state.pick, summary: text.slice(0, 1000) });
           else await herken.openIssue(text.slice(0, 250));
-          Object.assign(state, { text: "", pick: "", pickSubject: "", message: state.online ? t("sent") : t("sentOffline") });
+          Object.assign(state, { text: "", pick: "", pickSubject: "" });
+          msg.set(state.online ? t("sent") : t("sentOffline"));
           go();
         }), msg, el("br"),
-        button(t("whatWeRemember"), () => { state.view = "memory"; go(); }, "l"));
+        button(t("whatWeRemember"), () => show("memory", go), "l"));
       return { title: name ? t("welcome", { name }) : t("howCanWeHelp"), nodes };
     },
 
@@ -402,36 +414,35 @@ label{display:block;margin-top:6px}
       section("last_contacts", (s.last_contacts || []).map((c) =>
         item(channel(c.channel) + (when(c.at) ? ": " + when(c.at) : ""), t("why", { purpose: t("purpose.last_contacts") }), forgetRule)));
       if (!nodes.length) nodes.push(el("p", { text: t("nothing") }));
-      const msg = el("p", { class: "msg", role: "status" });
+      const msg = note();
       nodes.push(msg,
         button(t("download"), async () => {
           try {
             const x = await herken.exportData();
             const file = "herken-export-" + String(x.exported || new Date().toISOString()).slice(0, 10) + ".json";
             save(file, x);
-            msg.textContent = t("downloaded", { file });
-          } catch (e) { msg.textContent = t("downloadFailed", { error: e.message }); }
+            msg.set(t("downloaded", { file }));
+          } catch (e) { msg.set(t("downloadFailed", { error: e.message })); }
         }),
-        button(t("forgetMe"), () => { state.view = "confirm"; go(); }, "btn alt"), el("br"),
-        button(t("back"), () => { state.view = "home"; go(); }, "l"));
+        button(t("forgetMe"), () => show("confirm", go), "btn alt"), el("br"),
+        button(t("back"), () => show("home", go), "l"));
       return { title: t("whatWeRemember"), nodes };
     },
 
     // confirm asks once before Forget.
     async confirm(go) {
-      const msg = el("p", { class: "msg", role: "status" });
-      const no = button(t("cancel"), () => { state.view = "memory"; go(); }, "btn alt");
+      const msg = note();
+      const no = button(t("cancel"), () => show("memory", go), "btn alt");
       const yes = button(t("forgetYes"), async () => {
         yes.disabled = no.disabled = true;
-        msg.textContent = t("forgetting");
+        msg.set(t("forgetting"));
         try {
           const r = await herken.forget();
           state.receipt = (r && r.receipt) || null;
-          state.view = "receipt";
-          go();
+          show("receipt", go);
         } catch (e) {
           yes.disabled = no.disabled = false;
-          msg.textContent = t("forgetFailed", { error: e.message });
+          msg.set(t("forgetFailed", { error: e.message }));
         }
       }, "btn danger");
       return { title: t("forgetMe"), nodes: [el("p", { text: t("forgetAsk") }), yes, no, msg], focus: no };
@@ -451,7 +462,7 @@ label{display:block;margin-top:6px}
         nodes.push(ul, el("p", { class: "m", text: t("receiptId", { id: r.id }) }),
           button(t("downloadReceipt"), () => save("herken-receipt-" + r.id + ".json", r), "btn alt"));
       }
-      nodes.push(el("br"), button(t("back"), () => { state.view = "home"; state.receipt = null; go(); }, "l"));
+      nodes.push(el("br"), button(t("back"), () => { state.receipt = null; show("home", go); }, "l"));
       return { title: t("forgotten"), nodes };
     },
   };
