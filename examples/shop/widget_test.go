@@ -89,7 +89,8 @@ func TestWidgetShowsWhatWeRemember(t *testing.T) {
 	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Herengracht 3", "ada@example.com"))
 	expires := time.Now().Add(40 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	var ok bool
-	eval(t, tab, `herken.remember([{key: "delivery.note", value: "Ring twice", purpose: "personalization", expires: `+jsString(expires)+`}])
+	eval(t, tab, `herken.remember([{key: "delivery.note", value: "Ring twice", purpose: "personalization", expires: `+jsString(expires)+`},
+			{key: "gift.message", value: "<img src=x onerror=\"window.injected = true\">"}])
 		.then(() => herken.openIssue("Where is my parcel?"))
 		.then(() => herken.saveDraft("cart", JSON.stringify({item: "trail-jacket"})))
 		.then(() => herken.sync())`, &ok)
@@ -112,6 +113,10 @@ func TestWidgetShowsWhatWeRemember(t *testing.T) {
 		require.NotContains(t, text, key, "a label, not the key")
 	}
 	require.Contains(t, text, "delivery.note: Ring twice", "a key nobody labelled is shown as it is, the last resort")
+	var injected bool
+	do(t, tab, chromedp.Evaluate(`window.injected === true || `+widgetRoot+`.querySelector("img") !== null`, &injected))
+	require.False(t, injected, "what the memory holds is shown as text, never as markup")
+	require.Contains(t, text, `<img src=x onerror="window.injected = true">`)
 
 	// On a page without the form, the built-in labels of common keys.
 	do(t, tab, chromedp.Navigate(base+"/"), ready(), openWidget(), clickText("What we remember about you"), panelHas("Herengracht 3"))
