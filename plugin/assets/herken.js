@@ -1,22 +1,9 @@
 // herken: recognize a returning customer. Add after the page's content:
 //   <script src="/herken/herken.js" defer></script>
-// The guide is plugin/README.md. Options on the tag: data-identity="TOKEN"
-// (from the shop's server for a logged-in customer), data-remember="always"
-// (remember form answers without asking; by default only when a
-// [data-herken-remember] box is checked), data-widget="off" (no help
-// widget), data-strings="ID" (a JSON element with the widget's strings),
-// lang (the widget's language, over <html lang>).
-// On the page: data-herken-fact="KEY" (a field filled and remembered),
-// data-herken-identifier="email|phone" (a claim sent on submit),
-// data-herken-remember (the "remember my details" box), data-herken-label
-// (a fact's label in the widget), data-herken-widget (an element that
-// hosts the widget's panel inline).
-// window.herken: ready, brief(), snapshot(), prefill(keys), remember(facts),
-// recognize(ids), consent(c), openIssue(subject), contact(c),
-// saveDraft(name, data), draft(name), identify(token), sync(),
-// exportData(), forget(), logout(), on(event, fn); events (also as
-// document "herken:NAME"): ready, brief, prefilled, synced, dropped,
-// forgotten, loggedout, continue.
+// Options on the tag: data-identity="TOKEN" (from the shop's server for a
+// logged-in customer), data-remember="always" (remember form answers without
+// asking; by default only when a [data-herken-remember] box is checked),
+// data-widget="off" (no help button).
 (() => {
   "use strict";
   const tag = document.currentScript;
@@ -107,7 +94,13 @@
   }
 
   // The help widget lives in its own script, loaded only where the page
-  // has one, after the API is ready.
+  // has one, after the API is ready (plugin/README.md, "The help widget").
+  // It reads, on this tag: lang (its language, over <html lang>) and
+  // data-strings="ID" (a <script type="application/json"> element with the
+  // shop's own strings); on the page: data-herken-widget (an element that
+  // hosts its panel inline, with no floating button) and
+  // data-herken-label (a fact's label). forget() resolves to
+  // {forgotten, receipt}, which the widget shows.
   function loadWidget() {
     const s = document.createElement("script");
     s.src = base + "herken-widget.js";
