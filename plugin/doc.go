@@ -101,9 +101,12 @@
 // proxy's address bucket; with a proxy named that is not one, clients
 // choose their own address.
 //
+// A device downloads its export (POST /export) twice at once, then once
+// every 30 seconds (429 "rate_limited"), on top of these.
+//
 // The handler's own state is bounded in number and so in bytes: rate
-// buckets for at most 32,768 addresses and 32,768 devices (about 19 MiB
-// full). The store's caches are bounded in bytes too (see
+// buckets for at most 32,768 addresses and 32,768 devices, and export
+// buckets for 4,096 devices (about 20 MiB full). The store's caches are bounded in bytes too (see
 // memory.Options.WithCacheBytes; 96 MiB at most by default). Measured in
 // TestBoundedAttackHeap: an attack from one address over loopback, 1,000
 // requests with made-up cookies and then 80 new devices each filling a
