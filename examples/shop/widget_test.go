@@ -86,13 +86,17 @@ func pageServer(t *testing.T, pages map[string]string) string {
 func TestWidgetShowsWhatWeRemember(t *testing.T) {
 	base := startShop(t, t.TempDir())
 	tab := newVisitor(t)
-	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Herengracht 3", "ada@example.com"))
+	// Signed in, so that the account is a verified identifier of hers.
+	do(t, tab, chromedp.Navigate(base+"/login"), chromedp.SetValue(`input[name=account]`, "ada-1", chromedp.ByQuery),
+		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible(`//h1[.="Checkout"]`), ready(),
+		fillCheckout("Herengracht 3", "ada@example.com"))
 	expires := time.Now().Add(40 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	var ok bool
 	eval(t, tab, `herken.remember([{key: "delivery.note", value: "Ring twice", purpose: "personalization", expires: `+jsString(expires)+`},
 			{key: "gift.message", value: "<img src=x onerror=\"window.injected = true\">"}])
 		.then(() => herken.openIssue("Where is my parcel?"))
 		.then(() => herken.saveDraft("cart", JSON.stringify({item: "trail-jacket"})))
+		.then(() => herken.consent({purpose: "marketing", channel: "email", granted: false}))
 		.then(() => herken.sync())`, &ok)
 	require.True(t, ok)
 
@@ -106,6 +110,8 @@ func TestWidgetShowsWhatWeRemember(t *testing.T) {
 		"Your open questions", "Where is my parcel?", "Kept while the question is open",
 		"Work in progress", "cart", "so that you can continue where you left off",
 		"Your last contact with us", "chat",
+		"How we recognize you", "Your account: ada-1 (verified)", "Why: to recognize you when you come back",
+		"Your choices about contact", "to send you offers (by e-mail): no", "Why: to respect what you chose",
 	} {
 		require.Contains(t, text, want)
 	}

@@ -142,7 +142,10 @@
     if (isNaN(d) || d.getFullYear() < 2) return "";
     try { return new Intl.DateTimeFormat(pageLang, { dateStyle: "long" }).format(d); } catch (e) { return d.toLocaleDateString(); }
   };
-  const channel = (c) => (c ? t("channel." + c) : "");
+  // or names a thing by its string, or, for one no string names (a
+  // shop's own channel or preference key), by itself.
+  const or = (key, fallback) => (Object.hasOwn(STR, key) ? t(key) : fallback);
+  const channel = (c) => (c ? or("channel." + c, c) : "");
 
   // label names a fact key for the customer: the shop's own strings, the
   // label the forms code captured (snapshot.labels), the page's own label
@@ -349,7 +352,7 @@ label{display:block;margin-top:6px}
         nodes.push(el("h3", { text: t("openQuestions") }));
         const ul = el("ul");
         for (const is of issues) {
-          const li = el("li", {}, is.subject, el("span", { class: "m", text: t("lastContact", { when: when(is.last_contact), channel: channel(is.last_channel) }) }));
+          const li = el("li", {}, is.subject, when(is.last_contact) ? el("span", { class: "m", text: t("lastContact", { when: when(is.last_contact), channel: channel(is.last_channel) }) }) : null);
           li.append(button(t("addToThis"), () => {
             state.pick = is.id; state.pickSubject = is.subject;
             area.placeholder = t("moreAbout", { subject: is.subject });
@@ -396,16 +399,16 @@ label{display:block;margin-top:6px}
       const forgetRule = t("untilForgotten");
       if (s.name) section("name", [item(s.name, t("why", { purpose: t("purpose.name") }), t("untilChanged"))]);
       section("identifiers", (s.identifiers || []).map((i) =>
-        item(t("kind." + i.kind) + ": " + i.value + (i.verified ? " (" + t("verified") + ")" : ""),
+        item(or("kind." + i.kind, i.kind) + ": " + i.value + (i.verified ? " (" + t("verified") + ")" : ""),
           t("why", { purpose: t("purpose.identifiers") }), forgetRule)));
       section("facts", (s.facts || []).map((f) =>
         item(label(f.key, s) + ": " + f.value,
-          t("why", { purpose: t("purpose." + (f.purpose || "service")) }),
+          t("why", { purpose: or("purpose." + (f.purpose || "service"), f.purpose) }),
           f.expires && day(f.expires) ? t("until", { date: day(f.expires) }) : forgetRule)));
       section("preferences", (s.preferences || []).map((p) =>
-        item(t("pref." + p.key) + ": " + p.value, t("why", { purpose: t("purpose.preferences") }), t("untilChanged"))));
+        item(or("pref." + p.key, p.key) + ": " + p.value, t("why", { purpose: t("purpose.preferences") }), t("untilChanged"))));
       section("consents", (s.consents || []).map((c) =>
-        item(t("purpose." + c.purpose) + " (" + (c.channel ? t("onChannel", { channel: channel(c.channel) }) : t("allChannels")) + "): " + (c.granted ? t("granted") : t("refused")),
+        item(or("purpose." + c.purpose, c.purpose) + " (" + (c.channel ? t("onChannel", { channel: channel(c.channel) }) : t("allChannels")) + "): " + (c.granted ? t("granted") : t("refused")),
           t("why", { purpose: t("purpose.consents") }), day(c.at) && t("since", { date: day(c.at) }), t("untilChanged"))));
       section("open_issues", (s.open_issues || []).map((i) =>
         item(i.subject, t("why", { purpose: t("purpose.open_issues") }), t("untilResolved"))));
@@ -457,7 +460,7 @@ label{display:block;margin-top:6px}
         nodes.push(el("p", { text: t("erasedAt", { when: when(r.at) }) }));
         const ul = el("ul");
         for (const [kind, n] of Object.entries(r.erased || {})) {
-          if (n > 0) ul.append(el("li", { "data-erased": kind, text: n + " " + t("erased." + kind) }));
+          if (n > 0) ul.append(el("li", { "data-erased": kind, text: n + " " + or("erased." + kind, kind) }));
         }
         nodes.push(ul, el("p", { class: "m", text: t("receiptId", { id: r.id }) }),
           button(t("downloadReceipt"), () => save("herken-receipt-" + r.id + ".json", r), "btn alt"));
