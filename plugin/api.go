@@ -3,7 +3,9 @@ package plugin
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -250,26 +252,22 @@ func (h *Handler) identify(c *call) error {
 	return h.answer(c, res, false)
 }
 
-// export answers the device's memory, customer-facing, as a file.
-func (h *Handler) export(c *call) error {
-	res, err := h.current(c.r.Context(), c)
-	if err != nil {
-		return err
-	}
-	c.w.Header().Set("Content-Disposition", `attachment; filename="herken-memory.json"`)
-	writeJSON(c.w, wire.AppendSnapshot(nil, &res.Snapshot))
-	return nil
-}
-
 // forget erases the customer the device belongs to, and gives the device a
-// new token: it is a stranger from now on.
+// new token: it is a stranger from now on. The answer holds the receipt,
+// {"id","customer","at","erased":{kind: items}}, for the customer to keep;
+// none when the device's customer was unknown (nothing was held).
 func (h *Handler) forget(c *call) error {
 	ctx := c.r.Context()
+	var receipt *memory.Receipt
 	id, err := h.store.Lookup(ctx, h.deviceID(c.device, c.issued))
 	switch {
 	case err == nil:
-		if _, err := h.store.Forget(ctx, id); err != nil && !errors.Is(err, memory.ErrNotFound) {
+		r, err := h.store.Forget(ctx, id)
+		if err != nil && !errors.Is(err, memory.ErrNotFound) {
 			return err
+		}
+		if err == nil {
+			receipt = &r
 		}
 	case !errors.Is(err, memory.ErrNotFound):
 		return err
@@ -280,6 +278,10 @@ func (h *Handler) forget(c *call) error {
 	out.BoolMember("forgotten", true)
 	out.Str("csrf", h.csrfToken(c.device))
 	out.Str("device", h.deviceTag(c.device))
+	if receipt != nil {
+		out.Key("receipt")
+		appendReceipt(out, receipt)
+	}
 	out.EndObject()
 	writeJSON(c.w, out.B)
 	return nil
@@ -447,4 +449,19 @@ func (h *Handler) Customer(r *http.Request) (memory.CustomerID, error) {
 		return "", memory.ErrNotFound
 	}
 	return h.store.Lookup(r.Context(), h.deviceID(d.id, d.issued))
+}
+
+// appendReceipt writes r as JSON, its kinds of data in order.
+func appendReceipt(out *wire.Writer, r *memory.Receipt) {
+	out.BeginObject()
+	out.Str("id", r.ID)
+	out.Str("customer", string(r.Customer))
+	out.TimeMember("at", r.At)
+	out.Key("erased")
+	out.BeginObject()
+	for _, k := range slices.Sorted(maps.Keys(r.Erased)) {
+		out.IntMember(k, int64(r.Erased[k]))
+	}
+	out.EndObject()
+	out.EndObject()
 }

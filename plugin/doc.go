@@ -14,8 +14,12 @@
 //
 // Inputs marked data-herken-fact="shipping.postcode" are filled from the
 // visitor's memory and remembered on submit when the visitor chose "remember
-// my details"; an element marked data-herken-widget becomes the help
-// widget. See herken.js for its JavaScript API.
+// my details". Unless the tag says data-widget="off", a Help button opens
+// the help widget; an element marked data-herken-widget hosts the widget's
+// panel inline in the page instead, with no floating button. The plugin's
+// guide, plugin/README.md, documents the attributes, the JavaScript API and
+// its events, the widget (what it shows, theming, languages), the export
+// and the CSP the page needs.
 //
 // # Sync
 //
@@ -72,8 +76,10 @@
 // someone else's moves alone, so that two accounts never become one on a
 // shared computer. Logout (POST /logout, herken.logout in the page, or
 // Handler.Logout from the shop's own sign-out) detaches the browser, which
-// then holds nothing of the customer. The browser only ever receives the
-// customer-facing memory.Snapshot. Every request that changes something
+// then holds nothing of the customer. The browser only ever holds the
+// customer-facing memory.Snapshot; the one answer with more is the
+// customer's own access request, POST /export (access.go), which the page
+// offers as a file and never keeps. Every request that changes something
 // needs the CSRF token the session call returns, in the X-Herken-CSRF
 // header, and passes Go's cross-origin protection; CORS is closed unless
 // Options.AllowedOrigins names origins. Bodies are limited in size and
@@ -95,9 +101,12 @@
 // proxy's address bucket; with a proxy named that is not one, clients
 // choose their own address.
 //
+// A device downloads its export (POST /export) twice at once, then once
+// every 30 seconds (429 "rate_limited"), on top of these.
+//
 // The handler's own state is bounded in number and so in bytes: rate
-// buckets for at most 32,768 addresses and 32,768 devices (about 19 MiB
-// full). The store's caches are bounded in bytes too (see
+// buckets for at most 32,768 addresses and 32,768 devices, and export
+// buckets for 4,096 devices (about 20 MiB full). The store's caches are bounded in bytes too (see
 // memory.Options.WithCacheBytes; 96 MiB at most by default). Measured in
 // TestBoundedAttackHeap: an attack from one address over loopback, 1,000
 // requests with made-up cookies and then 80 new devices each filling a

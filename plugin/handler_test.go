@@ -113,19 +113,27 @@ func TestSyncThroughTheHandler(t *testing.T) {
 	require.Equal(t, b.csrf, again.CSRF)
 
 	// Export, then forget: the device becomes a stranger.
-	var exp memory.Snapshot
+	var exp memory.Export
 	resp := b.post("export", "", &exp, http.StatusOK)
 	require.Contains(t, resp.Header.Get("Content-Disposition"), "attachment")
-	require.Len(t, exp.Facts, 1)
+	require.Len(t, exp.Customer.Facts, 1)
 	var f struct {
 		Forgotten bool
 		CSRF      string
+		Receipt   *memory.Receipt
 	}
 	b.post("forget", "", &f, http.StatusOK)
 	require.True(t, f.Forgotten)
+	require.NotNil(t, f.Receipt, "the answer holds the receipt")
+	require.Equal(t, 1, f.Receipt.Erased["facts"])
+	require.False(t, f.Receipt.At.IsZero())
 	b.csrf = f.CSRF
 	b.post("session", "", &again, http.StatusOK)
 	require.Empty(t, again.Snapshot.Facts)
+	f.Receipt = nil
+	b.post("forget", "", &f, http.StatusOK)
+	require.Nil(t, f.Receipt, "a stranger's forget erases nothing, and has no receipt")
+	b.csrf = f.CSRF
 	_, err = e.store.Lookup(context.Background(), memory.Email("ada@example.com"))
 	require.ErrorIs(t, err, memory.ErrNotFound)
 }

@@ -28,10 +28,17 @@ const (
 type limiter struct {
 	opts *Options
 
-	mu      sync.Mutex // guards addrs and devices
+	mu      sync.Mutex // guards addrs, devices and exports
 	addrs   *simplelru.LRU[string, *addrBuckets]
 	devices *simplelru.LRU[string, *rate.Limiter]
+	// exports are the devices' buckets of downloads of their export
+	// (access.go), fewer than devices: a device forgotten here starts with
+	// a full bucket, and each one takes a customer of its own to export.
+	exports *simplelru.LRU[string, *rate.Limiter]
 }
+
+// maxExporters is how many devices' export buckets the limiter keeps.
+const maxExporters = 1 << 12
 
 // addrBuckets are one client address's buckets.
 type addrBuckets struct {
@@ -46,6 +53,9 @@ func newLimiter(opts *Options) (*limiter, error) {
 		return nil, err
 	}
 	if l.devices, err = simplelru.NewLRU[string, *rate.Limiter](maxDevices, nil); err != nil {
+		return nil, err
+	}
+	if l.exports, err = simplelru.NewLRU[string, *rate.Limiter](maxExporters, nil); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -92,6 +102,25 @@ func (l *limiter) newCustomer(addr string) (bool, time.Duration) {
 	b := l.address(addr).customers
 	if b == nil {
 		return true, 0
+	}
+	now := l.opts.Now()
+	r := b.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// allowExport takes a download of its export from the device's bucket, or
+// returns how long until the bucket has one again.
+func (l *limiter) allowExport(device string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.exports.Get(device)
+	if !ok {
+		b = rate.NewLimiter(rate.Every(exportEvery*time.Second), exportsBurst)
+		l.exports.Add(device, b)
 	}
 	now := l.opts.Now()
 	r := b.ReserveN(now, 1)

@@ -29,12 +29,17 @@ func TestLimiterMemory(t *testing.T) {
 	for i := range maxDevices + 1000 {
 		require.True(t, l.allowDevice(fmt.Sprintf("%043d", i)))
 	}
+	for i := range maxExporters + 1000 {
+		ok, _ := l.allowExport(fmt.Sprintf("%043d", i))
+		require.True(t, ok)
+	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	require.Equal(t, maxAddresses, l.addrs.Len())
 	require.Equal(t, maxDevices, l.devices.Len())
+	require.Equal(t, maxExporters, l.exports.Len())
 	used := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	t.Logf("limiter full: %d addresses, %d devices, %.1f MiB", l.addrs.Len(), l.devices.Len(), float64(used)/(1<<20))
+	t.Logf("limiter full: %d addresses, %d devices, %d exporters, %.1f MiB", l.addrs.Len(), l.devices.Len(), l.exports.Len(), float64(used)/(1<<20))
 	require.Less(t, used, int64(24<<20), "the limiter's memory is bounded")
 	runtime.KeepAlive(l)
 }

@@ -105,10 +105,10 @@ func TestSharedBrowserKeepsAccountsApart(t *testing.T) {
 	var s syncAnswer
 	b.post("session", "", &s, http.StatusOK)
 	require.Empty(t, s.Snapshot.Facts)
-	var exp memory.Snapshot
+	var exp memory.Export
 	b.post("export", "", &exp, http.StatusOK)
-	require.Empty(t, exp.Facts)
-	require.Empty(t, exp.Identifiers)
+	require.Nil(t, exp.Customer, "the browser is nobody's")
+	require.Empty(t, exp.History)
 
 	bob := b.signIn("bob")
 	require.Empty(t, facts(bob.Snapshot), "bob sees nothing of alice's")

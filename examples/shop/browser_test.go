@@ -205,14 +205,28 @@ func TestBrowserForgetMe(t *testing.T) {
 	synced(t, tab)
 	// Open the widget, then "what we remember about you", then "forget me".
 	widget := `document.querySelector("[data-herken-widget-host]").shadowRoot`
+	var facts int
 	do(t, tab,
-		chromedp.Evaluate(widget+`.querySelector("button.b").click()`, nil),
+		openWidget(), // the widget's script loads after the plugin is ready: wait for it
 		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("What we remember")`, nil),
 		chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent === "What we remember about you").click()`, nil),
 		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("Herengracht 3")`, nil),
 		chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent === "Forget me").click()`, nil),
-		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("Nothing.")`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		// It asks once, in the widget, before anything is erased.
+		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("This cannot be undone")`, nil),
 	)
+	eval(t, tab, `herken.snapshot().then(s => s.facts.length)`, &facts)
+	require.Positive(t, facts, "nothing is erased before the customer confirms")
+	do(t, tab,
+		chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent === "Yes, forget me").click()`, nil),
+		// The receipt, readable: what was erased and when.
+		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("We have forgotten you")`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+	)
+	var receipt string
+	do(t, tab, chromedp.Evaluate(widget+`.querySelector(".p").textContent`, &receipt))
+	require.Contains(t, receipt, "Erased on ")
+	require.Regexp(t, `[0-9]+ answers you gave`, receipt)
+	require.Contains(t, receipt, "Receipt ")
 	do(t, tab, watchPrefill(), chromedp.Navigate(base+"/checkout"), ready(), chromedp.Poll(`window.prefilled === true`, nil))
 	require.Empty(t, value(t, tab, "street"), "the plugin has filled the form, with nothing")
 	var agent string
@@ -301,14 +315,14 @@ func TestBrowserSecondHelpContactEscalates(t *testing.T) {
 		}
 	}
 	do(t, tab, chromedp.Navigate(base+"/"), ready(),
-		chromedp.Evaluate(widget+`.querySelector("button.b").click()`, nil),
+		openWidget(), // the widget's script loads after the plugin is ready: wait for it
 		chromedp.Poll(widget+`.querySelector("textarea") !== null`, nil),
 		ask("My parcel did not arrive"),
 		chromedp.Poll(widget+`.querySelector("li[data-issue]") !== null`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 	)
 	synced(t, tab)
 	do(t, tab, chromedp.Navigate(base+"/"), ready(),
-		chromedp.Evaluate(widget+`.querySelector("button.b").click()`, nil),
+		openWidget(), // the widget's script loads after the plugin is ready: wait for it
 		chromedp.Poll(widget+`.querySelector("li[data-issue] button") !== null`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 		chromedp.Evaluate(widget+`.querySelector("li[data-issue] button").click()`, nil),
 		ask("Still nothing, second time I ask"),
@@ -355,7 +369,7 @@ func TestBrowserContinueWhereYouLeftOff(t *testing.T) {
 		chromedp.Click(`button[data-add-to-cart]`, chromedp.ByQuery),
 		chromedp.Poll(`document.querySelector("button[data-add-to-cart]").textContent === "In your cart"`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 		chromedp.Navigate(base+"/"), ready(),
-		chromedp.Evaluate(widget+`.querySelector("button.b").click()`, nil),
+		openWidget(), // the widget's script loads after the plugin is ready: wait for it
 		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("Continue where you left off (cart)")`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 		chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent.startsWith("Continue")).click()`, nil),
 		chromedp.WaitVisible(`//h1[.="Checkout"]`),

@@ -386,13 +386,16 @@ const ops = {
   consent: (a) => changed("consent", { consent: a }),
   openIssue: (a) => changed("open_issue", a),
   contact: (a) => changed("contact", { contact: a }),
-  exportData: () => fetch(base + "export", { method: "POST", credentials: "same-origin", headers: { "X-Herken-CSRF": csrf } }).then((r) => r.json()),
+  // exportData answers the customer's access request: everything the
+  // server holds about them (plugin/access.go), for the page to offer as a
+  // file. It is not kept here.
+  exportData: () => api("export"),
   forget: async () => {
     const res = await api("forget");
     csrf = res.csrf;
     await withState(() => { call("configure", {}); resets++; }, "erase");
     await onDevice(res.device);
-    return true;
+    return { forgotten: true, receipt: res.receipt || null };
   },
   // logout detaches this browser from the customer: the server gives it a
   // new device, and the memory here is erased (in every tab).

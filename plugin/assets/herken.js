@@ -45,7 +45,9 @@
     remember: (facts) => ready.then(() => rpc("remember", facts.map((f) => Object.assign({ channel: "web" }, f)))),
     identify: (token) => ready.then(() => rpc("identify", token)).then((b) => (emit("brief", b), b)),
     exportData: after("exportData"),
-    forget: () => ready.then(() => rpc("forget")).then(() => { emit("forgotten"); fill(); }),
+    // forget resolves to the server's answer: {forgotten, receipt} (the
+    // receipt is absent when the server held nothing of the visitor).
+    forget: () => ready.then(() => rpc("forget")).then((r) => { emit("forgotten", r); fill(); return r; }),
     // logout: the customer signs out on this browser, which then holds
     // nothing of them (a shop that signs out on its server calls the
     // handler's Logout instead; the plugin notices on the next page).
@@ -92,7 +94,13 @@
   }
 
   // The help widget lives in its own script, loaded only where the page
-  // has one, after the API is ready.
+  // has one, after the API is ready (plugin/README.md, "The help widget").
+  // It reads, on this tag: lang (its language, over <html lang>) and
+  // data-strings="ID" (a <script type="application/json"> element with the
+  // shop's own strings); on the page: data-herken-widget (an element that
+  // hosts its panel inline, with no floating button) and
+  // data-herken-label (a fact's label). forget() resolves to
+  // {forgotten, receipt}, which the widget shows.
   function loadWidget() {
     const s = document.createElement("script");
     s.src = base + "herken-widget.js";
@@ -100,7 +108,7 @@
     document.head.append(s);
   }
   // Hooks for the widget script: the page's events and its forms.
-  Object.defineProperty(herken, "_internal", { value: { emit, fill, opt } });
+  Object.defineProperty(herken, "_internal", { value: { emit, fill, opt, tag } });
 
   function start() {
     performance.mark("herken:start");
