@@ -33,7 +33,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil && !errors.Is(err, context.Canceled) {
+	err := run(ctx, os.Args[1:], os.Stdout, nil)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		// -h asked for the usage, which run printed: not a failure.
+	case errors.Is(err, context.Canceled):
+	case err != nil:
 		log.Fatal(err)
 	}
 }
@@ -43,6 +48,10 @@ func main() {
 func run(ctx context.Context, args []string, out io.Writer, ready chan<- string) error {
 	fs := flag.NewFlagSet("shop", flag.ContinueOnError)
 	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "herken's demo web shop, with the browser plugin on every page and an agent page.\n\nUsage: go run ./examples/shop [flags]\n\n")
+		fs.PrintDefaults()
+	}
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	data := fs.String("data", defaultDataDir(), "folder for the shop's customer memory")
 	agentPassword := fs.String("agent-password", "", "the agents' password for the agent page (default: a new random one, printed at start)")

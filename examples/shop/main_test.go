@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -221,4 +222,30 @@ func TestAgentGuessesLockOutOnlyTheGuesser(t *testing.T) {
 	require.Positive(t, codes[http.StatusTooManyRequests], "%v", codes)
 	require.Equal(t, http.StatusTooManyRequests, try("192.0.2.1", "the-password"), "the guesser stays slowed")
 	require.Equal(t, http.StatusSeeOther, try("192.0.2.2", "the-password"), "another agent signs in")
+}
+
+// TestHelpExitsZero runs the shop's main with -h in a child process, as a
+// user's shell would: the usage is printed and the exit status is 0.
+func TestHelpExitsZero(t *testing.T) {
+	if os.Getenv("HERKEN_SHOP_MAIN") == "1" {
+		os.Args = append([]string{"shop"}, strings.Fields(os.Getenv("HERKEN_SHOP_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	for _, args := range []string{"-h", "-help", "--help"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelpExitsZero$")
+		cmd.Env = append(os.Environ(), "HERKEN_SHOP_MAIN=1", "HERKEN_SHOP_ARGS="+args)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s: %s", args, out)
+		require.Contains(t, string(out), "Usage: go run ./examples/shop", args)
+		require.Contains(t, string(out), "-agent-password", args)
+	}
+	// A wrong flag is still a failure.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelpExitsZero$")
+	cmd.Env = append(os.Environ(), "HERKEN_SHOP_MAIN=1", "HERKEN_SHOP_ARGS=-no-such-flag")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "%s", out)
+	require.NotZero(t, exit.ExitCode())
+	require.Contains(t, string(out), "flag provided but not defined")
 }
