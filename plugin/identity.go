@@ -61,8 +61,21 @@ type identity struct {
 	nonce  string
 }
 
-// verifyIdentity checks a token for device at now.
-func verifyIdentity(secret []byte, token, device string, now time.Time) (identity, error) {
+// verifyIdentity checks a token for device at now, signed with any of the
+// handler's secrets.
+func (h *Handler) verifyIdentity(token, device string, now time.Time) (identity, error) {
+	var err error
+	for _, secret := range h.secrets {
+		var id identity
+		if id, err = verifyIdentityWith(secret, token, device, now); !errors.Is(err, ErrTokenInvalid) {
+			return id, err
+		}
+	}
+	return identity{}, err
+}
+
+// verifyIdentityWith checks a token for device at now, signed with secret.
+func verifyIdentityWith(secret []byte, token, device string, now time.Time) (identity, error) {
 	if len(token) > 2048 {
 		return identity{}, ErrTokenInvalid
 	}
