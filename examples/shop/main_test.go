@@ -192,14 +192,38 @@ func identifyAs(t *testing.T, c *http.Client, base string, changes ...string) {
 
 func TestShopKeepsItsSecretAcrossRestarts(t *testing.T) {
 	dir := t.TempDir()
-	a, err := loadSecret(dir + "/s")
+	a, err := loadSecrets(dir, false, false)
 	require.NoError(t, err)
-	b, err := loadSecret(dir + "/s")
+	b, err := loadSecrets(dir, false, false)
 	require.NoError(t, err)
 	require.Equal(t, a, b)
-	fi, err := os.Stat(dir + "/s")
+	fi, err := os.Stat(dir + "/plugin.secrets")
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+	// -rotate-secret, then -drop-old-secrets.
+	r, err := loadSecrets(dir, true, false)
+	require.NoError(t, err)
+	require.Equal(t, [][]byte{a.Secret}, r.Previous)
+	d, err := loadSecrets(dir, false, true)
+	require.NoError(t, err)
+	require.Equal(t, r.Secret, d.Secret)
+	require.Empty(t, d.Previous)
+}
+
+// TestShopBringsInItsOldSecret: the secret an earlier release kept alone
+// in plugin.secret becomes the current one, so its devices stay known.
+func TestShopBringsInItsOldSecret(t *testing.T) {
+	dir := t.TempDir()
+	old := bytes.Repeat([]byte{0xa5}, 32)
+	require.NoError(t, os.WriteFile(dir+"/plugin.secret", old, 0o600))
+	s, err := loadSecrets(dir, false, false)
+	require.NoError(t, err)
+	require.Equal(t, old, s.Secret)
+	require.Empty(t, s.Previous)
+	again, err := loadSecrets(dir, false, false)
+	require.NoError(t, err)
+	require.Equal(t, s, again)
 }
 
 // TestAgentGuessesLockOutOnlyTheGuesser: an attacker guessing the agent
