@@ -421,9 +421,13 @@ func (h *Handler) loadDraft(c *call) error {
 
 // IdentityToken makes an identity token for the browser that sent r (the
 // shop's request, carrying the plugin's device cookie): proof that it is the
-// customer with identifier id, for MaxIdentityLifetime. Hand it to the page,
-// which passes it to herken.identify. It fails when r has no device cookie
-// this handler signed yet (the plugin sets it on its first call), or two.
+// customer with identifier id, for MaxIdentityLifetime, usable once. Hand
+// it to the page: on the plugin's script tag as data-identity="TOKEN" when
+// the server renders the page for the signed-in customer, or to
+// herken.identify(token) when the page learns of the sign-in after it
+// loaded (see the package doc, "Signed-in customers"). It fails when r has
+// no device cookie this handler signed yet (the plugin sets it on its first
+// call, so a later page carries the token), or two.
 func (h *Handler) IdentityToken(r *http.Request, id memory.Identifier) (string, error) {
 	d, err := h.requestDevice(r)
 	if err != nil {

@@ -4,8 +4,9 @@
 //
 // # Adding it to a shop
 //
-//	store, _ := memory.Open(ctx, memory.DefaultOptions("data"))
-//	h, _ := plugin.New(store, plugin.Options{Secret: secret})
+//	store, _ := memory.Open(ctx, memory.DefaultOptions("data/memory"))
+//	secrets, _ := plugin.LoadSecrets("data/plugin.secrets") // made on first use
+//	h, _ := plugin.New(store, plugin.Options{Secret: secrets.Secret, PreviousSecrets: secrets.Previous})
 //	mux.Handle("/herken/", http.StripPrefix("/herken", h))
 //
 // and in the page, after its content:
@@ -13,9 +14,38 @@
 //	<script src="/herken/herken.js" defer></script>
 //
 // Inputs marked data-herken-fact="shipping.postcode" are filled from the
-// visitor's memory and remembered on submit when the visitor chose "remember
-// my details"; an element marked data-herken-widget becomes the help
-// widget. See herken.js for its JavaScript API.
+// visitor's memory and remembered on submit when the visitor chose
+// "remember my details", and a Help button opens the help widget. The
+// plugin's guide, README.md beside this package's source, describes the
+// page's side: the attributes, the JavaScript API and its events, the
+// Content-Security-Policy, theming and languages.
+//
+// # Signed-in customers
+//
+// For a customer signed in to the shop, its server makes an identity token
+// with Handler.IdentityToken (or SignIdentity) and hands it to the page in
+// one of two ways: on the script tag as data-identity="TOKEN", when the
+// server renders the page for the signed-in customer (the plugin proves it
+// as it starts, so that the first brief and the prefilled form are
+// theirs), or to herken.identify(token), when the page learns of the
+// sign-in after it loaded (a sign-in dialog, a single-page app: the page
+// fetches a token from its server and passes it on). A token is for the
+// browser whose device cookie the request carried, for
+// MaxIdentityLifetime, once. The shop's sign-out calls Handler.Logout.
+//
+// # Secrets
+//
+// Options.Secret signs the device cookies, the identity tokens and the
+// CSRF tokens, and keys the hash of a device the store keeps: it must be
+// the same across restarts and on every instance. LoadSecrets keeps it in
+// a file, made on first use. To rotate it, RotateSecrets makes a new one
+// current and keeps the old one among the previous secrets; restart the
+// handlers with both (Options.PreviousSecrets): the new secret signs, and
+// devices and tokens of the old one still verify, keeping their memory.
+// DropPreviousSecrets forgets the old ones; their devices then start as
+// strangers, and signed-in customers find their memory again when they
+// sign in. After a leak, drop the old secret at once: whoever holds it can
+// sign identity tokens.
 //
 // # Sync
 //
