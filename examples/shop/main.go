@@ -4,10 +4,14 @@
 // visitor fills the checkout once; on their return, even after the shop
 // restarts, the form is filled and the widget greets them.
 //
-//	go run ./examples/shop [-addr 127.0.0.1:8080] [-data DIR] [-agent-password P]
+//	go run ./examples/shop [-addr 127.0.0.1:8080] [-data DIR] [-agent-password P] [-rotate-secret] [-drop-old-secrets]
 //
 // The agent page needs the agent password, printed at start (a new one
-// each start unless -agent-password gives it).
+// each start unless -agent-password gives it). The plugin's secrets are
+// kept in DIR/plugin.secrets (see plugin.LoadSecrets): -rotate-secret
+// signs with a new one from this start on, and devices of the old one keep
+// their memory until -drop-old-secrets drops it. A customer signs in with
+// an email address or an account name, which the plugin is given as proven.
 package main
 
 import (
