@@ -79,15 +79,15 @@
 // bytes, the time it was made and the handler's MAC of both (nothing a
 // device sends may say it happened before it existed, and the store
 // refuses times in the future), so that a cookie the handler did not
-// make (made up, altered, or signed with another secret) is no device: it
-// gets a new token and no state, and never a rate bucket of its own. The
-// store keeps only a keyed hash of the random part. A device whose cookie
-// an earlier release gave out, unsigned, keeps its memory: its token is
-// accepted when the store knows the device, and reissued signed. Where the
-// page is served over HTTPS (TLS at this server, or Options.SecureCookie
-// behind a TLS proxy) the cookie is Secure and named with the __Host-
-// prefix, which no other host, subdomains included, can set; a request
-// with two device cookies is refused (400 "two_cookies").
+// make (made up, altered, or signed with a secret it does not hold) is no
+// device: it gets a new token and no state, and never a rate bucket of its
+// own. The store keeps only a keyed hash of the random part. A device
+// whose cookie an earlier release gave out, unsigned, keeps its memory: its
+// token is accepted when the store knows the device, and reissued signed.
+// Where the page is served over HTTPS (TLS at this server, or
+// Options.SecureCookie behind a TLS proxy) the cookie is Secure and named
+// with the __Host- prefix, which no other host, subdomains included, can
+// set; a request with two device cookies is refused (400 "two_cookies").
 //
 // Identifiers typed in the page are claims: they are kept with the visitor
 // but recognize nobody (the server never finds anyone by what a browser
