@@ -21,7 +21,10 @@ type BriefQuery struct {
 // now. Its slices are the caller's own.
 type Brief struct {
 	Customer CustomerID `json:"customer"`
-	Name     string     `json:"name,omitempty"`
+	// Name is the customer's name: the newer of the name set directly and
+	// the one the customer gave as the FactName fact (see FactName), when
+	// the query's purpose may use that fact.
+	Name string `json:"name,omitempty"`
 	// OpenIssues are newest first.
 	OpenIssues []Issue `json:"open_issues"`
 	// LastContacts holds the newest contact on each channel, newest first;
@@ -68,7 +71,6 @@ func (b Brief) Preference(key string) (string, bool) { return findPref(b.Prefere
 func (p *profile) brief(q BriefQuery, window time.Duration) Brief {
 	b := Brief{
 		Customer:     p.ID,
-		Name:         p.Name,
 		OpenIssues:   slices.Clone(p.Open),
 		LastContacts: slices.Clone(p.Last),
 		Preferences:  slices.Clone(p.Prefs),
@@ -78,6 +80,7 @@ func (p *profile) brief(q BriefQuery, window time.Duration) Brief {
 	if purpose == "" {
 		purpose = PurposeService
 	}
+	b.Name = p.name(q.Now, func(f *Fact) bool { return f.usableFor(purpose, q.Channel, p.Consents) })
 	n := 0
 	for i := range p.Facts {
 		if f := &p.Facts[i]; !f.expired(q.Now) && f.usableFor(purpose, q.Channel, p.Consents) {

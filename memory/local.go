@@ -225,7 +225,7 @@ func (l *Local) ForgetFact(key string) error {
 	return forgetFact(l, key)
 }
 
-// SetName sets the visitor's name.
+// SetName sets the visitor's name directly (see FactName).
 func (l *Local) SetName(name string) error {
 	if err := checkText("name", name, 256); err != nil {
 		return err

@@ -4,7 +4,9 @@ package memory_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -185,4 +187,83 @@ func TestVerifiedAnchorsChooseEvenWhenClaimsMatch(t *testing.T) {
 	r := recognize(t, s, memory.Device("device-of-visitor").AsVerified(), memory.Email("visitor@example.com"))
 	require.Equal(t, device.Customer, r.Customer)
 	require.Equal(t, []memory.Identifier{memory.Email("visitor@example.com")}, r.Linked)
+}
+
+// TestSignInOnBrowserAfterBrowser is the customer whose browser clears its
+// cookies at every close: each visit is a new device, proven by her
+// sign-in. Past the identifier limit her oldest devices are retired (they
+// are strangers from then on) instead of the sign-in failing, which left
+// the new browser a second record of her that the agent found, and that
+// "forget me" on it forgot alone. What a visit did before she signed in
+// joins her; her other identifiers stay.
+func TestSignInOnBrowserAfterBrowser(t *testing.T) {
+	ctx := context.Background()
+	s, clk := openClocked(t)
+	lim := s.Limits().Identifiers
+	email := memory.Email("ada@example.com").AsVerified()
+	ada := recognize(t, s, email, memory.Phone("+31612345678").AsVerified()).Customer
+	device := func(i int) memory.Identifier {
+		return memory.Device(fmt.Sprintf("browser-%03d-of-ada", i)).AsVerified()
+	}
+	visits := lim + 8
+	for i := range visits {
+		clk.Advance(time.Hour)
+		if i%4 == 0 {
+			// Before signing in, she left her cart: an anonymous memory.
+			anon := recognize(t, s, device(i)).Customer
+			require.NoError(t, s.Remember(ctx, anon, memory.Fact{Key: "cart.item", Value: fmt.Sprint("item ", i)}))
+		}
+		r, err := s.Recognize(ctx, device(i), email)
+		require.NoError(t, err, "visit %d", i)
+		require.Equal(t, ada, r.Customer, "visit %d", i)
+	}
+	c, err := s.Customer(ctx, ada)
+	require.NoError(t, err)
+	require.Len(t, c.Identifiers, lim, "bounded")
+	require.Contains(t, c.Identifiers, email)
+	require.Contains(t, c.Identifiers, memory.Phone("+31612345678").AsVerified())
+	// The newest browsers are hers; the oldest are strangers.
+	for i := visits - (lim - 2); i < visits; i++ {
+		id, err := s.Lookup(ctx, device(i))
+		require.NoError(t, err, "device %d", i)
+		require.Equal(t, ada, id)
+	}
+	for i := range visits - (lim - 2) {
+		_, err := s.Lookup(ctx, device(i))
+		require.ErrorIs(t, err, memory.ErrNotFound, "device %d is retired", i)
+	}
+	b := brief(t, s, ada)
+	v, ok := b.Fact("cart.item")
+	require.True(t, ok)
+	require.Equal(t, fmt.Sprint("item ", (visits-1)/4*4), v, "the last cart before a sign-in is hers")
+
+	// "Forget me" from the newest browser forgets her: nothing is found by
+	// any of her browsers or her address.
+	_, err = s.Forget(ctx, ada)
+	require.NoError(t, err)
+	for i := range visits {
+		_, err := s.Lookup(ctx, device(i))
+		require.ErrorIs(t, err, memory.ErrNotFound, "device %d", i)
+	}
+	_, err = s.Lookup(ctx, email)
+	require.ErrorIs(t, err, memory.ErrNotFound)
+}
+
+// TestOnlyDevicesAreRetired: a customer whose identifiers other than
+// devices fill the limit gets no new device: the sign-in fails with
+// ErrLimit, and nothing of hers is dropped.
+func TestOnlyDevicesAreRetired(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	lim := s.Limits().Identifiers
+	ids := []memory.Identifier{}
+	for i := range lim {
+		ids = append(ids, memory.Email(fmt.Sprintf("ada-%d@example.com", i)).AsVerified())
+	}
+	ada := recognize(t, s, ids...).Customer
+	_, err := s.Recognize(ctx, memory.Device("one-more-browser").AsVerified(), ids[0])
+	require.ErrorIs(t, err, memory.ErrLimit)
+	c, err := s.Customer(ctx, ada)
+	require.NoError(t, err)
+	require.Len(t, c.Identifiers, lim)
 }

@@ -11,6 +11,7 @@ import (
 // behind it, contact summaries and resolutions written by agents, merges,
 // and device and custom identifiers.
 type Snapshot struct {
+	// Name is the customer's name (see FactName), the same as a Brief's.
 	Name string `json:"name,omitempty"`
 	// Identifiers are the customer's verified email addresses, phone
 	// numbers and accounts. Claims are left out: whether a typed address
@@ -30,7 +31,7 @@ type Snapshot struct {
 
 // snapshot returns the customer-facing part of p as of now.
 func (p *profile) snapshot(now time.Time) Snapshot {
-	s := Snapshot{Name: p.Name}
+	s := Snapshot{Name: p.name(now, nil)}
 	for _, l := range p.Idents {
 		switch l.Kind {
 		case KindEmail, KindPhone, KindAccount:
@@ -64,13 +65,14 @@ func (p *profile) snapshot(now time.Time) Snapshot {
 // profile returns a profile holding what the snapshot holds, for a Local
 // memory to project its changes on.
 func (s *Snapshot) profile() *profile {
-	p := &profile{Name: s.Name}
+	p := &profile{}
 	for _, id := range s.Identifiers {
 		p.Idents = append(p.Idents, link{Identifier: id})
 	}
 	for _, f := range s.Facts {
 		p.Facts = upsertFact(p.Facts, f)
 	}
+	p.nameFromSnapshot(s.Name)
 	for _, pr := range s.Preferences {
 		p.Prefs = upsertPref(p.Prefs, pr)
 	}

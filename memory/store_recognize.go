@@ -351,7 +351,7 @@ func (w *wtx) settle(survivor *wcust, ms []match, rec *Recognition, chosen bool)
 		}
 		if m.id.Kind == KindDevice {
 			devices[i] = true
-			if err := w.settleDevice(survivor, c, m.id, chosen, rec); err != nil {
+			if err := w.settleDevice(survivor, c, m.id, chosen, rec, ms); err != nil {
 				return err
 			}
 			continue
@@ -375,6 +375,11 @@ func (w *wtx) settle(survivor *wcust, ms []match, rec *Recognition, chosen bool)
 		}
 		switch {
 		case owner == nil:
+			if m.id.Kind == KindDevice {
+				if err := w.roomForDevices(survivor, 1, ms); err != nil {
+					return err
+				}
+			}
 			if err := w.link(survivor, m.id); err != nil {
 				return err
 			}
@@ -451,9 +456,14 @@ func (w *wtx) keepTyped(c *wcust, id Identifier) error {
 // are never merged through a device. A device of an identified customer
 // moves only to a survivor chosen by a person's identifier (or the caller):
 // otherwise it stays, a conflict.
-func (w *wtx) settleDevice(survivor, c *wcust, dev Identifier, chosen bool, rec *Recognition) error {
+func (w *wtx) settleDevice(survivor, c *wcust, dev Identifier, chosen bool, rec *Recognition, ms []match) error {
 	switch {
 	case !c.p.identified():
+		if len(survivor.p.activeMerges()) < w.s.opts.limits.Merges {
+			if err := w.roomForDevices(survivor, newIdents(survivor.p, c.p), ms); err != nil {
+				return err
+			}
+		}
 		if survivor.p.mergeLimit(c.p, w.s.opts.limits) == nil && len(survivor.p.activeMerges()) < w.s.opts.limits.Merges {
 			if err := w.merge(survivor, c, "the same device"); err != nil {
 				return err
@@ -465,12 +475,73 @@ func (w *wtx) settleDevice(survivor, c *wcust, dev Identifier, chosen bool, rec 
 		rec.Conflicts = append(rec.Conflicts, dev)
 		return nil
 	}
-	return w.moveDevice(c, survivor, dev, rec)
+	return w.moveDevice(c, survivor, dev, rec, ms)
+}
+
+// roomForDevices makes room among c's identifiers for n more, when they
+// would pass Limits.Identifiers, by retiring c's devices linked longest
+// ago, as at a logout on them: a customer who signs in on browser after
+// browser (cookies cleared on every close) must not be refused on the next
+// one because of the ones before, which would leave the new one a second
+// record of them. A retired device is a stranger from then on; nothing
+// else of the customer changes. Devices named in the call (ms) stay, and
+// so do identifiers of other kinds: when those alone fill the limit, the
+// link fails with ErrLimit as before.
+func (w *wtx) roomForDevices(c *wcust, n int, ms []match) error {
+	limit := w.s.opts.limits.Identifiers
+	for len(c.p.Idents)+n > limit {
+		oldest := -1
+		for i, l := range c.p.Idents {
+			if l.Kind != KindDevice || l.Typed || inCall(ms, l.Identifier) {
+				continue
+			}
+			if oldest < 0 || l.At.Before(c.p.Idents[oldest].At) {
+				oldest = i
+			}
+		}
+		if oldest < 0 {
+			return nil // nothing to retire: the link says which limit
+		}
+		gone := c.p.Idents[oldest].Identifier
+		if err := w.deleteIndex(gone); err != nil {
+			return err
+		}
+		if err := w.emit(c, Event{Kind: EventIdentifierUnlinked, Identifier: &gone,
+			Reason: "retired for a newer device"}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inCall reports whether id is one of a call's identifiers.
+func inCall(ms []match, id Identifier) bool {
+	for _, m := range ms {
+		if m.id.Kind == id.Kind && m.id.Value == id.Value {
+			return true
+		}
+	}
+	return false
+}
+
+// newIdents counts the identifiers of o that p does not have: what merging
+// o into p adds.
+func newIdents(p, o *profile) int {
+	n := 0
+	for _, l := range o.Idents {
+		if _, ok := p.linked(l.Identifier); !ok {
+			n++
+		}
+	}
+	return n
 }
 
 // moveDevice moves a device from one customer to another, with its sync
 // mark: what the device sends from now on is the new customer's.
-func (w *wtx) moveDevice(from, to *wcust, dev Identifier, rec *Recognition) error {
+func (w *wtx) moveDevice(from, to *wcust, dev Identifier, rec *Recognition, ms []match) error {
+	if err := w.roomForDevices(to, 1, ms); err != nil {
+		return err
+	}
 	if err := w.emit(from, Event{Kind: EventIdentifierUnlinked, Identifier: &dev,
 		Reason: "signed in on this device as another customer"}, nil); err != nil {
 		return err

@@ -33,7 +33,9 @@ func (o onCustomer) limits() Limits                     { return o.w.s.opts.limi
 func (o onCustomer) clock() time.Time                   { return o.w.now }
 func (o onCustomer) resolved(id IssueID) (Issue, error) { return o.w.findResolved(o.c, id) }
 
-// SetName sets the customer's display name; an empty name clears it.
+// SetName sets the customer's name directly; an empty name clears it. The
+// name briefs and views give is the newer of this one and the FactName
+// fact the customer gave (see FactName).
 func (s *Store) SetName(ctx context.Context, id CustomerID, name string) error {
 	return s.Update(ctx, id, func(tx *Tx) error { return tx.SetName(name) })
 }

@@ -29,7 +29,8 @@ func (s *Store) Update(ctx context.Context, id CustomerID, fn func(tx *Tx) error
 // Customer returns the customer the Tx changes.
 func (tx *Tx) Customer() CustomerID { return tx.r.c.p.ID }
 
-// SetName sets the customer's display name; an empty name clears it.
+// SetName sets the customer's name directly; an empty name clears it (see
+// FactName for how it and the name the customer gave as a fact make one).
 func (tx *Tx) SetName(name string) error {
 	if err := checkText("name", name, 256); err != nil {
 		return err

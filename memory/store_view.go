@@ -47,8 +47,9 @@ func (s *Store) customerIn(t *kv.Txn, p *profile) (*Customer, error) {
 	if len(resolved) > s.opts.limits.Issues {
 		resolved = resolved[:s.opts.limits.Issues]
 	}
-	c := customerView(p, contacts, resolved)
-	c.Facts = liveFacts(c.Facts, s.now())
+	now := s.now()
+	c := customerView(p, contacts, resolved, now)
+	c.Facts = liveFacts(c.Facts, now)
 	return c, nil
 }
 

@@ -5,8 +5,9 @@ import "time"
 // Customer is everything the store holds about a customer, as an agent or
 // an export sees it. Its slices are the caller's own.
 type Customer struct {
-	ID          CustomerID   `json:"id"`
-	Created     time.Time    `json:"created"`
+	ID      CustomerID `json:"id"`
+	Created time.Time  `json:"created"`
+	// Name is the customer's name (see FactName), the same as a Brief's.
 	Name        string       `json:"name,omitempty"`
 	Identifiers []Identifier `json:"identifiers"`
 	Facts       []Fact       `json:"facts"`
@@ -24,8 +25,8 @@ type Customer struct {
 
 // customerView builds the view of p with the timelines of p and of those
 // merged into it.
-func customerView(p *profile, contacts []Contact, resolved []Issue) *Customer {
-	c := &Customer{ID: p.ID, Created: p.Created, Name: p.Name}
+func customerView(p *profile, contacts []Contact, resolved []Issue, now time.Time) *Customer {
+	c := &Customer{ID: p.ID, Created: p.Created, Name: p.name(now, nil)}
 	for _, l := range p.Idents {
 		c.Identifiers = append(c.Identifiers, l.Identifier)
 	}

@@ -49,7 +49,7 @@ func (h *Handler) export(c *call) error {
 	}
 	ctx := c.r.Context()
 	x := &memory.Export{Format: memory.ExportFormat, Exported: h.opts.Now().UTC()}
-	id, err := h.store.Lookup(ctx, h.deviceID(c.device, c.issued))
+	id, err := h.store.Lookup(ctx, h.deviceID(c.device, c.issued, c.key))
 	switch {
 	case err == nil:
 		if x, err = h.store.Export(ctx, id); err != nil {

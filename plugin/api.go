@@ -37,8 +37,8 @@ func (h *Handler) answer(c *call, res memory.SyncResult, session bool) error {
 	out := &wire.Writer{B: make([]byte, 0, len(snap)+128)}
 	out.BeginObject()
 	if session {
-		out.Str("csrf", h.csrfToken(c.device))
-		out.Str("device", h.deviceTag(c.device))
+		out.Str("csrf", h.csrfToken(c.device, c.key))
+		out.Str("device", h.deviceTag(c.device, c.key))
 		out.Key("limits")
 		out.BeginObject()
 		out.IntMember("changes", maxChanges)
@@ -54,13 +54,13 @@ func (h *Handler) answer(c *call, res memory.SyncResult, session bool) error {
 }
 
 // deviceTag names a device to its worker without giving its token away.
-func (h *Handler) deviceTag(device string) string {
-	return b64.EncodeToString(h.mac("device tag", device)[:12])
+func (h *Handler) deviceTag(device string, key int) string {
+	return b64.EncodeToString(h.mac(key, "device tag", device)[:12])
 }
 
 // current returns what the store holds for the device, which may be nothing.
 func (h *Handler) current(ctx context.Context, c *call) (memory.SyncResult, error) {
-	res, err := h.store.Sync(ctx, h.deviceID(c.device, c.issued), memory.SyncBase{}, nil)
+	res, err := h.store.Sync(ctx, h.deviceID(c.device, c.issued, c.key), memory.SyncBase{}, nil)
 	if errors.Is(err, memory.ErrNotFound) {
 		return memory.SyncResult{}, nil
 	}
@@ -115,7 +115,7 @@ func (h *Handler) sync(c *call) error {
 		floor = time.Now().Add(h.opts.ClaimFloor)
 		defer waitUntil(ctx, floor)
 	}
-	dev := h.deviceID(c.device, c.issued)
+	dev := h.deviceID(c.device, c.issued, c.key)
 	res, err := h.store.Sync(ctx, dev, base, changes)
 	if errors.Is(err, memory.ErrNotFound) && len(changes) > 0 {
 		if err := h.newCustomer(c); err != nil {
@@ -220,7 +220,7 @@ func (h *Handler) identify(c *call) error {
 	}
 	now := h.opts.Now()
 	ctx := c.r.Context()
-	id, err := verifyIdentity(h.opts.Secret, token, c.device, now)
+	id, err := h.verifyIdentity(token, c.device, now)
 	if err == nil {
 		// The store keeps the nonce, so that no other handler on it, in
 		// this process or another, accepts the token again.
@@ -242,7 +242,7 @@ func (h *Handler) identify(c *call) error {
 		}
 		return &problem{status: http.StatusForbidden, code: "identity", detail: detail}
 	}
-	if _, err := h.store.Recognize(ctx, h.deviceID(c.device, c.issued), id.id); err != nil {
+	if _, err := h.store.Recognize(ctx, h.deviceID(c.device, c.issued, c.key), id.id); err != nil {
 		return err
 	}
 	res, err := h.current(ctx, c)
@@ -259,7 +259,7 @@ func (h *Handler) identify(c *call) error {
 func (h *Handler) forget(c *call) error {
 	ctx := c.r.Context()
 	var receipt *memory.Receipt
-	id, err := h.store.Lookup(ctx, h.deviceID(c.device, c.issued))
+	id, err := h.store.Lookup(ctx, h.deviceID(c.device, c.issued, c.key))
 	switch {
 	case err == nil:
 		r, err := h.store.Forget(ctx, id)
@@ -276,8 +276,8 @@ func (h *Handler) forget(c *call) error {
 	out := &wire.Writer{}
 	out.BeginObject()
 	out.BoolMember("forgotten", true)
-	out.Str("csrf", h.csrfToken(c.device))
-	out.Str("device", h.deviceTag(c.device))
+	out.Str("csrf", h.csrfToken(c.device, c.key))
+	out.Str("device", h.deviceTag(c.device, c.key))
 	if receipt != nil {
 		out.Key("receipt")
 		appendReceipt(out, receipt)
@@ -293,7 +293,7 @@ func (h *Handler) forget(c *call) error {
 // no other device shares, is erased: nothing could reach it after. The
 // worker drops what it holds.
 func (h *Handler) logout(c *call) error {
-	if err := h.detach(c.r.Context(), c.device, c.issued); err != nil {
+	if err := h.detach(c.r.Context(), c.device, c.issued, c.key); err != nil {
 		return err
 	}
 	h.newDevice(c)
@@ -301,11 +301,11 @@ func (h *Handler) logout(c *call) error {
 }
 
 // detach unlinks device from the customer it belongs to, if any.
-func (h *Handler) detach(ctx context.Context, device string, issued int64) error {
+func (h *Handler) detach(ctx context.Context, device string, issued int64, key int) error {
 	if device == "" {
 		return nil
 	}
-	dev := h.deviceID(device, issued)
+	dev := h.deviceID(device, issued, key)
 	for range 3 { // the device may move between the lookup and the unlink
 		id, err := h.store.Lookup(ctx, dev)
 		if errors.Is(err, memory.ErrNotFound) {
@@ -359,7 +359,7 @@ func (h *Handler) Logout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.detach(r.Context(), d.id, d.issued); err != nil {
+	if err := h.detach(r.Context(), d.id, d.issued, d.key); err != nil {
 		return err
 	}
 	h.newDevice(&call{w: w, r: r})
@@ -380,7 +380,7 @@ func (h *Handler) saveDraft(c *call) error {
 		return &problem{status: http.StatusRequestEntityTooLarge, code: "too_large", detail: "a draft holds at most " + itoa(maxDraft) + " bytes here"}
 	}
 	ctx := c.r.Context()
-	dev := h.deviceID(c.device, c.issued)
+	dev := h.deviceID(c.device, c.issued, c.key)
 	id, err := h.store.Lookup(ctx, dev)
 	if errors.Is(err, memory.ErrNotFound) {
 		if err := h.newCustomer(c); err != nil {
@@ -403,7 +403,7 @@ func (h *Handler) saveDraft(c *call) error {
 // loadDraft answers {"name":…,"data":…,"saved":…}.
 func (h *Handler) loadDraft(c *call) error {
 	ctx := c.r.Context()
-	id, err := h.store.Lookup(ctx, h.deviceID(c.device, c.issued))
+	id, err := h.store.Lookup(ctx, h.deviceID(c.device, c.issued, c.key))
 	if err != nil {
 		return err
 	}
@@ -423,9 +423,13 @@ func (h *Handler) loadDraft(c *call) error {
 
 // IdentityToken makes an identity token for the browser that sent r (the
 // shop's request, carrying the plugin's device cookie): proof that it is the
-// customer with identifier id, for MaxIdentityLifetime. Hand it to the page,
-// which passes it to herken.identify. It fails when r has no device cookie
-// this handler signed yet (the plugin sets it on its first call), or two.
+// customer with identifier id, for MaxIdentityLifetime, usable once. Hand
+// it to the page: on the plugin's script tag as data-identity="TOKEN" when
+// the server renders the page for the signed-in customer, or to
+// herken.identify(token) when the page learns of the sign-in after it
+// loaded (see the package doc, "Signed-in customers"). It fails when r has
+// no device cookie this handler signed yet (the plugin sets it on its first
+// call, so a later page carries the token), or two.
 func (h *Handler) IdentityToken(r *http.Request, id memory.Identifier) (string, error) {
 	d, err := h.requestDevice(r)
 	if err != nil {
@@ -448,7 +452,7 @@ func (h *Handler) Customer(r *http.Request) (memory.CustomerID, error) {
 	if d.id == "" {
 		return "", memory.ErrNotFound
 	}
-	return h.store.Lookup(r.Context(), h.deviceID(d.id, d.issued))
+	return h.store.Lookup(r.Context(), h.deviceID(d.id, d.issued, d.key))
 }
 
 // appendReceipt writes r as JSON, its kinds of data in order.

@@ -36,6 +36,7 @@ var errTwoCookies = &problem{status: http.StatusBadRequest, code: "two_cookies",
 type device struct {
 	id      string // the token's random part; "" for none
 	issued  int64  // when the token was made, Unix seconds; 0 for a legacy one
+	key     int    // which of the handler's secrets signed it (see Handler.secrets); 0 is Options.Secret
 	legacy  bool   // an unsigned token of an earlier release: the store must know it
 	reissue bool   // the cookie must be set again: legacy, or under the name of plain http
 }
@@ -107,36 +108,50 @@ func (h *Handler) parseDevice(value string) device {
 		return device{}
 	}
 	got, err := b64.DecodeString(parts[2])
-	if err != nil || !hmac.Equal(got, h.deviceMAC(parts[0], parts[1])) {
+	if err != nil {
+		return device{}
+	}
+	key := -1
+	for k := range h.secrets {
+		if hmac.Equal(got, h.deviceMAC(k, parts[0], parts[1])) {
+			key = k
+			break
+		}
+	}
+	if key < 0 {
 		return device{}
 	}
 	issued, err := strconv.ParseInt(parts[1], 36, 64)
 	if err != nil || issued < 0 {
 		return device{}
 	}
-	return device{id: parts[0], issued: issued}
+	return device{id: parts[0], issued: issued, key: key}
 }
 
-// knownDevice admits a legacy token only when the store knows its device:
-// a device of an earlier release keeps its memory, and a made-up token of
-// that shape stays no device. The lookup costs a read, which the address's
-// rate bucket has paid for.
+// knownDevice admits a legacy token only when the store knows its device,
+// under one of the handler's secrets: a device of an earlier release keeps
+// its memory, and a made-up token of that shape stays no device. The
+// lookups cost a read each, which the address's rate bucket has paid for.
 func (h *Handler) knownDevice(ctx context.Context, d device) (device, error) {
 	if !d.legacy {
 		return d, nil
 	}
-	_, err := h.store.Lookup(ctx, h.deviceID(d.id, 0))
-	switch {
-	case errors.Is(err, memory.ErrNotFound):
-		return device{}, nil
-	case err != nil:
-		return device{}, err
+	for k := range h.secrets {
+		_, err := h.store.Lookup(ctx, h.deviceID(d.id, 0, k))
+		switch {
+		case errors.Is(err, memory.ErrNotFound):
+			continue
+		case err != nil:
+			return device{}, err
+		}
+		d.key = k
+		return d, nil
 	}
-	return d, nil
+	return device{}, nil
 }
 
-func (h *Handler) deviceMAC(random, issued string) []byte {
-	return h.mac("device token", random+"."+issued)[:macBytes]
+func (h *Handler) deviceMAC(key int, random, issued string) []byte {
+	return h.mac(key, "device token", random+"."+issued)[:macBytes]
 }
 
 // newDevice makes a device token and sets its cookie.
@@ -145,6 +160,7 @@ func (h *Handler) newDevice(c *call) {
 	_, _ = rand.Read(raw)
 	c.device = b64.EncodeToString(raw)
 	c.issued = h.opts.Now().Unix()
+	c.key = 0 // new devices are signed with the current secret
 	h.setCookie(c)
 }
 
@@ -156,7 +172,7 @@ func (h *Handler) setCookie(c *call) {
 	name := h.cookieName(c.r)
 	issued := strconv.FormatInt(c.issued, 36)
 	http.SetCookie(c.w, &http.Cookie{
-		Name: name, Value: c.device + "." + issued + "." + b64.EncodeToString(h.deviceMAC(c.device, issued)), Path: "/",
+		Name: name, Value: c.device + "." + issued + "." + b64.EncodeToString(h.deviceMAC(c.key, c.device, issued)), Path: "/",
 		MaxAge: 400 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure,
 	})
 	if name != h.opts.CookieName && len(cookieValues(c.r, h.opts.CookieName)) > 0 {
@@ -170,12 +186,15 @@ func (h *Handler) setCookie(c *call) {
 // holds. Devices this release made (issued, so signed with their time)
 // hash apart from those of the release before (issued 0): a signed token
 // cut to its random part, in the unsigned form of before, names no device
-// the store knows, and gets none of the protections of signing around.
-func (h *Handler) deviceID(device string, issued int64) memory.Identifier {
+// the store knows, and gets none of the protections of signing around. The
+// hash is keyed by the secret that signed the device's token (key), which
+// a rotation keeps among the previous secrets: the device keeps its memory
+// until that secret is dropped.
+func (h *Handler) deviceID(device string, issued int64, key int) memory.Identifier {
 	if issued == 0 {
-		return memory.Device("d1." + b64.EncodeToString(h.mac("device", device)[:24])).AsVerified()
+		return memory.Device("d1." + b64.EncodeToString(h.mac(key, "device", device)[:24])).AsVerified()
 	}
-	return memory.Device("d2." + b64.EncodeToString(h.mac("device 2", device)[:24])).AsVerified()
+	return memory.Device("d2." + b64.EncodeToString(h.mac(key, "device 2", device)[:24])).AsVerified()
 }
 
 // requestDevice is the device of a request the shop's own server handles

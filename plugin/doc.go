@@ -4,8 +4,9 @@
 //
 // # Adding it to a shop
 //
-//	store, _ := memory.Open(ctx, memory.DefaultOptions("data"))
-//	h, _ := plugin.New(store, plugin.Options{Secret: secret})
+//	store, _ := memory.Open(ctx, memory.DefaultOptions("data/memory"))
+//	secrets, _ := plugin.LoadSecrets("data/plugin.secrets") // made on first use
+//	h, _ := plugin.New(store, plugin.Options{Secret: secrets.Secret, PreviousSecrets: secrets.Previous})
 //	mux.Handle("/herken/", http.StripPrefix("/herken", h))
 //
 // and in the page, after its content:
@@ -20,6 +21,33 @@
 // guide, plugin/README.md, documents the attributes, the JavaScript API and
 // its events, the widget (what it shows, theming, languages), the export
 // and the CSP the page needs.
+//
+// # Signed-in customers
+//
+// For a customer signed in to the shop, its server makes an identity token
+// with Handler.IdentityToken (or SignIdentity) and hands it to the page in
+// one of two ways: on the script tag as data-identity="TOKEN", when the
+// server renders the page for the signed-in customer (the plugin proves it
+// as it starts, so that the first brief and the prefilled form are
+// theirs), or to herken.identify(token), when the page learns of the
+// sign-in after it loaded (a sign-in dialog, a single-page app: the page
+// fetches a token from its server and passes it on). A token is for the
+// browser whose device cookie the request carried, for
+// MaxIdentityLifetime, once. The shop's sign-out calls Handler.Logout.
+//
+// # Secrets
+//
+// Options.Secret signs the device cookies, the identity tokens and the
+// CSRF tokens, and keys the hash of a device the store keeps: it must be
+// the same across restarts and on every instance. LoadSecrets keeps it in
+// a file, made on first use. To rotate it, RotateSecrets makes a new one
+// current and keeps the old one among the previous secrets; restart the
+// handlers with both (Options.PreviousSecrets): the new secret signs, and
+// devices and tokens of the old one still verify, keeping their memory.
+// DropPreviousSecrets forgets the old ones; their devices then start as
+// strangers, and signed-in customers find their memory again when they
+// sign in. After a leak, drop the old secret at once: whoever holds it can
+// sign identity tokens.
 //
 // # Sync
 //
@@ -53,15 +81,15 @@
 // bytes, the time it was made and the handler's MAC of both (nothing a
 // device sends may say it happened before it existed, and the store
 // refuses times in the future), so that a cookie the handler did not
-// make (made up, altered, or signed with another secret) is no device: it
-// gets a new token and no state, and never a rate bucket of its own. The
-// store keeps only a keyed hash of the random part. A device whose cookie
-// an earlier release gave out, unsigned, keeps its memory: its token is
-// accepted when the store knows the device, and reissued signed. Where the
-// page is served over HTTPS (TLS at this server, or Options.SecureCookie
-// behind a TLS proxy) the cookie is Secure and named with the __Host-
-// prefix, which no other host, subdomains included, can set; a request
-// with two device cookies is refused (400 "two_cookies").
+// make (made up, altered, or signed with a secret it does not hold) is no
+// device: it gets a new token and no state, and never a rate bucket of its
+// own. The store keeps only a keyed hash of the random part. A device
+// whose cookie an earlier release gave out, unsigned, keeps its memory: its
+// token is accepted when the store knows the device, and reissued signed.
+// Where the page is served over HTTPS (TLS at this server, or
+// Options.SecureCookie behind a TLS proxy) the cookie is Secure and named
+// with the __Host- prefix, which no other host, subdomains included, can
+// set; a request with two device cookies is refused (400 "two_cookies").
 //
 // Identifiers typed in the page are claims: they are kept with the visitor
 // but recognize nobody (the server never finds anyone by what a browser

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
@@ -24,8 +25,18 @@ type Options struct {
 	// Secret keys the device tokens, the identity tokens, the CSRF tokens
 	// and the hashes of device tokens: at least 32 random bytes, kept on
 	// the server, the same across restarts and on every instance (or every
-	// device becomes a stranger).
+	// device becomes a stranger). LoadSecrets keeps it in a file, made on
+	// first use.
 	Secret []byte
+	// PreviousSecrets are secrets Secret replaced (see RotateSecrets),
+	// newest first, each of at least 32 bytes. Nothing is signed with them
+	// any more, but what they signed still verifies: a device whose token
+	// one of them signed keeps its token and its memory, and an identity
+	// token or a page's CSRF token signed before the rotation still works.
+	// Once one is dropped (DropPreviousSecrets), its devices are strangers:
+	// they get a new device and no state, and a customer who signs in again
+	// gets their memory back on the new one. Default none.
+	PreviousSecrets [][]byte
 	// AllowedOrigins are the other origins (such as "https://shop.example")
 	// whose pages may call the sync API; default none, so CORS stays closed.
 	AllowedOrigins []string
@@ -92,6 +103,7 @@ type Handler struct {
 	cop     *http.CrossOriginProtection
 	origins map[string]bool
 	assets  *assets
+	secrets [][]byte // Options.Secret, then Options.PreviousSecrets: the first signs, all verify
 
 	limits *limiter
 }
@@ -105,8 +117,16 @@ const (
 
 // New returns a Handler for store.
 func New(store *memory.Store, opts Options) (*Handler, error) {
-	if len(opts.Secret) < 32 {
+	if len(opts.Secret) < minSecret {
 		return nil, errors.New("plugin: Options.Secret must hold at least 32 bytes")
+	}
+	for i, s := range opts.PreviousSecrets {
+		if len(s) < minSecret {
+			return nil, errors.New("plugin: Options.PreviousSecrets[" + strconv.Itoa(i) + "] must hold at least 32 bytes")
+		}
+	}
+	if len(opts.PreviousSecrets) > maxSecrets-1 {
+		return nil, errors.New("plugin: Options.PreviousSecrets holds more than " + strconv.Itoa(maxSecrets-1) + " secrets: drop the oldest")
 	}
 	if err := wire.CheckLimits(store.Limits()); err != nil {
 		return nil, errors.New("plugin: the store's limits are too high for browsers: " + err.Error())
@@ -142,6 +162,7 @@ func New(store *memory.Store, opts Options) (*Handler, error) {
 		opts.ClaimFloor = 50 * time.Millisecond
 	}
 	h := &Handler{store: store, opts: opts, origins: map[string]bool{}, cop: http.NewCrossOriginProtection()}
+	h.secrets = append([][]byte{bytes.Clone(opts.Secret)}, cloneSecrets(opts.PreviousSecrets)...)
 	for _, o := range opts.AllowedOrigins {
 		if err := h.cop.AddTrustedOrigin(o); err != nil {
 			return nil, errors.New("plugin: allowed origin " + o + ": " + err.Error())
@@ -214,6 +235,7 @@ type call struct {
 	client string // the client's address, for its buckets
 	device string // the random part of the cookie's token; "" for none
 	issued int64  // when the token was made, Unix seconds; 0 when unknown
+	key    int    // which secret signed the device's token (see device.key)
 	body   []byte
 }
 
@@ -245,11 +267,11 @@ func (h *Handler) api(fn func(c *call) error, csrf bool) http.HandlerFunc {
 			writeProblem(w, &problem{status: http.StatusTooManyRequests, code: "rate_limited", detail: "too many requests from this device; slow down"})
 			return
 		}
-		c.device, c.issued = d.id, d.issued
+		c.device, c.issued, c.key = d.id, d.issued, d.key
 		if d.reissue {
 			h.setCookie(c)
 		}
-		if csrf && (c.device == "" || !hmac.Equal([]byte(r.Header.Get(tokenHeader)), []byte(h.csrfToken(c.device)))) {
+		if csrf && (c.device == "" || !hmac.Equal([]byte(r.Header.Get(tokenHeader)), []byte(h.csrfToken(c.device, c.key)))) {
 			writeProblem(w, &problem{status: http.StatusForbidden, code: "csrf", detail: "missing or wrong " + tokenHeader + " header; call session first"})
 			return
 		}
@@ -288,10 +310,14 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 }
 
-func (h *Handler) csrfToken(device string) string { return b64.EncodeToString(h.mac("csrf", device)) }
+func (h *Handler) csrfToken(device string, key int) string {
+	return b64.EncodeToString(h.mac(key, "csrf", device))
+}
 
-func (h *Handler) mac(purpose, msg string) []byte {
-	m := hmac.New(sha256.New, h.opts.Secret)
+// mac is the MAC of msg for purpose under the handler's secret number key
+// (see Handler.secrets).
+func (h *Handler) mac(key int, purpose, msg string) []byte {
+	m := hmac.New(sha256.New, h.secrets[key])
 	m.Write([]byte(purpose))
 	m.Write([]byte{0})
 	m.Write([]byte(msg))

@@ -26,12 +26,15 @@ var (
 
 var b64 = base64.RawURLEncoding
 
-// SignIdentity makes an identity token: proof, for the handler that shares
-// secret, that the browser holding device is the customer with identifier
-// id, until expiry (at most MaxIdentityLifetime ahead). device is the value
-// of the plugin's device cookie on the shop's request (see
-// Handler.IdentityToken); a token is good for that device only, and once,
-// on every Handler that shares the store.
+// SignIdentity makes an identity token: proof, for a handler that holds
+// secret (as Options.Secret or among Options.PreviousSecrets), that the
+// browser holding device is the customer with identifier id, until expiry
+// (at most MaxIdentityLifetime ahead). device is the value of the plugin's
+// device cookie on the shop's request; a token is good for that device
+// only, and once, on every Handler that shares the store. It is for a
+// server that signs apart from its Handler (another service that shares
+// the secret); Handler.IdentityToken reads the cookie and signs with the
+// current secret, and says how to hand the token to the page.
 func SignIdentity(secret []byte, id memory.Identifier, device string, expiry time.Time) string {
 	// The device is the token's random part: a cookie reissued for the
 	// same device takes the same identity tokens.
@@ -61,8 +64,21 @@ type identity struct {
 	nonce  string
 }
 
-// verifyIdentity checks a token for device at now.
-func verifyIdentity(secret []byte, token, device string, now time.Time) (identity, error) {
+// verifyIdentity checks a token for device at now, signed with any of the
+// handler's secrets.
+func (h *Handler) verifyIdentity(token, device string, now time.Time) (identity, error) {
+	var err error
+	for _, secret := range h.secrets {
+		var id identity
+		if id, err = verifyIdentityWith(secret, token, device, now); !errors.Is(err, ErrTokenInvalid) {
+			return id, err
+		}
+	}
+	return identity{}, err
+}
+
+// verifyIdentityWith checks a token for device at now, signed with secret.
+func verifyIdentityWith(secret []byte, token, device string, now time.Time) (identity, error) {
 	if len(token) > 2048 {
 		return identity{}, ErrTokenInvalid
 	}

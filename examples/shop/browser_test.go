@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -279,8 +278,9 @@ func TestBrowserIdentityTokens(t *testing.T) {
 		return err
 	}))
 	require.NotEmpty(t, device)
-	secret, err := os.ReadFile(filepath.Join(dir, "plugin.secret"))
+	secrets, err := plugin.LoadSecrets(filepath.Join(dir, "plugin.secrets"))
 	require.NoError(t, err)
+	secret := secrets.Secret
 	refused := func(token string) string {
 		var msg string
 		eval(t, tab, `herken.identify(`+jsString(token)+`).then(() => "accepted", e => e.message)`, &msg)

@@ -4,10 +4,14 @@
 // visitor fills the checkout once; on their return, even after the shop
 // restarts, the form is filled and the widget greets them.
 //
-//	go run ./examples/shop [-addr 127.0.0.1:8080] [-data DIR] [-agent-password P]
+//	go run ./examples/shop [-addr 127.0.0.1:8080] [-data DIR] [-agent-password P] [-rotate-secret] [-drop-old-secrets]
 //
 // The agent page needs the agent password, printed at start (a new one
-// each start unless -agent-password gives it).
+// each start unless -agent-password gives it). The plugin's secrets are
+// kept in DIR/plugin.secrets (see plugin.LoadSecrets): -rotate-secret
+// signs with a new one from this start on, and devices of the old one keep
+// their memory until -drop-old-secrets drops it. A customer signs in with
+// an email address or an account name, which the plugin is given as proven.
 package main
 
 import (
@@ -33,7 +37,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil && !errors.Is(err, context.Canceled) {
+	err := run(ctx, os.Args[1:], os.Stdout, nil)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		// -h asked for the usage, which run printed: not a failure.
+	case errors.Is(err, context.Canceled):
+	case err != nil:
 		log.Fatal(err)
 	}
 }
@@ -43,16 +52,22 @@ func main() {
 func run(ctx context.Context, args []string, out io.Writer, ready chan<- string) error {
 	fs := flag.NewFlagSet("shop", flag.ContinueOnError)
 	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "herken's demo web shop, with the browser plugin on every page and an agent page.\n\nUsage: go run ./examples/shop [flags]\n\n")
+		fs.PrintDefaults()
+	}
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	data := fs.String("data", defaultDataDir(), "folder for the shop's customer memory")
 	agentPassword := fs.String("agent-password", "", "the agents' password for the agent page (default: a new random one, printed at start)")
+	rotate := fs.Bool("rotate-secret", false, "sign with a new plugin secret from now on; devices of the old one keep their memory until it is dropped")
+	drop := fs.Bool("drop-old-secrets", false, "drop the plugin secrets a rotation replaced: their devices become strangers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(*data, 0o700); err != nil {
 		return err
 	}
-	secret, err := loadSecret(filepath.Join(*data, "plugin.secret"))
+	secrets, err := loadSecrets(*data, *rotate, *drop)
 	if err != nil {
 		return err
 	}
@@ -61,14 +76,14 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		return err
 	}
 	defer store.Close()
-	h, err := plugin.New(store, plugin.Options{Secret: secret})
+	h, err := plugin.New(store, plugin.Options{Secret: secrets.Secret, PreviousSecrets: secrets.Previous})
 	if err != nil {
 		return err
 	}
 	if *agentPassword == "" {
 		*agentPassword = rand.Text()[:16]
 	}
-	s := &shop{store: store, plugin: h, agents: newAgents(*agentPassword, secret)}
+	s := &shop{store: store, plugin: h, agents: newAgents(*agentPassword, secrets.Secret)}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -99,17 +114,29 @@ func defaultDataDir() string {
 	return filepath.Join(dir, "herken", "shop")
 }
 
-// loadSecret reads the plugin's secret, making it on the first run: the
-// same secret across restarts keeps devices recognized.
-func loadSecret(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err == nil && len(b) >= 32 {
-		return b, nil
+// loadSecrets reads the plugin's secrets from the data folder, making them
+// on the first run (the same secret across restarts keeps devices
+// recognized), and rotates them or drops the old ones when asked. A secret
+// an earlier release of the shop kept alone, in plugin.secret, is brought
+// into the secret file, so that its devices keep their memory.
+func loadSecrets(dir string, rotate, drop bool) (plugin.Secrets, error) {
+	path := filepath.Join(dir, "plugin.secrets")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		old, err := os.ReadFile(filepath.Join(dir, "plugin.secret"))
+		switch {
+		case err == nil && len(old) >= 32:
+			if err := plugin.WriteSecrets(path, plugin.Secrets{Secret: old}); err != nil {
+				return plugin.Secrets{}, err
+			}
+		case err != nil && !errors.Is(err, os.ErrNotExist):
+			return plugin.Secrets{}, err
+		}
 	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+	switch {
+	case rotate:
+		return plugin.RotateSecrets(path)
+	case drop:
+		return plugin.DropPreviousSecrets(path, 0)
 	}
-	b = make([]byte, 32)
-	_, _ = rand.Read(b)
-	return b, os.WriteFile(path, b, 0o600)
+	return plugin.LoadSecrets(path)
 }

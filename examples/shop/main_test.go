@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -191,14 +192,38 @@ func identifyAs(t *testing.T, c *http.Client, base string, changes ...string) {
 
 func TestShopKeepsItsSecretAcrossRestarts(t *testing.T) {
 	dir := t.TempDir()
-	a, err := loadSecret(dir + "/s")
+	a, err := loadSecrets(dir, false, false)
 	require.NoError(t, err)
-	b, err := loadSecret(dir + "/s")
+	b, err := loadSecrets(dir, false, false)
 	require.NoError(t, err)
 	require.Equal(t, a, b)
-	fi, err := os.Stat(dir + "/s")
+	fi, err := os.Stat(dir + "/plugin.secrets")
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+	// -rotate-secret, then -drop-old-secrets.
+	r, err := loadSecrets(dir, true, false)
+	require.NoError(t, err)
+	require.Equal(t, [][]byte{a.Secret}, r.Previous)
+	d, err := loadSecrets(dir, false, true)
+	require.NoError(t, err)
+	require.Equal(t, r.Secret, d.Secret)
+	require.Empty(t, d.Previous)
+}
+
+// TestShopBringsInItsOldSecret: the secret an earlier release kept alone
+// in plugin.secret becomes the current one, so its devices stay known.
+func TestShopBringsInItsOldSecret(t *testing.T) {
+	dir := t.TempDir()
+	old := bytes.Repeat([]byte{0xa5}, 32)
+	require.NoError(t, os.WriteFile(dir+"/plugin.secret", old, 0o600))
+	s, err := loadSecrets(dir, false, false)
+	require.NoError(t, err)
+	require.Equal(t, old, s.Secret)
+	require.Empty(t, s.Previous)
+	again, err := loadSecrets(dir, false, false)
+	require.NoError(t, err)
+	require.Equal(t, s, again)
 }
 
 // TestAgentGuessesLockOutOnlyTheGuesser: an attacker guessing the agent
@@ -221,4 +246,30 @@ func TestAgentGuessesLockOutOnlyTheGuesser(t *testing.T) {
 	require.Positive(t, codes[http.StatusTooManyRequests], "%v", codes)
 	require.Equal(t, http.StatusTooManyRequests, try("192.0.2.1", "the-password"), "the guesser stays slowed")
 	require.Equal(t, http.StatusSeeOther, try("192.0.2.2", "the-password"), "another agent signs in")
+}
+
+// TestHelpExitsZero runs the shop's main with -h in a child process, as a
+// user's shell would: the usage is printed and the exit status is 0.
+func TestHelpExitsZero(t *testing.T) {
+	if os.Getenv("HERKEN_SHOP_MAIN") == "1" {
+		os.Args = append([]string{"shop"}, strings.Fields(os.Getenv("HERKEN_SHOP_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	for _, args := range []string{"-h", "-help", "--help"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelpExitsZero$")
+		cmd.Env = append(os.Environ(), "HERKEN_SHOP_MAIN=1", "HERKEN_SHOP_ARGS="+args)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s: %s", args, out)
+		require.Contains(t, string(out), "Usage: go run ./examples/shop", args)
+		require.Contains(t, string(out), "-agent-password", args)
+	}
+	// A wrong flag is still a failure.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelpExitsZero$")
+	cmd.Env = append(os.Environ(), "HERKEN_SHOP_MAIN=1", "HERKEN_SHOP_ARGS=-no-such-flag")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "%s", out)
+	require.NotZero(t, exit.ExitCode())
+	require.Contains(t, string(out), "flag provided but not defined")
 }

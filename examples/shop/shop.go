@@ -63,8 +63,8 @@ func (s *shop) render(w http.ResponseWriter, r *http.Request, name string, data 
 	v := view{User: user(r), Data: data}
 	if v.User != "" {
 		// Proves the login to the plugin: it links this browser to the
-		// account, so what the visitor gave anonymously joins it.
-		if tok, err := s.plugin.IdentityToken(r, memory.Account(v.User)); err == nil {
+		// customer, so what the visitor gave anonymously joins them.
+		if tok, err := s.plugin.IdentityToken(r, loginIdentifier(v.User)); err == nil {
 			v.Identity = tok
 		}
 	}
@@ -88,6 +88,18 @@ func (s *shop) order(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "thanks", map[string]string{"Name": r.PostForm.Get("name")})
 }
 
+// loginIdentifier is what a login proves: the email address a customer
+// signs in with, or else the account name. A shop that has verified its
+// customers' addresses proves them, so that an agent finds the customer by
+// the address, and a customer whose cookies were cleared comes back to
+// the same memory on every browser.
+func loginIdentifier(login string) memory.Identifier {
+	if strings.Contains(login, "@") {
+		return memory.Email(login)
+	}
+	return memory.Account(login)
+}
+
 func user(r *http.Request) string {
 	c, err := r.Cookie("shop_user")
 	if err != nil {
@@ -96,10 +108,11 @@ func user(r *http.Request) string {
 	return c.Value
 }
 
-// login is the demo's login: any account name, no password.
+// login is the demo's login: any email address or account name, no
+// password.
 func (s *shop) login(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.FormValue("account"))
-	if _, err := memory.Normalize(memory.Account(name), ""); err != nil || len(name) > 64 {
+	if _, err := memory.Normalize(loginIdentifier(name), ""); err != nil || len(name) > 64 {
 		s.render(w, r, "login", map[string]string{"Error": "choose another account name"})
 		return
 	}
