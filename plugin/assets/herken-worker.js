@@ -487,7 +487,8 @@ async function draft(name) {
   }
   reached(true);
   if (r.status === 404) return null;
-  if (!r.ok) throw coded("herken: draft " + name + ": " + r.status, "server");
+  if (!r.ok && local) return { name, data: local.data, saved: local.saved, page: local.page }; // busy or failing: this browser's copy
+  if (!r.ok) throw coded("herken: draft " + name + ": the server answered " + r.status, "server");
   const d = await r.json();
   d.page = (local && local.page) || "";
   return d;
