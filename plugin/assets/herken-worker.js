@@ -531,7 +531,12 @@ async function pushDrafts() {
 // whether it got there) and how many changes and drafts wait for it. The
 // page hears of every change (herken:status).
 let heard = true, reach = true, told = "";
-function reached(v) { if (reach !== v) { reach = v; tell(); } }
+function reached(v) {
+  const was = heard && reach;
+  reach = v;
+  if (v) heard = true; // the server answered: online, whatever the page last heard
+  if (was !== (heard && reach)) tell();
+}
 async function status() {
   let changes = 0, drafts = 0;
   if (x) { try { changes = (await withState(() => call("pending"), false)).length; } catch (e) { /* no state yet */ } }
