@@ -496,11 +496,16 @@ async function draft(name) {
 
 // pushDrafts runs with the sync lock held: it sends the drafts waiting in
 // this browser, one at a time, and answers whether none is left. A draft
-// the server refuses is dropped (herken:dropped {draft, reason}).
+// the server refuses is dropped (herken:dropped {draft, reason}). Once
+// some were sent, the memory takes the server's list of drafts again.
 async function pushDrafts() {
+  let sent = 0;
   for (let round = 0; round < 4 * DRAFTS; round++) {
     const next = await notes((n) => { for (const [name, d] of n.drafts) if (d.pending) return { name, d }; return null; }, false);
-    if (!next) return true;
+    if (!next) {
+      if (sent) await session().catch(() => {}); // the snapshot's drafts as the server has them now
+      return true;
+    }
     const { name, d } = next;
     const path = "drafts/" + encodeURIComponent(name);
     let refused = "";
@@ -515,6 +520,7 @@ async function pushDrafts() {
       else if (e.status >= 400 && e.status < 500) refused = p.code || String(e.status);
       else return false; // offline, or the server failed: kept for later
     }
+    sent++;
     await notes((n) => {
       const now = n.drafts.get(name);
       if (!now || now.v !== d.v) return unchanged; // saved again meanwhile, or forgotten: not this one

@@ -31,6 +31,8 @@
 //                                 back when the page opens again (or
 //                                 herken.resume(NAME) brings the customer
 //                                 here); sending the form ends the draft.
+//   data-herken-ends="NAME …"     on a form: sending it ends these drafts
+//                                 (the checkout ends the cart).
 //
 // How a control's state becomes a fact value (facts are strings) and back:
 //   text, email, tel, url, search, number, date, time, month, week,
@@ -76,6 +78,9 @@
 //                               offline). page, a path or URL of this site
 //                               (default: this page), is where resume leads.
 //   draft(name)                 {name, data, saved, page} or null.
+//   endDraft(name)              ends a draft (the work is done): gone here
+//                               at once, from the server when it can be
+//                               reached.
 //   resume(name)                brings the customer back to the page the
 //                               draft came from (same origin only, never a
 //                               javascript: URL), which restores it: its
@@ -138,6 +143,7 @@
     draft: after("draft"),
     saveDraft: (name, data, o) => ready.then(() => rpc("saveDraft", { name, data, page: pageOf(o && o.page) })),
     resume,
+    endDraft: (name) => endDraft(name),
     remember: (facts) => ready.then(() => rpc("remember", facts.map((f) => Object.assign({ channel: "web" }, f)))),
     identify: (token) => ready.then(() => rpc("identify", token)).then((b) => (emit("brief", b), b)),
     exportData: after("exportData"),
@@ -358,25 +364,29 @@
     document.addEventListener("submit", (ev) => {
       const form = ev.target;
       if (form.dataset.herkenSent) return;
-      if (form.dataset.herkenDraft) endDraft(form);
+      const work = [];
+      const ends = (form.dataset.herkenEnds || "").split(/\s+/).filter(Boolean);
+      if (form.dataset.herkenDraft) ends.push(form.dataset.herkenDraft);
+      for (const name of ends) work.push(endDraft(name));
       const fields = group(form, "data-herken-fact");
-      if (!fields.size) return;
       const box = form.querySelector("[data-herken-remember]");
-      if (opt.remember !== "always" && !(box && box.checked)) return;
-      const facts = [];
-      for (const [key, cs] of fields) {
-        const value = stateOf(cs);
-        if (value !== null) facts.push({ key, value, label: labelOf(cs) });
+      if (fields.size && (opt.remember === "always" || box && box.checked)) {
+        const facts = [];
+        for (const [key, cs] of fields) {
+          const value = stateOf(cs);
+          if (value !== null) facts.push({ key, value, label: labelOf(cs) });
+        }
+        const claims = [...form.querySelectorAll("[data-herken-identifier]")].filter((i) => i.value.trim())
+          .map((i) => ({ kind: i.dataset.herkenIdentifier, value: i.value.trim() }));
+        if (facts.length) work.push(herken.remember(facts));
+        if (claims.length) work.push(herken.recognize(claims));
       }
-      const claims = [...form.querySelectorAll("[data-herken-identifier]")].filter((i) => i.value.trim())
-        .map((i) => ({ kind: i.dataset.herkenIdentifier, value: i.value.trim() }));
-      // Keep the answers before the page leaves: hold the submit until the
-      // worker has stored them (at most a second), then send the form.
+      if (!work.length) return;
+      // Keep the answers (and the end of the draft) before the page leaves:
+      // hold the submit until the worker has stored them (at most a
+      // second), then send the form.
       ev.preventDefault();
-      const done = Promise.all([
-        facts.length && herken.remember(facts),
-        claims.length && herken.recognize(claims),
-      ]).catch(() => {});
+      const done = Promise.all(work).catch(() => {});
       Promise.race([done, new Promise((ok) => setTimeout(ok, 1000))]).then(() => {
         form.dataset.herkenSent = "1";
         form.submit();
@@ -414,10 +424,12 @@
     // The page is leaving: keep what is typed now.
     addEventListener("pagehide", () => draftForms().filter((f) => saving.has(f)).forEach(saveDraftForm));
   }
-  function endDraft(form) {
-    clearTimeout(saving.get(form));
-    saving.delete(form);
-    herken.ready.then(() => rpc("endDraft", form.dataset.herkenDraft)).catch(() => {});
+  function endDraft(name) {
+    for (const form of draftForms().filter((f) => f.dataset.herkenDraft === name)) {
+      clearTimeout(saving.get(form));
+      saving.delete(form);
+    }
+    return ready.then(() => rpc("endDraft", name));
   }
   function restoreDraft(name, d) {
     let data = {};
