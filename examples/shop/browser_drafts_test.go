@@ -35,6 +35,15 @@ func TestBrowserResumeBringsTheCartToCheckout(t *testing.T) {
 	var thanks string
 	do(t, tab, chromedp.Text(`main`, &thanks, chromedp.ByQuery))
 	require.Contains(t, thanks, "Your Trail jacket is on its way")
+	// The order ends the cart (data-herken-ends): nothing to continue.
+	do(t, tab, chromedp.Poll(`herken.status().then(s => s.pending === 0)`, nil, chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(250*time.Millisecond)))
+	var names []string
+	eval(t, tab, `herken.snapshot().then(s => s.drafts.map(d => d.name))`, &names)
+	require.NotContains(t, names, "cart")
+	do(t, tab, chromedp.Navigate(base+"/checkout"), ready())
+	var empty bool
+	eval(t, tab, `document.querySelector("[data-cart-item]") === null`, &empty)
+	require.True(t, empty, "the checkout shows no cart")
 }
 
 // TestBrowserDraftFormComesBack: a form marked data-herken-draft keeps what
