@@ -46,6 +46,24 @@ func TestBrowserResumeBringsTheCartToCheckout(t *testing.T) {
 	require.True(t, empty, "the checkout shows no cart")
 }
 
+// TestBrowserResumeACartFromAnotherBrowser: the same customer in a browser
+// that did not save the cart (its page is not known there) still continues
+// at the checkout, with the cart from the server.
+func TestBrowserResumeACartFromAnotherBrowser(t *testing.T) {
+	base := startShop(t, t.TempDir())
+	tab := newVisitor(t)
+	do(t, tab, chromedp.Navigate(base+"/"), ready(),
+		chromedp.Click(`button[data-add-to-cart]`, chromedp.ByQuery),
+		chromedp.Poll(`document.querySelector("button[data-add-to-cart]").textContent === "In your cart"`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+	other := sameDevice(t, tab, base)
+	var resumed bool
+	do(t, other, chromedp.Navigate(base+"/"), ready())
+	eval(t, other, `herken.resume("cart")`, &resumed)
+	require.False(t, resumed, "this browser does not know the cart's page")
+	do(t, other, chromedp.WaitVisible(`//h1[.="Checkout"]`), ready(),
+		chromedp.WaitVisible(`[data-cart-item="trail-jacket"]`, chromedp.ByQuery))
+}
+
 // TestBrowserDraftFormComesBack: a form marked data-herken-draft keeps what
 // the customer types; resuming it from another page brings them back to
 // it, filled; sending the form ends the draft, here and on the server.

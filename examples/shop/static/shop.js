@@ -52,4 +52,11 @@ async function showCart() {
   box.replaceChildren(h, p, input);
 }
 document.addEventListener("herken:ready", showCart);
-document.addEventListener("herken:resume", (ev) => { if (ev.detail.name === "cart") showCart(); });
+// A cart this browser did not save (another browser of the customer's)
+// comes without its page: the plugin restores it here, and the shop shows
+// it where it belongs.
+document.addEventListener("herken:resume", (ev) => {
+  if (ev.detail.name !== "cart") return;
+  if (document.querySelector("[data-cart]")) showCart();
+  else location.assign("/checkout");
+});
