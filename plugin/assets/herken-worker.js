@@ -378,7 +378,7 @@ async function notes(fn, write = true) {
 // the oldest go.
 function keepLabel(labels, k, l) {
   if (typeof k !== "string" || !TOKEN.test(k) || typeof l !== "string") return;
-  l = l.replace(/\s+/g, " ").trim().slice(0, LABEL);
+  l = l.slice(0, 4 * LABEL).replace(/\s+/g, " ").trim().slice(0, LABEL);
   labels.delete(k);
   if (!l) return;
   labels.set(k, l);

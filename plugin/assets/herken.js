@@ -61,8 +61,11 @@
 //                               the visitor's brief, customer-facing memory
 //                               ({…, labels: {KEY: "label text"}}: the labels
 //                               of remembered fields, kept in this browser
-//                               only, at most 256 of 120 characters), and
-//                               the values of the named facts.
+//                               only, at most 256 of 120 characters;
+//                               drafts: [{name, size, saved, page, pending}],
+//                               page where this browser knows it, pending
+//                               while the server has not got it), and the
+//                               values of the named facts.
 //   remember([{key, value, label?}])
 //                               keeps answers; label is kept in this browser
 //                               only and never sent to the server.
@@ -77,6 +80,10 @@
 //                               (pending: not on the server yet, as
 //                               offline). page, a path or URL of this site
 //                               (default: this page), is where resume leads.
+//                               Rejects, keeping nothing, with code
+//                               bad_name, bad_data, too_large (over 256 KiB),
+//                               bad_page (not this site's) or too_many (16
+//                               drafts wait to be sent already).
 //   draft(name)                 {name, data, saved, page} or null.
 //   endDraft(name)              ends a draft (the work is done): gone here
 //                               at once, from the server when it can be
@@ -87,8 +94,10 @@
 //                               draft forms are filled and it hears
 //                               herken:resume {name, data}. Rejects (code
 //                               "bad_page") for a page of another origin;
-//                               resolves to false, staying here, for a draft
-//                               whose page this browser does not know.
+//                               for a draft whose page this browser does not
+//                               know (saved in another), restores it here
+//                               (herken:resume) and resolves to false; false
+//                               too when there is no such draft.
 //   sync()                      sends what is pending; resolves to true when
 //                               the server has all of it, false when not
 //                               (offline): it does not reject.
