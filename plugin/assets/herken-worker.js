@@ -477,6 +477,7 @@ async function draft(name) {
   checkDraftName(name);
   const local = await notes((n) => n.drafts.get(name) || null, false);
   if (local && local.pending) return local.data === null ? null : { name, data: local.data, saved: local.saved, page: local.page, pending: true };
+  if (!local && !((await read("snapshot")).drafts || []).some((d) => d.name === name)) return null; // the server's list has none
   let r;
   try {
     r = await fetch(base + "drafts/" + encodeURIComponent(name), { credentials: "same-origin", headers: { "X-Herken-CSRF": csrf } });
