@@ -157,3 +157,56 @@ func sameDevice(t *testing.T, tab context.Context, base string) context.Context 
 	}))
 	return other
 }
+
+// TestBrowserDraftsWaitingOfflineAreBounded is the attacker's test of the
+// drafts a page keeps in the browser: offline, at most 16 wait to be sent;
+// one more, one too large, or one that is not text is refused with a clear
+// error and keeps nothing; back online, the 16 arrive.
+func TestBrowserDraftsWaitingOfflineAreBounded(t *testing.T) {
+	base := startShop(t, t.TempDir())
+	tab := newVisitor(t)
+	do(t, tab, chromedp.Navigate(base+"/"), ready())
+	worker := pluginWorker(t, tab)
+	offline(t, tab, worker, true)
+	var res struct {
+		Pending []bool `json:"pending"`
+		Many    string `json:"many"`
+		Large   string `json:"large"`
+		NotText string `json:"notText"`
+		Message string `json:"message"`
+		Drafts  int    `json:"drafts"`
+		Status  int    `json:"status"`
+	}
+	eval(t, tab, `(async () => {
+		const pending = [];
+		for (let i = 0; i < 16; i++) pending.push((await herken.saveDraft("d" + i, "work " + i)).pending);
+		const code = (p) => p.then(() => "saved", (e) => e.code);
+		const many = await code(herken.saveDraft("d16", "one more"));
+		const large = await code(herken.saveDraft("d0", "x".repeat((256 << 10) + 1)));
+		const notText = await code(herken.saveDraft("d1", {a: 1}));
+		const message = await herken.saveDraft("d16", "x").catch((e) => e.message);
+		const drafts = await new Promise(ok => { const r = indexedDB.open("herken", 1); r.onsuccess = () => {
+			const g = r.result.transaction("state").objectStore("state").get("notes"); g.onsuccess = () => ok(g.result.drafts.size); }; });
+		return {pending, many, large, notText, message, drafts, status: (await herken.status()).pending};
+	})()`, &res)
+	require.Len(t, res.Pending, 16)
+	for i, p := range res.Pending {
+		require.True(t, p, "draft %d waits", i)
+	}
+	require.Equal(t, "too_many", res.Many)
+	require.Contains(t, res.Message, "16 drafts wait to be sent already")
+	require.Equal(t, "too_large", res.Large)
+	require.Equal(t, "bad_data", res.NotText)
+	require.Equal(t, 16, res.Drafts, "nothing refused was kept")
+	require.Equal(t, 16, res.Status)
+	var kept string
+	eval(t, tab, `herken.draft("d0").then(d => d.data)`, &kept)
+	require.Equal(t, "work 0", kept, "the refused save changed nothing")
+
+	offline(t, tab, worker, false)
+	do(t, tab, chromedp.Poll(`herken.status().then(s => s.online && s.pending === 0)`, nil,
+		chromedp.WithPollingTimeout(25*time.Second), chromedp.WithPollingInterval(250*time.Millisecond)))
+	var names []string
+	eval(t, tab, `herken.snapshot().then(s => s.drafts.filter(d => !d.pending).map(d => d.name))`, &names)
+	require.Len(t, names, 16, "all arrived")
+}
