@@ -456,7 +456,9 @@ async function saveDraft(a) {
     n.drafts.set(name, { page: p, data, size, saved: new Date().toISOString(), pending: true, v: mark() });
   });
   tell();
-  await now();
+  // Answer once the server has it, or after a few seconds of a slow
+  // network: it is kept here either way, and sent on.
+  await Promise.race([now(), wait(5000)]);
   const d = await notes((n) => n.drafts.get(name), false);
   return { saved: true, pending: !!(d && d.pending) };
 }

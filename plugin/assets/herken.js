@@ -77,6 +77,7 @@
 //                               keeps work in progress (data: a string) in
 //                               this browser at once and sends it to the
 //                               server; resolves to {saved: true, pending}
+//                               once the server has it or within 5 s
 //                               (pending: not on the server yet, as
 //                               offline). page, a path or URL of this site
 //                               (default: this page), is where resume leads.
