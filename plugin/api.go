@@ -400,6 +400,21 @@ func (h *Handler) saveDraft(c *call) error {
 	return nil
 }
 
+// deleteDraft ends work in progress (its form was sent): 404 when the
+// visitor has no such draft.
+func (h *Handler) deleteDraft(c *call) error {
+	ctx := c.r.Context()
+	id, err := h.store.Lookup(ctx, h.deviceID(c.device, c.issued, c.key))
+	if err != nil {
+		return err
+	}
+	if err := h.store.DeleteDraft(ctx, id, c.r.PathValue("name")); err != nil {
+		return err
+	}
+	writeJSON(c.w, []byte(`{"deleted":true}`))
+	return nil
+}
+
 // loadDraft answers {"name":…,"data":…,"saved":…}.
 func (h *Handler) loadDraft(c *call) error {
 	ctx := c.r.Context()

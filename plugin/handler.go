@@ -197,6 +197,7 @@ func New(store *memory.Store, opts Options) (*Handler, error) {
 	h.mux.HandleFunc("POST /logout", h.api(h.logout, true))
 	h.mux.HandleFunc("POST /drafts/{name}", h.api(h.saveDraft, true))
 	h.mux.HandleFunc("GET /drafts/{name}", h.api(h.loadDraft, true))
+	h.mux.HandleFunc("DELETE /drafts/{name}", h.api(h.deleteDraft, true))
 	return h, nil
 }
 

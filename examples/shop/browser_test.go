@@ -373,6 +373,7 @@ func TestBrowserContinueWhereYouLeftOff(t *testing.T) {
 		chromedp.Poll(widget+`.querySelector(".p").textContent.includes("Continue where you left off (cart)")`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 		chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent.startsWith("Continue")).click()`, nil),
 		chromedp.WaitVisible(`//h1[.="Checkout"]`),
+		chromedp.WaitVisible(`[data-cart-item="trail-jacket"]`, chromedp.ByQuery), // the cart, from its draft
 	)
 }
 

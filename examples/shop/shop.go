@@ -35,6 +35,7 @@ func (s *shop) routes() http.Handler {
 	mux.HandleFunc("GET /{$}", s.page("product"))
 	mux.HandleFunc("GET /checkout", s.page("checkout"))
 	mux.HandleFunc("POST /order", s.order)
+	mux.HandleFunc("POST /review", s.review)
 	mux.HandleFunc("GET /login", s.page("login"))
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.logout)
@@ -85,7 +86,22 @@ func (s *shop) order(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	s.render(w, r, "thanks", map[string]string{"Name": r.PostForm.Get("name")})
+	item := ""
+	if r.PostForm.Get("item") == "trail-jacket" {
+		item = "Trail jacket"
+	}
+	s.render(w, r, "thanks", map[string]string{"Name": r.PostForm.Get("name"), "Item": item})
+}
+
+// review takes a product review. The demo keeps no reviews: the form is
+// there to show a draft form, kept as the visitor types and ended when
+// sent.
+func (s *shop) review(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	s.render(w, r, "reviewed", nil)
 }
 
 // loginIdentifier is what a login proves: the email address a customer

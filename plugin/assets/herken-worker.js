@@ -137,6 +137,7 @@ async function withState(fn, write = true) {
       if (write === "erase") {
         s.delete("local");
         s.delete("rev");
+        s.delete("notes");
       } else if (write) {
         saved = mark();
         s.put(call("save", undefined, true), "local");
@@ -170,14 +171,21 @@ async function withState(fn, write = true) {
 }
 const read = (name, req) => withState(() => call(name, req), false);
 
-async function api(path, body) {
+async function api(path, body, method = "POST") {
   if (!csrf && path !== "session") await session();
-  const r = await fetch(base + path, {
-    method: "POST", credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-Herken-CSRF": csrf },
-    body: JSON.stringify(body || {}),
-    signal: AbortSignal.timeout ? AbortSignal.timeout(30000) : undefined,
-  });
+  let r;
+  try {
+    r = await fetch(base + path, {
+      method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-Herken-CSRF": csrf },
+      body: method === "POST" ? JSON.stringify(body || {}) : undefined,
+      signal: AbortSignal.timeout ? AbortSignal.timeout(30000) : undefined,
+    });
+  } catch (e) {
+    reached(false);
+    throw Object.assign(new Error("herken: the server cannot be reached (offline?)"), { code: "offline" });
+  }
+  reached(true);
   const res = await r.json().catch(() => ({}));
   if (!r.ok) {
     const e = new Error(res.detail || r.statusText);
@@ -213,7 +221,7 @@ async function onDevice(tag) {
     const r = s.get("device");
     r.onsuccess = () => {
       changed = r.result !== undefined && r.result !== tag;
-      if (changed) { s.delete("local"); s.delete("rev"); }
+      if (changed) { s.delete("local"); s.delete("rev"); s.delete("notes"); }
       if (r.result !== tag) s.put(tag, "device");
     };
     t.oncomplete = () => ok(changed);
@@ -221,7 +229,7 @@ async function onDevice(tag) {
     t.onabort = () => fail(t.error || new Error("herken: storage failed"));
   });
   device = tag;
-  if (other) { call("configure", {}); held = false; rev = null; resets++; }
+  if (other) { call("configure", {}); held = false; rev = null; resets++; noteMem = emptyNotes(); }
 }
 let device = null; // the tag of the device the memory is of, in a worker without storage
 
@@ -237,10 +245,10 @@ function sync() {
     let ok;
     do {
       again = false;
-      ok = await locked("sync", push).catch(() => later());
+      ok = await locked("sync", async () => (await push()) && ((await pushDrafts()) || later())).catch(() => later());
     } while (again && ok);
     return ok;
-  })().finally(() => { syncing = null; });
+  })().finally(() => { syncing = null; tell(); });
   return syncing;
 }
 // soon syncs after a change, unless a retry is due already: it takes the
@@ -328,6 +336,229 @@ async function push() {
   return later();
 }
 
+// The browser's own notes beside the memory, under "notes" in the saved
+// state, erased with it: the labels of the fields pages remembered, and the
+// drafts saved in this browser (each with its page, its data, and whether
+// the server has it yet). None of it is in the changes sync sends: labels
+// never leave the browser; a draft's data goes by POST /drafts/NAME.
+// Bounded whatever a page asks: LABELS labels of at most LABEL characters,
+// for fact keys only; DRAFTS drafts of at most DRAFT_BYTES each.
+const LABELS = 256, LABEL = 120, DRAFTS = 16, DRAFT_BYTES = 256 << 10, PAGE = 2048;
+const TOKEN = /^[a-z0-9][a-z0-9_.-]{0,63}$/; // a fact key or draft name, as the store takes them
+const emptyNotes = () => ({ labels: new Map(), drafts: new Map() });
+let noteMem = emptyNotes(); // in a worker without storage
+const coded = (msg, code) => Object.assign(new Error(msg), { code });
+
+// notes runs fn on the saved notes in one IndexedDB transaction; with
+// write, what fn changed is saved, unless it answers unchanged.
+async function notes(fn, write = true) {
+  let d = null;
+  if (!noDB) {
+    try { d = await db(); } catch (e) { noDB = true; }
+  }
+  if (!d) { const out = fn(noteMem); return out === unchanged ? false : out; }
+  return new Promise((ok, fail) => {
+    const t = d.transaction("state", write ? "readwrite" : "readonly"), s = t.objectStore("state");
+    let out, err;
+    const r = s.get("notes");
+    r.onsuccess = () => {
+      const v = r.result;
+      const n = v && v.labels instanceof Map && v.drafts instanceof Map ? v : emptyNotes();
+      try { out = fn(n); } catch (e) { err = e; return; }
+      if (out === unchanged) { out = false; return; }
+      if (write) s.put(n, "notes");
+    };
+    t.oncomplete = () => (err ? fail(err) : ok(out));
+    t.onerror = () => fail(err || t.error);
+    t.onabort = () => fail(err || t.error || new Error("herken: storage failed"));
+  });
+}
+
+// keepLabel notes the label of fact key k, the newest last: past LABELS,
+// the oldest go.
+function keepLabel(labels, k, l) {
+  if (typeof k !== "string" || !TOKEN.test(k) || typeof l !== "string") return;
+  l = l.slice(0, 4 * LABEL).replace(/\s+/g, " ").trim().slice(0, LABEL);
+  labels.delete(k);
+  if (!l) return;
+  labels.set(k, l);
+  for (const old of labels.keys()) {
+    if (labels.size <= LABELS) break;
+    labels.delete(old);
+  }
+}
+
+// remember keeps answers; each may carry the label of its field, which
+// stays in this browser.
+async function remember(facts) {
+  if (!Array.isArray(facts)) throw coded("herken: remember takes a list of facts", "bad_request");
+  const labels = [];
+  const plain = facts.map((f) => {
+    if (!f || typeof f !== "object") return f;
+    const { label, ...rest } = f;
+    if (label !== undefined) labels.push([rest.key, label]);
+    return rest;
+  });
+  const out = await changed("remember", { facts: plain });
+  if (labels.length) await notes((n) => { for (const [k, l] of labels) keepLabel(n.labels, k, l); });
+  return out;
+}
+
+// snapshot is the module's, with the labels of the facts it holds, and
+// its drafts with their pages, this browser's not yet sent included.
+async function snapshot() {
+  const s = await read("snapshot");
+  const n = await notes((n) => n, false);
+  const keys = new Set((s.facts || []).map((f) => f.key));
+  s.labels = {};
+  for (const [k, l] of n.labels) if (keys.has(k)) s.labels[k] = l;
+  const drafts = new Map((s.drafts || []).map((d) => [d.name, d]));
+  for (const [name, d] of n.drafts) {
+    if (d.data === null) { drafts.delete(name); continue; } // ended here, not yet on the server
+    const e = drafts.get(name) || { name };
+    e.page = d.page;
+    if (d.pending || !drafts.has(name)) Object.assign(e, { size: d.size, saved: d.saved, pending: d.pending });
+    drafts.set(name, e);
+  }
+  s.drafts = [...drafts.values()];
+  return s;
+}
+
+// pagePath is p as a page of this origin (path, query, fragment), or null.
+function pagePath(p) {
+  if (typeof p !== "string" || p === "" || p.length > PAGE) return null;
+  let u;
+  try { u = new URL(p, self.location.origin + "/"); } catch (e) { return null; }
+  return u.origin === self.location.origin && (u.protocol === "https:" || u.protocol === "http:") ? u.pathname + u.search + u.hash : null;
+}
+function checkDraftName(name) {
+  if (typeof name !== "string" || !TOKEN.test(name)) {
+    throw coded("herken: a draft's name is 1 to 64 lowercase letters, digits, '_', '-' and '.', got " + JSON.stringify(String(name).slice(0, 40)), "bad_name");
+  }
+}
+
+// saveDraft keeps the draft here at once and sends it: {name, data, page}.
+async function saveDraft(a) {
+  const { name, data, page } = a || {};
+  checkDraftName(name);
+  if (typeof data !== "string") throw coded("herken: a draft's data is a string", "bad_data");
+  const size = new TextEncoder().encode(data).length;
+  if (size > DRAFT_BYTES) throw coded("herken: a draft holds at most " + DRAFT_BYTES + " bytes, this one " + size, "too_large");
+  const p = pagePath(page);
+  if (p === null) throw coded("herken: a draft's page is a page of this site, not " + JSON.stringify(String(page).slice(0, 80)), "bad_page");
+  await notes((n) => {
+    if (!n.drafts.has(name) && n.drafts.size >= DRAFTS) {
+      const sent = [...n.drafts].find(([, d]) => !d.pending);
+      if (!sent) throw coded("herken: " + DRAFTS + " drafts wait to be sent already", "too_many");
+      n.drafts.delete(sent[0]);
+    }
+    n.drafts.delete(name);
+    n.drafts.set(name, { page: p, data, size, saved: new Date().toISOString(), pending: true, v: mark() });
+  });
+  tell();
+  // Answer once the server has it, or after a few seconds of a slow
+  // network: it is kept here either way, and sent on.
+  await Promise.race([now(), wait(5000)]);
+  const d = await notes((n) => n.drafts.get(name), false);
+  return { saved: true, pending: !!(d && d.pending) };
+}
+
+// endDraft ends a draft (its form was sent): gone here at once, and from
+// the server when it can be reached.
+async function endDraft(name) {
+  checkDraftName(name);
+  await notes((n) => { n.drafts.delete(name); n.drafts.set(name, { page: "", data: null, size: 0, saved: new Date().toISOString(), pending: true, v: mark() }); });
+  tell();
+  now();
+  return true;
+}
+
+// draft answers {name, data, saved, page, pending?}, or null: this
+// browser's copy while the server has not got it, else the server's.
+async function draft(name) {
+  checkDraftName(name);
+  const local = await notes((n) => n.drafts.get(name) || null, false);
+  if (local && local.pending) return local.data === null ? null : { name, data: local.data, saved: local.saved, page: local.page, pending: true };
+  if (!local && !((await read("snapshot")).drafts || []).some((d) => d.name === name)) return null; // the server's list has none
+  let r;
+  try {
+    r = await fetch(base + "drafts/" + encodeURIComponent(name), { credentials: "same-origin", headers: { "X-Herken-CSRF": csrf } });
+  } catch (e) {
+    reached(false);
+    if (local) return { name, data: local.data, saved: local.saved, page: local.page };
+    throw coded("herken: the server cannot be reached (offline?)", "offline");
+  }
+  reached(true);
+  if (r.status === 404) return null;
+  if (!r.ok && local) return { name, data: local.data, saved: local.saved, page: local.page }; // busy or failing: this browser's copy
+  if (!r.ok) throw coded("herken: draft " + name + ": the server answered " + r.status, "server");
+  const d = await r.json();
+  d.page = (local && local.page) || "";
+  return d;
+}
+
+// pushDrafts runs with the sync lock held: it sends the drafts waiting in
+// this browser, one at a time, and answers whether none is left. A draft
+// the server refuses is dropped (herken:dropped {draft, reason}). Once
+// some were sent, the memory takes the server's list of drafts again.
+async function pushDrafts() {
+  let sent = 0;
+  for (let round = 0; round < 4 * DRAFTS; round++) {
+    const next = await notes((n) => { for (const [name, d] of n.drafts) if (d.pending) return { name, d }; return null; }, false);
+    if (!next) {
+      if (sent) await session().catch(() => {}); // the snapshot's drafts as the server has them now
+      return true;
+    }
+    const { name, d } = next;
+    const path = "drafts/" + encodeURIComponent(name);
+    let refused = "";
+    try {
+      if (d.data === null) await api(path, undefined, "DELETE");
+      else await api(path, { data: d.data });
+    } catch (e) {
+      const p = e.problem || {};
+      if (d.data === null && e.status === 404) { /* not on the server: ended already */ }
+      else if (e.status === 403 && p.code === "csrf") continue; // a new session, then again
+      else if (e.status === 429) { await wait(Math.min(60, e.retryAfter > 0 ? e.retryAfter : 1) * 1000); continue; }
+      else if (e.status >= 400 && e.status < 500) refused = p.code || String(e.status);
+      else return false; // offline, or the server failed: kept for later
+    }
+    sent++;
+    await notes((n) => {
+      const now = n.drafts.get(name);
+      if (!now || now.v !== d.v) return unchanged; // saved again meanwhile, or forgotten: not this one
+      if (d.data === null) n.drafts.delete(name);
+      else now.pending = false;
+    });
+    if (refused) post({ event: "dropped", detail: { draft: name, reason: refused } });
+  }
+  return false;
+}
+
+// The status the page shows: whether the server can be reached (the page
+// says when the browser goes offline; every call to the server says
+// whether it got there) and how many changes and drafts wait for it. The
+// page hears of every change (herken:status).
+let heard = true, reach = true, told = "";
+function reached(v) {
+  const was = heard && reach;
+  reach = v;
+  if (v) heard = true; // the server answered: online, whatever the page last heard
+  if (was !== (heard && reach)) tell();
+}
+async function status() {
+  let changes = 0, drafts = 0;
+  if (x) { try { changes = (await withState(() => call("pending"), false)).length; } catch (e) { /* no state yet */ } }
+  try { drafts = await notes((n) => [...n.drafts.values()].filter((d) => d.pending).length, false); } catch (e) { /* no storage */ }
+  return { online: heard && reach, pending: changes + drafts };
+}
+async function tell() {
+  const s = await status().catch(() => null);
+  if (!s) return;
+  const k = s.online + "/" + s.pending;
+  if (k !== told) { told = k; post({ event: "status", detail: s }); }
+}
+
 // start runs once a worker: the module's _initialize traps when run twice,
 // and a second instance would drop the first one's memory. Later calls
 // answer as the first.
@@ -346,6 +577,7 @@ async function begin(msg) {
   }
   x = inst.exports; mem = x.memory;
   x._initialize();
+  if (msg.online === false) heard = false;
   await withState(() => {}, false); // the saved memory
   try {
     await session();
@@ -368,6 +600,7 @@ async function identify(token) {
 // changed runs a local change on the saved memory, and syncs soon.
 async function changed(name, req) {
   const out = await withState(() => call(name, req));
+  tell();
   soon();
   return out;
 }
@@ -377,12 +610,13 @@ async function changed(name, req) {
 const now = () => { fails = 0; return sync(); };
 
 const ops = {
-  start, identify, sync: now,
+  start, identify, sync: now, status,
+  network: (on) => { heard = on !== false; if (heard) now(); else tell(); return true; },
   brief: (a) => read("brief", a || {}),
   prefill: (a) => read("prefill", { fields: a }),
-  snapshot: () => read("snapshot"),
+  snapshot,
   recognize: (a) => changed("recognize", { identifiers: a }),
-  remember: (a) => changed("remember", { facts: a }),
+  remember,
   consent: (a) => changed("consent", { consent: a }),
   openIssue: (a) => changed("open_issue", a),
   contact: (a) => changed("contact", { contact: a }),
@@ -393,7 +627,7 @@ const ops = {
   forget: async () => {
     const res = await api("forget");
     csrf = res.csrf;
-    await withState(() => { call("configure", {}); resets++; }, "erase");
+    await withState(() => { call("configure", {}); resets++; noteMem = emptyNotes(); }, "erase");
     await onDevice(res.device);
     return { forgotten: true, receipt: res.receipt || null };
   },
@@ -405,8 +639,7 @@ const ops = {
     await onDevice(res.device);
     return true;
   },
-  draft: (name) => fetch(base + "drafts/" + encodeURIComponent(name), { credentials: "same-origin", headers: { "X-Herken-CSRF": csrf } }).then((r) => (r.ok ? r.json() : null)),
-  saveDraft: (a) => api("drafts/" + encodeURIComponent(a.name), { data: a.data }),
+  draft, saveDraft, endDraft,
 };
 
 const post = (m) => self.postMessage(m);
