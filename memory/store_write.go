@@ -296,13 +296,20 @@ func (w *wtx) deleteIndex(id Identifier) error {
 }
 
 // flush takes erased values out of histories, and writes the profiles and
-// timelines of the customers the write changed.
+// timelines of the customers the write changed, and their entries in the
+// work queue (store_queue.go): this is the one place profiles are written.
 func (w *wtx) flush() error {
 	if err := w.eraseNow(); err != nil {
 		return err
 	}
 	for _, c := range w.order {
-		if !c.dirty || c.erased {
+		if c.erased {
+			if err := w.requeue(c); err != nil {
+				return err
+			}
+			continue
+		}
+		if !c.dirty {
 			continue
 		}
 		if err := w.maybeCompact(c); err != nil {
@@ -318,6 +325,9 @@ func (w *wtx) flush() error {
 			return err
 		}
 		c.p.sum = maphash.Bytes(w.s.seed, sealed)
+		if err := w.requeue(c); err != nil {
+			return err
+		}
 	}
 	return nil
 }
