@@ -27,7 +27,7 @@ import (
 // the current code: run it once when the stored format changes, and commit
 // the set beside the old ones, which stay and keep passing.
 //
-//	go test ./memory -run TestGoldenData -golden.write=v4
+//	go test ./memory -run TestGoldenData -golden.write=v5
 var writeGolden = flag.String("golden.write", "", "write a golden set of this name under testdata/golden")
 
 // goldenExpect is what a golden set holds: every customer's export and
