@@ -37,11 +37,20 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // loopback port and returns its base URL.
 func startDesk(t *testing.T, args ...string) string {
 	t.Helper()
+	base, _ := startDeskIn(t, t.TempDir(), args...)
+	return base
+}
+
+// startDeskIn runs the help desk on data folder dir and returns its base
+// URL and a function that stops it and waits until it has (also called
+// when the test ends).
+func startDeskIn(t *testing.T, dir string, args ...string) (string, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	out := &syncBuffer{}
-	args = append([]string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-simulate=false"}, args...)
+	args = append([]string{"-addr", "127.0.0.1:0", "-data", dir, "-simulate=false"}, args...)
 	go func() { done <- run(ctx, args, out, ready) }()
 	var addr string
 	select {
@@ -49,8 +58,10 @@ func startDesk(t *testing.T, args ...string) string {
 	case err := <-done:
 		t.Fatalf("help desk did not start: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + addr
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return "http://" + addr, stop
 }
 
 func post(t *testing.T, url, body string, out any) int {

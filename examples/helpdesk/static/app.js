@@ -8,6 +8,7 @@ const $$ = (s) => [...document.querySelectorAll(s)];
 let current = "";   // the customer shown
 let show = "all";   // the inbox's filter
 let next = "";      // the cursor of the inbox's next page
+let picked = false; // the first load of the inbox opened a customer
 
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -84,13 +85,17 @@ async function loadInbox(more) {
   const entries = (page && page.entries) || [];
   const items = entries.map(inboxItem);
   if (more) $("#inbox").append(...items); else $("#inbox").replaceChildren(...items);
+  $("#inbox").dataset.show = show; // what the list shows now
   next = (page && page.next) || "";
   $("#more").hidden = !next;
   const n = $$("#inbox li").length;
   $("#inbox-count").textContent = n ? String(n) + (next ? "+" : "") : "";
   $("#inbox-empty").hidden = n > 0;
   $("#inbox-empty").textContent = show === "all" ? "Nothing waiting. New contacts appear here." : "Nobody here right now.";
-  if (!current && entries.length) showCustomer(entries[0].customer);
+  // The first load opens the newest; later loads leave the panel alone
+  // (a receipt, or what the agent opened).
+  if (!picked && !current && entries.length) showCustomer(entries[0].customer);
+  picked = true;
 }
 
 $("#inbox").addEventListener("click", (ev) => {
@@ -110,8 +115,11 @@ for (const b of $$("#filters .filter")) {
   });
 }
 
-// A customer who is no longer in memory leaves every list at once.
+// A customer who is no longer in memory leaves every list at once, and
+// is not asked for again.
+const forgotten = new Set();
 function dropCustomer(id) {
+  forgotten.add(id);
   for (const li of $$(`#inbox li[data-customer="${CSS.escape(id)}"], #feed li[data-customer="${CSS.escape(id)}"]`)) {
     if (li.dataset.kind !== "customer.forgotten") li.remove();
   }
@@ -120,17 +128,19 @@ function dropCustomer(id) {
 
 // ---- the customer
 
+function showGone(id) {
+  dropCustomer(id);
+  if (current === id) current = "";
+  $("#customer").replaceChildren(el("p", { class: "hint", id: "gone", text: "This customer is no longer in memory: they were forgotten on request." }));
+}
+
 async function showCustomer(id) {
+  if (forgotten.has(id)) { showGone(id); return; }
   current = id;
   for (const li of $$("#inbox li")) li.classList.toggle("selected", li.dataset.customer === id);
   let v;
   try { v = await api("/api/customers/" + encodeURIComponent(id)); } catch (e) {
-    if (e.status === 404) {
-      dropCustomer(id);
-      current = "";
-      $("#customer").replaceChildren(el("p", { class: "hint", id: "gone", text: "This customer is no longer in memory." }));
-      return;
-    }
+    if (e.status === 404) { showGone(id); return; }
     $("#customer").replaceChildren(el("p", { class: "error", text: e.message }));
     return;
   }
@@ -211,8 +221,10 @@ const erasedWords = { customers: ["record", "records"], identifiers: ["identifie
   issues: ["issue", "issues"], contacts: ["contact", "contacts"], drafts: ["draft", "drafts"], events: ["history event", "history events"] };
 
 function receiptCard(r) {
+  const order = Object.keys(erasedWords);
+  const rank = (k) => (order.indexOf(k) < 0 ? order.length : order.indexOf(k));
   const rows = Object.entries(r.erased || {}).filter(([, n]) => n > 0)
-    .sort(([a], [b]) => a.localeCompare(b))
+    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
     .map(([k, n]) => el("li", { "data-kind": k }, el("strong", { text: String(n) }), " " + ((erasedWords[k] || [k, k])[n === 1 ? 0 : 1])));
   return el("div", { id: "receipt", class: "receipt", role: "status" },
     el("h2", { text: "Forgotten" }),
@@ -282,8 +294,7 @@ function startFeed() {
   feed.onmessage = (ev) => {
     const f = JSON.parse(ev.data);
     if (f.kind === "customer.forgotten") {
-      dropCustomer(f.customer);
-      if (f.customer === current) showCustomer(current);
+      if (f.customer === current) showGone(f.customer); else dropCustomer(f.customer);
     }
     const li = feedLine(f);
     if (li) $("#feed").prepend(li);
