@@ -120,6 +120,9 @@ func (s *Store) Queue(ctx context.Context, q QueueQuery) (QueuePage, error) {
 	case limit < 0 || limit > MaxQueuePage:
 		return QueuePage{}, invalid("queue limit", "must be from 1 to "+strconv.Itoa(MaxQueuePage))
 	}
+	if t := q.NotContactedSince; !t.IsZero() && (t.Year() < 1970 || t.Year() > 2200) {
+		return QueuePage{}, invalid("queue not-contacted-since", "must be a time from 1970 to 2200")
+	}
 	now := q.Now
 	if now.IsZero() {
 		now = s.now()

@@ -368,6 +368,10 @@ func TestQueueCursorAttack(t *testing.T) {
 		require.ErrorIs(t, err, memory.ErrInvalidInput)
 		require.ErrorContains(t, err, "other filters")
 	})
+	for _, since := range []time.Time{time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		_, err := s.Queue(ctx, memory.QueueQuery{NotContactedSince: since})
+		require.ErrorIs(t, err, memory.ErrInvalidInput, "not contacted since %v", since)
+	}
 	for _, limit := range []int{-1, memory.MaxQueuePage + 1} {
 		_, err := s.Queue(ctx, memory.QueueQuery{Limit: limit})
 		require.ErrorIs(t, err, memory.ErrInvalidInput, "limit %d", limit)

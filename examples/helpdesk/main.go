@@ -3,7 +3,15 @@
 // with the identifier its channel has, and where one memory recognizes the
 // customer across all of them. Run it and open the address it prints.
 //
-//	go run ./examples/helpdesk [-addr 127.0.0.1:8081] [-data DIR] [-simulate=false]
+// Everything the console lists comes from the store: the inbox is the
+// store's work queue (memory.Store.Queue), and the live feed's earlier
+// lines are rebuilt from the histories of the customers in it and the
+// receipts of forgets, so a reload or a restart on the same -data folder
+// shows the same; new lines arrive live (memory.Store.Watch). What a
+// customer who left the queue (every issue resolved) did before the
+// restart is not in the rebuilt feed.
+//
+//	go run ./examples/helpdesk [-addr 127.0.0.1:8081] [-data DIR] [-simulate=false] [-every 6s]
 package main
 
 import (

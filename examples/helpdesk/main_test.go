@@ -195,3 +195,50 @@ func TestHelpExitsZero(t *testing.T) {
 	require.Equal(t, 2, exit.ExitCode())
 	require.Contains(t, string(b), "no-such-flag")
 }
+
+// TestInboxRefusesBadInput plays a client that sends the inbox what it
+// should not: a forged or garbage cursor, an unknown filter, a bad or huge
+// page size. Each gets a clear error that says what was wrong, and the
+// inbox is as it was.
+func TestInboxRefusesBadInput(t *testing.T) {
+	base := startDesk(t)
+	for i := range 3 {
+		require.Equal(t, 200, post(t, base+"/api/contacts", `{"channel":"email","from":[{"kind":"email","value":"c`+strconv.Itoa(i)+`@example.com"}],"subject":"Question"}`, nil))
+	}
+	get := func(query string) (int, map[string]any) {
+		resp, err := http.Get(base + "/api/inbox" + query)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var v map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
+		return resp.StatusCode, v
+	}
+	status, first := get("?limit=2")
+	require.Equal(t, 200, status)
+	next, _ := first["next"].(string)
+	require.NotEmpty(t, next)
+	for _, tc := range []struct {
+		query  string
+		status int
+		says   string
+	}{
+		{"?after=garbage", 422, "queue cursor"},
+		{"?after=" + next[:len(next)-2] + "AA", 422, "queue cursor"},
+		{"?after=" + next + "&show=escalated", 422, "other filters"},
+		{"?after=" + strings.Repeat("A", 4000), 422, "queue cursor"},
+		{"?show=everyone", 400, "show must be"},
+		{"?limit=lots", 400, "limit must be a number"},
+		{"?limit=100000", 422, "queue limit"},
+		{"?limit=-1", 422, "queue limit"},
+	} {
+		status, body := get(tc.query)
+		require.Equal(t, tc.status, status, tc.query)
+		require.Contains(t, body["error"], tc.says, tc.query)
+	}
+	status, again := get("?limit=2")
+	require.Equal(t, 200, status)
+	require.Equal(t, first["entries"], again["entries"], "nothing changed")
+	status, rest := get("?limit=2&after=" + next)
+	require.Equal(t, 200, status)
+	require.Len(t, rest["entries"], 1)
+}
