@@ -288,9 +288,14 @@ type queued struct {
 	Negatives []time.Time `msgpack:"n,omitempty"`
 }
 
+// inQueue reports whether p has an entry in the work queue.
+func inQueue(p *profile) bool {
+	return p.MergedInto == "" && (len(p.Open) > 0 || len(p.Negatives) >= 2)
+}
+
 // queueOf returns the work queue's entry for p, and whether p has one.
 func queueOf(p *profile) (queued, bool) {
-	if p.MergedInto != "" || len(p.Open) == 0 && len(p.Negatives) < 2 {
+	if !inQueue(p) {
 		return queued{}, false
 	}
 	e := queued{At: max(newestContact(p).UnixNano(), 0), Open: len(p.Open), Negatives: slices.Clone(p.Negatives)}
@@ -368,8 +373,12 @@ func putQueue(t *kv.Txn, id CustomerID, p *profile) error {
 }
 
 // requeue keeps c's entry in the work queue what the write leaves of it:
-// the write path's one call, for every customer it changed or erased.
+// the write path's one call, for every customer it changed or erased. A
+// customer out of the queue before and after the write costs nothing.
 func (w *wtx) requeue(c *wcust) error {
+	if !c.queued && (c.erased || !inQueue(c.p)) {
+		return nil
+	}
 	if c.erased {
 		return putQueue(w.txn, c.p.ID, nil)
 	}

@@ -78,6 +78,7 @@ type wcust struct {
 	dirty   bool
 	swept   bool // expired facts were dropped
 	erased  bool // forgotten by this write: write nothing for it
+	queued  bool // in the work queue when loaded (store_queue.go)
 }
 
 // write runs fn in a transaction and commits it, retrying fn from the start
@@ -176,7 +177,7 @@ func (w *wtx) loadExact(id CustomerID) (*wcust, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &wcust{p: p, loadSeq: p.Seq}
+	c := &wcust{p: p, loadSeq: p.Seq, queued: inQueue(p)}
 	w.custs[id] = c
 	w.order = append(w.order, c)
 	return c, nil
