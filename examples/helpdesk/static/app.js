@@ -168,7 +168,7 @@ function render(v) {
       el("div", { class: "issue-head" },
         el("strong", { text: is.subject }),
         is.escalated ? el("span", { class: "pill esc", text: "ESCALATED" }) : null),
-      el("div", { class: "hint", text: "opened on " + is.channel + " " + when(is.opened) + " · " + is.contacts + " contacts · last on " + is.last_channel + " " + when(is.last_contact) }),
+      el("div", { class: "hint", text: "opened on " + is.channel + " " + when(is.opened) + " · " + is.contacts + (is.contacts === 1 ? " contact" : " contacts") + " · last on " + is.last_channel + " " + when(is.last_contact) }),
       el("div", { class: "actions" },
         el("span", { class: "hint", text: "How did this contact go?" }),
         ...["positive", "neutral", "negative"].map((o) => el("button", { class: "small outcome " + o, text: o, title: "record the outcome of this contact",
