@@ -47,6 +47,18 @@
 // Watch delivers events as they commit. UseOnce records a nonce, such as a
 // signed token's, so that every process sharing the store accepts it once.
 //
+// # The work queue
+//
+// Queue lists the customers an agent has work for: those with an open issue
+// or at risk, newest contact first, filtered to the escalated, the at risk,
+// those with open issues or those not contacted since a time, a page at a
+// time (DefaultQueuePage, at most MaxQueuePage) with an opaque cursor. The
+// queue is an index the store writes in the same transaction as the change
+// that moves a customer in or out, so an agent's inbox is rebuilt from it
+// after a restart, and a forgotten or absorbed customer is gone from it when
+// Forget or Merge returns. At risk depends on the time and the store's
+// at-risk window, and is decided when Queue reads, as Brief decides it.
+//
 // # Storage
 //
 // The store keeps its data in Badger, on disk (DefaultOptions) or in memory

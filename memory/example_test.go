@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/herken/herken/memory"
@@ -88,6 +89,56 @@ func ExampleStore_Brief() {
 	// Output:
 	// escalated by the second contact: true
 	// Ada | parcel did not arrive | phone | 1011 AB | escalate: true
+}
+
+func ExampleStore_Queue() {
+	ctx := context.Background()
+	// A clock that moves a second at each reading, so that the order is
+	// the same on every machine.
+	var ticks atomic.Int64
+	start := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * time.Second) }
+	s, err := memory.Open(ctx, memory.InMemoryOptions().WithClock(clock))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+
+	for _, who := range []struct{ email, name, subject string }{
+		{"ada@example.com", "Ada", "parcel did not arrive"},
+		{"grace@example.com", "Grace", "invoice address"},
+		{"alan@example.com", "Alan", "which size fits?"},
+	} {
+		r, _ := s.Recognize(ctx, memory.Email(who.email).AsVerified())
+		_ = s.SetName(ctx, r.Customer, who.name)
+		_, _ = s.OpenIssue(ctx, r.Customer, who.subject, memory.ChannelEmail)
+	}
+	ada, _ := s.Lookup(ctx, memory.Email("ada@example.com"))
+	b, _ := s.Brief(ctx, ada, memory.BriefQuery{})
+	_, _ = s.RecordContact(ctx, ada, memory.Contact{Channel: memory.ChannelPhone, Issue: b.OpenIssues[0].ID, Summary: "still nothing"})
+
+	// The inbox, two at a time, newest contact first.
+	q := memory.QueueQuery{Limit: 2}
+	for {
+		page, err := s.Queue(ctx, q)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, e := range page.Entries {
+			fmt.Println(e.Name, "|", e.OpenIssues[0].Subject, "| escalate:", e.Escalate)
+		}
+		if page.Next == "" {
+			break
+		}
+		q.After = page.Next
+	}
+	escalated, _ := s.Queue(ctx, memory.QueueQuery{Escalated: true})
+	fmt.Println("escalated:", len(escalated.Entries), escalated.Entries[0].Name)
+	// Output:
+	// Ada | parcel did not arrive | escalate: true
+	// Alan | which size fits? | escalate: false
+	// Grace | invoice address | escalate: false
+	// escalated: 1 Ada
 }
 
 func ExampleStore_MayContact() {

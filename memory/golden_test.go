@@ -27,7 +27,7 @@ import (
 // the current code: run it once when the stored format changes, and commit
 // the set beside the old ones, which stay and keep passing.
 //
-//	go test ./memory -run TestGoldenData -golden.write=v4
+//	go test ./memory -run TestGoldenData -golden.write=v5
 var writeGolden = flag.String("golden.write", "", "write a golden set of this name under testdata/golden")
 
 // goldenExpect is what a golden set holds: every customer's export and
@@ -38,6 +38,8 @@ type goldenExpect struct {
 	Identifiers map[string]memory.CustomerID `json:"identifiers"` // "kind:value" → customer
 	Forgotten   []string                     `json:"forgotten"`   // identifiers of forgotten customers
 	Receipts    int                          `json:"receipts"`
+	// Queue is the work queue, newest contact first (from store format 4).
+	Queue []memory.CustomerID `json:"queue,omitempty"`
 }
 
 // TestGoldenData opens every golden set, each a store directory and a
@@ -111,7 +113,35 @@ func checkGolden(t *testing.T, s *memory.Store, want goldenExpect) {
 	rs, err := s.Receipts(ctx)
 	require.NoError(t, err)
 	require.Len(t, rs, want.Receipts)
+	checkGoldenQueue(t, s, want)
 	checkGoldenSync(t, s)
+}
+
+// checkGoldenQueue: the work queue, which a migration builds for a set
+// written before it, lists the customers whose briefs have open issues or
+// are at risk, and from format 4 on, what the version that wrote it listed.
+func checkGoldenQueue(t *testing.T, s *memory.Store, want goldenExpect) {
+	ctx := context.Background()
+	page, err := s.Queue(ctx, memory.QueueQuery{Limit: memory.MaxQueuePage})
+	require.NoError(t, err)
+	require.Empty(t, page.Next)
+	var got []memory.CustomerID
+	for _, e := range page.Entries {
+		got = append(got, e.Customer)
+	}
+	var expect []memory.CustomerID
+	for id := range want.Customers {
+		b, err := s.Brief(ctx, id, memory.BriefQuery{})
+		require.NoError(t, err)
+		if (len(b.OpenIssues) > 0 || b.AtRisk) && b.Customer == id {
+			expect = append(expect, id)
+		}
+	}
+	require.NotEmpty(t, expect, "the golden set has someone with work to do")
+	require.ElementsMatch(t, expect, got)
+	if want.Queue != nil {
+		require.Equal(t, want.Queue, got)
+	}
 }
 
 // checkGoldenSync: the device whose two changes came by sync keeps syncing,
@@ -180,7 +210,7 @@ func writeGoldenSet(t *testing.T, dir string) {
 	require.NoError(t, err)
 	tick := func() { c.Advance(time.Hour) }
 
-	want := goldenExpect{Written: "store format 3, value format 1", Customers: map[memory.CustomerID]any{}, Identifiers: map[string]memory.CustomerID{}}
+	want := goldenExpect{Written: "store format 4, value format 1", Customers: map[memory.CustomerID]any{}, Identifiers: map[string]memory.CustomerID{}}
 	idents := map[memory.CustomerID][]memory.Identifier{}
 	rec := func(ids ...memory.Identifier) memory.CustomerID {
 		r, err := s.Recognize(ctx, ids...)
@@ -262,6 +292,17 @@ func writeGoldenSet(t *testing.T, dir string) {
 	c.Advance(2 * time.Hour)
 	require.NoError(t, s.Compact(ctx)) // erases the expired value and replaces the key
 
+	// Work for the queue: an issue the customer had to come back about,
+	// and two negative outcomes (at risk while they are recent).
+	again := rec(memory.Email("again@example.com").AsVerified())
+	ok(s.SetName(ctx, again, "Edsger Dijkstra"))
+	refund, err := s.OpenIssue(ctx, again, "refund for order Z-77", memory.ChannelEmail)
+	ok(err)
+	_, err = s.RecordContact(ctx, again, memory.Contact{Channel: memory.ChannelPhone, Issue: refund.ID, Outcome: memory.OutcomeNegative, Summary: "still no refund"})
+	ok(err)
+	_, err = s.RecordContact(ctx, again, memory.Contact{Channel: memory.ChannelChat, Outcome: memory.OutcomeNegative, Summary: "a curt reply"})
+	ok(err)
+
 	// A customer forgotten.
 	gone := rec(memory.Email("gone@example.com").AsVerified(), memory.Phone("+31 20 555 0199"))
 	ok(s.Remember(ctx, gone, memory.Fact{Key: "secret", Value: "remember me not"}))
@@ -271,7 +312,7 @@ func writeGoldenSet(t *testing.T, dir string) {
 	want.Receipts = 1
 
 	require.NoError(t, s.Compact(ctx)) // the forgotten customer's data purged
-	for _, id := range []memory.CustomerID{ada, grace, linus, torvalds, web, keeper, first, second} {
+	for _, id := range []memory.CustomerID{ada, grace, linus, torvalds, web, keeper, first, second, again} {
 		e, err := s.Export(ctx, id)
 		require.NoError(t, err)
 		b, err := json.Marshal(e)
@@ -293,6 +334,11 @@ func writeGoldenSet(t *testing.T, dir string) {
 		}
 	}
 	require.NoError(t, s.Check(ctx))
+	page, err := s.Queue(ctx, memory.QueueQuery{Limit: memory.MaxQueuePage})
+	require.NoError(t, err)
+	for _, e := range page.Entries {
+		want.Queue = append(want.Queue, e.Customer)
+	}
 
 	data, err := os.Create(filepath.Join(dir, "backup.data"))
 	require.NoError(t, err)

@@ -317,7 +317,7 @@ func (s *Store) dropCustomers(ids []CustomerID) error {
 	var prefixes [][]byte
 	for _, id := range ids {
 		gone[id] = true
-		prefixes = append(prefixes, keys.Customer(string(id)), keys.Events(string(id)), keys.KeyRef(string(id)))
+		prefixes = append(prefixes, keys.Customer(string(id)), keys.Events(string(id)), keys.KeyRef(string(id)), keys.Queued(string(id)))
 	}
 	t := s.db.Begin(false)
 	err := t.Scan(keys.Identifiers, false, func(k, v []byte) error {
@@ -330,6 +330,14 @@ func (s *Store) dropCustomers(ids []CustomerID) error {
 		}
 		return nil
 	})
+	if err == nil {
+		err = t.Scan(keys.Queue, true, func(k, _ []byte) error {
+			if _, id := keys.QueueOf(k); gone[CustomerID(id)] {
+				prefixes = append(prefixes, bytes.Clone(k))
+			}
+			return nil
+		})
+	}
 	t.Discard()
 	if err != nil {
 		return err

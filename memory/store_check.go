@@ -28,7 +28,9 @@ const maxProblems = 20
 //     draft's name;
 //   - the data does not hold the identifier secret (the key file does);
 //   - every customer has its keys, and every key its customer;
-//   - no forgotten customer's key is left undestroyed.
+//   - no forgotten customer's key is left undestroyed;
+//   - every customer that belongs in the work queue is in it, with the
+//     entry its profile makes, and the queue holds nobody else.
 //
 // It reads the whole store; use it in tests, after a crash, or from a tool.
 func (s *Store) Check(ctx context.Context) error {
@@ -155,6 +157,9 @@ func (s *Store) check(ctx context.Context, r *reader, report func(string, ...any
 			return err
 		}
 		s.checkCustomer(t, p, profiles, report)
+	}
+	if err := checkQueue(t, profiles, report); err != nil {
+		return err
 	}
 	// Keys are destroyed before Forget returns; only their sealed
 	// data may wait for the background purge.

@@ -29,7 +29,10 @@ import (
 //   - 3: the identifier secret in the key file, not in the data (m/secret),
 //     so that a copy of the data alone hashes no identifier; drafts under a
 //     keyed hash of their names (c/<id>/w/<h>), not under the names.
-const storeFormat = 3
+//   - 4: the work queue (q/<when><id>, Q/<id>; store_queue.go), an index of
+//     the customers with open issues or negative outcomes, newest contact
+//     first.
+const storeFormat = 4
 
 // The layout and key-hash scheme of storeFormat, as its manifest names them.
 const (
@@ -61,6 +64,8 @@ func migrationFrom(f int) (migration, bool) {
 		return migration{"moves the customers' keys into the key file", migrateKeys}, true
 	case 2:
 		return migration{"moves the identifier secret into the key file and drafts under hashed names", migrateSecret}, true
+	case 3:
+		return migration{"builds the work queue from the profiles", migrateQueue}, true
 	}
 	return migration{}, false
 }

@@ -185,7 +185,8 @@ func TestMigrationFinishesAfterAStop(t *testing.T) {
 			if step != "format" {
 				var v int
 				require.NoError(t, codec.Unmarshal([]byte(rawContents(t, dir)[string(keys.Format)]), &v))
-				require.Equal(t, 3, v, "a release of format 2 refuses the store")
+				// Stopped at the compaction, the migrations after 3 have run.
+				require.GreaterOrEqual(t, v, 3, "a release of format 2 refuses the store")
 				b, err := os.ReadFile(filepath.Join(dir, formatFileName))
 				require.NoError(t, err)
 				require.Equal(t, string(formatFile(3)), string(b))

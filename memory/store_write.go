@@ -78,6 +78,7 @@ type wcust struct {
 	dirty   bool
 	swept   bool // expired facts were dropped
 	erased  bool // forgotten by this write: write nothing for it
+	queued  bool // in the work queue when loaded (store_queue.go)
 }
 
 // write runs fn in a transaction and commits it, retrying fn from the start
@@ -176,7 +177,7 @@ func (w *wtx) loadExact(id CustomerID) (*wcust, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &wcust{p: p, loadSeq: p.Seq}
+	c := &wcust{p: p, loadSeq: p.Seq, queued: inQueue(p)}
 	w.custs[id] = c
 	w.order = append(w.order, c)
 	return c, nil
@@ -296,13 +297,20 @@ func (w *wtx) deleteIndex(id Identifier) error {
 }
 
 // flush takes erased values out of histories, and writes the profiles and
-// timelines of the customers the write changed.
+// timelines of the customers the write changed, and their entries in the
+// work queue (store_queue.go): this is the one place profiles are written.
 func (w *wtx) flush() error {
 	if err := w.eraseNow(); err != nil {
 		return err
 	}
 	for _, c := range w.order {
-		if !c.dirty || c.erased {
+		if c.erased {
+			if err := w.requeue(c); err != nil {
+				return err
+			}
+			continue
+		}
+		if !c.dirty {
 			continue
 		}
 		if err := w.maybeCompact(c); err != nil {
@@ -318,6 +326,9 @@ func (w *wtx) flush() error {
 			return err
 		}
 		c.p.sum = maphash.Bytes(w.s.seed, sealed)
+		if err := w.requeue(c); err != nil {
+			return err
+		}
 	}
 	return nil
 }

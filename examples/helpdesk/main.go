@@ -3,7 +3,15 @@
 // with the identifier its channel has, and where one memory recognizes the
 // customer across all of them. Run it and open the address it prints.
 //
-//	go run ./examples/helpdesk [-addr 127.0.0.1:8081] [-data DIR] [-simulate=false]
+// Everything the console lists comes from the store: the inbox is the
+// store's work queue (memory.Store.Queue), and the live feed's earlier
+// lines are rebuilt from the histories of the customers in it and the
+// receipts of forgets, so a reload or a restart on the same -data folder
+// shows the same; new lines arrive live (memory.Store.Watch). What a
+// customer who left the queue (every issue resolved) did before the
+// restart is not in the rebuilt feed.
+//
+//	go run ./examples/helpdesk [-addr 127.0.0.1:8081] [-data DIR] [-simulate=false] [-every 6s]
 package main
 
 import (
@@ -27,7 +35,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil && !errors.Is(err, context.Canceled) {
+	err := run(ctx, os.Args[1:], os.Stdout, nil)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		// -h and --help: the usage was printed; asking for it is no error.
+	case errors.Is(err, errUsage):
+		os.Exit(2) // the flag package said what was wrong, and the usage
+	case err != nil && !errors.Is(err, context.Canceled):
 		log.Fatal(err)
 	}
 }
@@ -40,9 +54,16 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	addr := fs.String("addr", "127.0.0.1:8081", "address to listen on")
 	data := fs.String("data", defaultDataDir(), "folder for the help desk's customer memory")
 	simulate := fs.Bool("simulate", true, "simulate inbound contacts every few seconds")
-	every := fs.Duration("every", 6*time.Second, "time between simulated contacts")
+	every := fs.Duration("every", 6*time.Second, "average time between simulated steps (a contact, or an agent solving an issue)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: helpdesk [flags]\n\nherken's help desk demo: an agent console on one customer memory.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	store, err := memory.Open(ctx, memory.DefaultOptions(filepath.Join(*data, "memory")).WithDefaultRegion("NL"))
 	if err != nil {
@@ -81,6 +102,9 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		return err
 	}
 }
+
+// errUsage is returned by run for flags it cannot parse.
+var errUsage = errors.New("helpdesk: bad flags")
 
 func defaultDataDir() string {
 	dir, err := os.UserConfigDir()

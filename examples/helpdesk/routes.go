@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/herken/herken/memory"
@@ -21,7 +22,8 @@ func (d *desk) routes() http.Handler {
 		http.ServeFileFS(w, r, static, "static/index.html")
 	})
 	mux.Handle("GET /static/", http.FileServerFS(static))
-	mux.HandleFunc("GET /api/inbox", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, d.inboxCopy()) })
+	mux.HandleFunc("GET /api/inbox", d.getInbox)
+	mux.HandleFunc("GET /api/activity", d.getActivity)
 	mux.HandleFunc("POST /api/contacts", d.postContact)
 	mux.HandleFunc("GET /api/customers/{id}", d.getCustomer)
 	mux.HandleFunc("POST /api/customers/{id}/issues/{issue}/resolve", d.resolve)
@@ -61,6 +63,36 @@ func fail(w http.ResponseWriter, err error) {
 		return
 	}
 	writeError(w, err)
+}
+
+// getInbox answers a page of the inbox: ?show=all|escalated|at-risk|waiting,
+// ?after= the cursor of the page before, ?limit= its size.
+func (d *desk) getInbox(w http.ResponseWriter, r *http.Request) {
+	limit := 0
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil {
+			fail(w, &badRequest{"limit must be a number"})
+			return
+		}
+		limit = n
+	}
+	page, err := d.inbox(r.Context(), r.URL.Query().Get("show"), r.URL.Query().Get("after"), limit)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// getActivity answers the feed's recent lines, rebuilt from the store.
+func (d *desk) getActivity(w http.ResponseWriter, r *http.Request) {
+	items, err := d.recentActivity(r.Context(), 40)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, items)
 }
 
 // postContact takes a contact added by hand.

@@ -19,6 +19,8 @@
 //	z/<slot>          a key of the key file to destroy; slot is big-endian
 //	t/<when><id>      a fact of the customer expires then; when is Unix seconds, big-endian
 //	T/<id>            when the customer's one entry under t/ is
+//	q/<when><id>      the work queue: a customer with an open issue or with two negative outcomes; when is the newest contact's Unix nanoseconds, inverted and big-endian, so that the newest sort first; the value: how many issues are open, whether one is escalated, when the newest negative outcomes were
+//	Q/<id>            the customer's one entry under q/: its value again, with its time
 //	m/wrap            the key that pads the keys in the key file (opens nothing without that file)
 //	u/<h>             a nonce used once (h: a keyed hash of it), until it expires; see Store.UseOnce
 //	m/format          the store's format version, alone
@@ -174,6 +176,35 @@ func ExpiryOf(key []byte) (int64, string) {
 	}
 	return int64(binary.BigEndian.Uint64(key[2:10])), string(key[10:])
 }
+
+// Queue is the prefix of the work queue.
+var Queue = []byte("q/")
+
+// QueueEntry is the key of customer id in the work queue, whose newest
+// contact was at unix nanoseconds: the index sorts newest first.
+func QueueEntry(unixNano int64, id string) []byte {
+	return append(QueueAt(unixNano), id...)
+}
+
+// QueueAt is the first key of the work queue at or before unix nanoseconds:
+// every entry from it on is of that time or older.
+func QueueAt(unixNano int64) []byte {
+	return binary.BigEndian.AppendUint64(join("q/"), ^uint64(max(unixNano, 0)))
+}
+
+// QueueOf returns the time and customer a QueueEntry key names.
+func QueueOf(key []byte) (int64, string) {
+	if len(key) < len("q/")+8 {
+		return 0, ""
+	}
+	return int64(^binary.BigEndian.Uint64(key[2:10])), string(key[10:])
+}
+
+// Queued is the key of customer id's one entry in the work queue.
+func Queued(id string) []byte { return join("Q/", id) }
+
+// QueuedAll is the prefix of every Queued key.
+var QueuedAll = []byte("Q/")
 
 func join(parts ...string) []byte {
 	n := 0

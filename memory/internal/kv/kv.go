@@ -6,6 +6,7 @@
 package kv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -469,6 +470,23 @@ func (t *Txn) Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error)
 			}
 			continue
 		}
+		err := t.value(item, func(v []byte) error { return fn(item.Key(), v) })
+		if err != nil {
+			return translate(err)
+		}
+	}
+	return nil
+}
+
+// ScanFrom is Scan starting at the first key under prefix at or after from.
+func (t *Txn) ScanFrom(prefix, from []byte, fn func(key, val []byte) error) error {
+	it := t.t.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 16})
+	defer it.Close()
+	if bytes.Compare(from, prefix) < 0 {
+		from = prefix
+	}
+	for it.Seek(from); it.ValidForPrefix(prefix); it.Next() {
+		item := it.Item()
 		err := t.value(item, func(v []byte) error { return fn(item.Key(), v) })
 		if err != nil {
 			return translate(err)
