@@ -10,17 +10,26 @@ import (
 	"github.com/herken/herken/memory"
 )
 
-// An access request is the customer's right to a copy of everything held
-// about them (GDPR article 15): POST /export answers what
+// An access request is the customer's right to a copy of the personal data
+// held about them (GDPR article 15): POST /export answers what
 // memory.Store.Export gives for the customer the device belongs to, as a
-// file download, history included. It is the one answer of the API that
-// holds more than the customer-facing memory.Snapshot: agents' contact
-// summaries and resolutions, the influence score and its signals, merges.
-// The right of access covers data inferred about the customer and notes
-// written about them, so they are in it; the page never keeps the file
-// (the worker hands it to the page as a download, not to its memory).
+// file download, history included: the record, every draft's data, the
+// contact timeline with its summaries and resolutions, merges, and the
+// history of every change. It holds more than the customer-facing
+// memory.Snapshot, and the page never keeps it (the worker hands it to the
+// page as a download, not to its memory).
 //
-// One thing is withheld: the values of device identifiers. They are keyed
+// Withheld, and said so in the file's "withheld" member: what herken's
+// design keeps on the server, the internal fields an agent's work uses and
+// a customer's page never shows: the influence score and the signals
+// behind it, the at-risk marks and the outcome an agent gave each contact.
+// A device proves a browser, not a person (a shared computer, a kiosk), so
+// the self-service download gives what the browser's customer gave and was
+// told; a customer whose request covers the internal fields makes it to
+// the shop, which answers with Store.Export once it has checked who asks
+// (article 12(6) lets it ask), and which the file's note points to.
+//
+// The values of device identifiers are withheld too: they are keyed
 // hashes of the browsers' cookie tokens, the server's means of telling a
 // browser apart, which say nothing about the customer that the rest of the
 // file does not, and whose disclosure would serve only someone who took
@@ -28,6 +37,14 @@ import (
 // so on, the same name wherever it appears (identifiers, history), so that
 // the customer sees how many browsers are linked and what each did. The
 // store's keys never appear in an Export at all.
+
+// withheldNote is the file's "withheld" member: what the download leaves
+// out, and where the rest may be asked for.
+var withheldNote = map[string]any{
+	"internal": []string{"influence", "signals", "at_risk", "contact outcomes"},
+	"devices":  "device identifiers are named device-1, device-2, … instead of their values",
+	"note":     "These stay with the shop's staff. To receive them too, ask the shop: it answers a full access request once it has checked that it is you.",
+}
 
 // exportsBurst and exportEvery bound how often one device may download its
 // export, on top of the API's rate limits: the file is large for a
@@ -55,6 +72,7 @@ func (h *Handler) export(c *call) error {
 		if x, err = h.store.Export(ctx, id); err != nil {
 			return err
 		}
+		withholdInternal(x)
 		withholdDevices(x)
 	case !errors.Is(err, memory.ErrNotFound):
 		return err
@@ -68,6 +86,36 @@ func (h *Handler) export(c *call) error {
 		h.opts.Logger.Warn("herken plugin: export cut short", "err", err)
 	}
 	return nil
+}
+
+// withholdInternal takes out of x what stays on the server: the influence
+// score and its signals, at-risk events, and contacts' outcomes. Events
+// and contacts are changed as copies: the store's may be shared.
+func withholdInternal(x *memory.Export) {
+	x.Influence = nil
+	if c := x.Customer; c != nil {
+		c.Signals = nil
+		contacts := make([]memory.Contact, len(c.Contacts))
+		for i, ct := range c.Contacts {
+			ct.Outcome = ""
+			contacts[i] = ct
+		}
+		c.Contacts = contacts
+	}
+	history := x.History[:0:0]
+	for _, e := range x.History {
+		switch e.Kind {
+		case memory.EventSignalRecorded, memory.EventAtRisk:
+			continue
+		}
+		if e.Contact != nil {
+			ct := *e.Contact
+			ct.Outcome = ""
+			e.Contact = &ct
+		}
+		history = append(history, e)
+	}
+	x.History = history
 }
 
 // withholdDevices replaces the value of every device identifier in x by a
@@ -144,6 +192,9 @@ func writeExport(w http.ResponseWriter, x *memory.Export) error {
 		if err := piece(`,"influence":`, x.Influence); err != nil {
 			return err
 		}
+	}
+	if err := piece(`,"withheld":`, withheldNote); err != nil {
+		return err
 	}
 	if err := list("drafts", len(x.Drafts), func(i int) any { return &x.Drafts[i] }); err != nil {
 		return err

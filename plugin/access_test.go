@@ -37,7 +37,8 @@ func exportOf(t *testing.T, b *browser) (*memory.Export, *http.Response, []byte)
 
 // TestExportIsTheAccessRequest: the file a customer downloads is what the
 // store holds about them, history, drafts and what agents wrote included,
-// with the browsers' cookie hashes withheld and named instead.
+// with the internal fields (influence, signals, at-risk, outcomes) and the
+// browsers' cookie hashes withheld, and said so.
 func TestExportIsTheAccessRequest(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, plugin.Options{Rate: rate.Inf})
@@ -51,8 +52,15 @@ func TestExportIsTheAccessRequest(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		_, err = tx.RecordContact(memory.Contact{Channel: memory.ChannelPhone, Issue: is.ID, Summary: "Agent: promised a refund"})
-		return err
+		_, err = tx.RecordContact(memory.Contact{Channel: memory.ChannelPhone, Issue: is.ID, Summary: "Agent: promised a refund", Outcome: memory.OutcomeNegative})
+		if err != nil {
+			return err
+		}
+		_, err = tx.RecordContact(memory.Contact{Channel: memory.ChannelEmail, Issue: is.ID, Summary: "Still no parcel", Outcome: memory.OutcomeNegative})
+		if err != nil {
+			return err
+		}
+		return tx.RecordSignal(memory.Signal{Kind: memory.SignalReview, Count: 3, Note: "wrote three reviews"})
 	}))
 
 	x, resp, raw := exportOf(t, b)
@@ -65,11 +73,37 @@ func TestExportIsTheAccessRequest(t *testing.T) {
 	require.Contains(t, string(raw), "1011 AB", "the history holds the earlier answer")
 	require.Contains(t, string(raw), "Agent: promised a refund", "what an agent wrote about the customer is theirs to see")
 	require.NotEmpty(t, x.History)
+	for _, internal := range []string{`"influence":`, `"signals":[{`, "wrote three reviews", string(memory.EventSignalRecorded), string(memory.EventAtRisk), `"outcome":"negative"`} {
+		require.NotContains(t, string(raw), internal, "what stays on the server is withheld")
+	}
+	var file map[string]any
+	require.NoError(t, json.Unmarshal(raw, &file))
+	require.Contains(t, file, "withheld", "the file says what it leaves out")
+	require.Contains(t, fmt.Sprint(file["withheld"]), "influence")
 
 	// The store's file, encoded by encoding/json, and the handler's, written
 	// a piece at a time, are the same but for the withheld device values.
 	want, err := e.store.Export(ctx, id)
 	require.NoError(t, err)
+	require.NotNil(t, want.Influence, "the store's own export has the influence score")
+	require.Contains(t, kinds(want.History), memory.EventAtRisk, "and the customer is at risk")
+	want.Influence, want.Customer.Signals = nil, nil
+	for i := range want.Customer.Contacts {
+		want.Customer.Contacts[i].Outcome = ""
+	}
+	kept := want.History[:0:0]
+	for _, ev := range want.History {
+		if ev.Kind == memory.EventSignalRecorded || ev.Kind == memory.EventAtRisk {
+			continue
+		}
+		if ev.Contact != nil {
+			ct := *ev.Contact
+			ct.Outcome = ""
+			ev.Contact = &ct
+		}
+		kept = append(kept, ev)
+	}
+	want.History = kept
 	dev := e.h.DeviceIdentifier(cookie(t, b)).Value
 	require.NotContains(t, string(raw), dev, "the cookie's hash is withheld")
 	devices := 0
@@ -94,6 +128,7 @@ func TestExportIsTheAccessRequest(t *testing.T) {
 	require.NoError(t, json.Unmarshal(raw, &g))
 	delete(a, "exported")
 	delete(g, "exported")
+	delete(g, "withheld")
 	require.Equal(t, a, g, "everything else as the store gives it (but the time it was made)")
 }
 
@@ -265,4 +300,13 @@ func TestExportNamesEveryDevice(t *testing.T) {
 		require.NotContains(t, string(raw), e.h.DeviceIdentifier(cookie(t, b)).Value)
 	}
 	require.Contains(t, string(raw), `"cust-9"`, "the account is the customer's own")
+}
+
+// kinds lists the kinds of events.
+func kinds(events []memory.Event) []memory.EventKind {
+	var k []memory.EventKind
+	for _, e := range events {
+		k = append(k, e.Kind)
+	}
+	return k
 }

@@ -8,7 +8,7 @@
   "use strict";
   const herken = window.herken;
   if (!herken || !herken._internal) return;
-  const { emit, tag } = herken._internal;
+  const { tag } = herken._internal;
   const script = tag || document.querySelector("script[src*='herken.js']");
 
   // Built-in strings, by language. A shop adds or replaces any of them with
@@ -288,8 +288,8 @@ label{display:block;margin-top:6px}
       if (ev.key === "Escape" && btn && !panel.hidden) { ev.stopPropagation(); close(); }
     });
 
-    // The offline notice: herken.status() and the "status" event where the
-    // plugin gives them, the browser's own online state where it does not.
+    // The offline notice: whether the server is reachable and how many
+    // changes wait for it, as herken.status() and its "status" event say.
     function showStatus() {
       status.textContent = state.online ? "" : t("offline") + (state.pending > 0 ? " " + t("pending", { n: state.pending }) : "");
     }
@@ -299,15 +299,8 @@ label{display:block;margin-top:6px}
       state.pending = Number(s.pending) || 0;
       showStatus();
     };
-    if (typeof herken.status === "function") {
-      herken.on("status", onStatus);
-      Promise.resolve(herken.status()).then(onStatus, () => {});
-    } else {
-      const fromBrowser = () => onStatus({ online: navigator.onLine, pending: state.pending });
-      addEventListener("online", fromBrowser);
-      addEventListener("offline", fromBrowser);
-      fromBrowser();
-    }
+    herken.on("status", onStatus);
+    herken.status().then(onStatus, () => {});
 
     let gen = 0;
     // render shows the current view; with focus, it moves the focus to its
@@ -364,11 +357,10 @@ label{display:block;margin-top:6px}
         nodes.push(ul);
       }
       for (const d of s.drafts || []) {
+        // herken.resume takes the visitor to the page the draft came from
+        // and restores it there.
         nodes.push(button(t("continueDraft", { name: d.name }), () => {
-          // herken.resume restores the page the draft came from; without it
-          // the shop hears "herken:continue" and does it.
-          if (typeof herken.resume === "function") herken.resume(d.name);
-          else emit("continue", d);
+          herken.resume(d.name).catch((e) => console.warn("herken: " + e.message));
         }, "l"), el("br"));
       }
       const msg = note();

@@ -8,6 +8,13 @@
 //                           by default only when the form's
 //                           [data-herken-remember] box is checked.
 //   data-widget="off"       no help widget (herken-widget.js is not loaded).
+//   data-strings="ID"       the id of a <script type="application/json">
+//                           element with the shop's own strings for the
+//                           widget (see plugin/README.md, Languages).
+//   lang="nl"               the widget's language, over <html lang>.
+//
+// On any element: data-herken-widget hosts the widget's panel inline in
+// the page, always open, instead of the floating Help button.
 //
 // Attributes on the page's forms:
 //   data-herken-fact="KEY"        on an input, select or textarea: the field
@@ -105,12 +112,18 @@
 //   status()                    {online: bool, pending: number}: whether the
 //                               server is reachable, and the changes and
 //                               drafts not on it yet.
-//   identify(token), exportData(), forget(), logout()
-//                               need the server.
+//   identify(token)             proves a signed-in customer; the brief.
+//   exportData()                the customer's access request: the file
+//                               POST /export answers, as an object.
+//   forget()                    erases the customer here and on the server:
+//                               {forgotten: true, receipt} (receipt null
+//                               when the server held nothing).
+//   logout()                    detaches this browser from the customer.
+//                               These four need the server.
 //   on(name, fn)                as the page's herken:NAME events.
 // Events, on document as herken:NAME (detail) and through herken.on:
 //   ready (brief), brief, prefilled (values), synced, dropped ({seq, reason}
-//   or {draft, reason}), forgotten, loggedout, status ({online, pending},
+//   or {draft, reason}), forgotten ({forgotten, receipt}), loggedout, status ({online, pending},
 //   whenever either changes), resume ({name, data}).
 (() => {
   "use strict";

@@ -27,11 +27,6 @@ document.addEventListener("click", async (ev) => {
 document.addEventListener("herken:status", (ev) => {
   if (waiting && ev.detail.online && ev.detail.pending === 0) { waiting = false; note("In your cart: sent."); }
 });
-// The widget's "Continue where you left off", where it only says which
-// draft: the plugin takes the visitor to the draft's page.
-document.addEventListener("herken:continue", (ev) => {
-  if (ev.detail && ev.detail.name) herken.resume(ev.detail.name).catch((e) => console.warn(e.message));
-});
 
 // The checkout shows what the cart draft holds.
 async function showCart() {
