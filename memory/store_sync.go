@@ -228,7 +228,9 @@ func (w *wtx) applyChange(r onCustomer, e Event, issues map[IssueID]IssueID) err
 		if id, ok := issues[ct.Issue]; ok {
 			ct.Issue = id
 		} else if strings.HasPrefix(string(ct.Issue), localIssuePrefix) {
-			ct.Issue = "" // opened in a batch the store never got
+			// Opened in a batch the store never got: the rules decide
+			// here what it is about.
+			ct.Issue, ct.Matched = "", ""
 		}
 		if ct.At.IsZero() {
 			ct.At = w.now
