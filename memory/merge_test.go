@@ -76,7 +76,19 @@ func TestVerifiedIdentifiersMergeAndUnmergeRestores(t *testing.T) {
 	require.Equal(t, "Ada Lovelace", bb.Name)
 	v, _ = bb.Fact("shipping.postcode")
 	require.Equal(t, "1012 CD", v)
-	require.Len(t, bb.OpenIssues, 1, "restored as it was before the merge")
+	// Its issue was resolved on the survivor while merged: it goes back
+	// resolved, the resolution with it, rather than open again and the
+	// resolution lost.
+	require.Empty(t, bb.OpenIssues, "the resolution made while merged goes back with the issue")
+	vb, err := s.Customer(ctx, b.Customer)
+	require.NoError(t, err)
+	require.Len(t, vb.Issues, 1)
+	require.Equal(t, issue.ID, vb.Issues[0].ID)
+	require.Equal(t, memory.IssueResolved, vb.Issues[0].Status)
+	require.Equal(t, "delivered", vb.Issues[0].Resolution)
+	va, err := s.Customer(ctx, a.Customer)
+	require.NoError(t, err)
+	require.Empty(t, va.Issues, "the issue is the absorbed customer's alone")
 	d, err = s.LoadDraft(ctx, b.Customer, "form")
 	require.NoError(t, err)
 	require.Equal(t, "b-form", string(d.Data))

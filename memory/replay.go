@@ -21,15 +21,33 @@ type checkpoint struct {
 	Resolved []Issue   `msgpack:"r,omitempty"` // the newest, oldest first
 }
 
-// undoneMerges returns the IDs of the merges into id that events undo.
-func undoneMerges(id CustomerID, events []Event) map[string]bool {
-	undone := map[string]bool{}
+// skipped is what a replay of a history leaves out, as its later events
+// say: the merges into the customer that were undone, and the events an
+// unmerge gave back to the absorbed customer (Event.Moved).
+type skipped struct {
+	merges map[string]bool
+	moved  map[uint64]bool
+}
+
+// undoneMerges returns what events, a history of customer id, undo.
+func undoneMerges(id CustomerID, events []Event) skipped {
+	sk := skipped{merges: map[string]bool{}}
 	for _, e := range events {
-		if e.Kind == EventUnmerged && e.Merge != nil && e.Merge.Into == id {
-			undone[e.Merge.ID] = true
+		if e.Kind != EventUnmerged {
+			continue
+		}
+		if e.Merge != nil && e.Merge.Into == id {
+			sk.merges[e.Merge.ID] = true
+		}
+		// On the survivor, or on a customer it was merged into since.
+		for _, q := range e.Moved {
+			if sk.moved == nil {
+				sk.moved = map[uint64]bool{}
+			}
+			sk.moved[q] = true
 		}
 	}
-	return undone
+	return sk
 }
 
 // replay folds events, a customer's whole history in order, into a new
@@ -41,7 +59,7 @@ func replay(id CustomerID, events []Event, absorbed func(CustomerID) (*profile, 
 
 // replayWith is replay with the undone merges given: those of the whole
 // history when events are its beginning.
-func replayWith(id CustomerID, events []Event, undone map[string]bool, absorbed func(CustomerID) (*profile, error)) (replayed, error) {
+func replayWith(id CustomerID, events []Event, undone skipped, absorbed func(CustomerID) (*profile, error)) (replayed, error) {
 	r := replayed{p: newProfile(id, time.Time{})}
 	for i := range events {
 		e := &events[i]
@@ -56,8 +74,12 @@ func replayWith(id CustomerID, events []Event, undone map[string]bool, absorbed 
 			r.resolved = slices.Clone(cp.Resolved)
 			continue
 		}
+		if undone.moved[e.Seq] {
+			r.p.Seq = e.Seq // the event is the absorbed customer's again
+			continue
+		}
 		var o *profile
-		if e.Kind == EventMerged && e.Merge != nil && !undone[e.Merge.ID] {
+		if e.Kind == EventMerged && e.Merge != nil && !undone.merges[e.Merge.ID] {
 			var err error
 			if o, err = absorbed(e.Merge.From); err != nil {
 				return replayed{}, err
