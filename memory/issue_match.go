@@ -46,10 +46,11 @@ type Match string
 //
 // A subject is normalized by taking off reply and forward prefixes ("Re:",
 // "RE[2]:", "Fwd:", "Fw:", "AW:", "WG:", "Antw:", "Doorst:", "TR:",
-// "SV:", "VS:", "RV:", "R:", "Rif:"), as often as they repeat, lowering the
-// case (rune by rune, without Unicode normalization: "é" typed as one rune
-// and as e with an accent differ), and turning every run of characters
-// other than letters, digits and combining marks into one space. A subject
+// "SV:", "VS:", "RV:", "R:", "Rif:"), as often as they repeat, folding the
+// case rune by rune ("ΟΔΟΣ" is "οδος"; without Unicode normalization, so
+// "é" typed as one rune and as e with an accent differ, and "ß" is not
+// "ss"), and turning every run of characters other than letters, digits
+// and combining marks into one space. A subject
 // with no letter or digit matches nothing by subject.
 //
 // Only open issues match: a resolved issue never attracts a contact
@@ -162,12 +163,22 @@ func normalizeSubject(s string) string {
 				b.WriteByte(' ')
 			}
 			space = false
-			b.WriteRune(unicode.ToLower(r))
+			b.WriteRune(foldRune(r))
 			continue
 		}
 		space = true
 	}
 	return b.String()
+}
+
+// foldRune returns the smallest rune that r folds to (Unicode simple case
+// folding), so that all cases of a letter compare equal: Σ, σ and ς.
+func foldRune(r rune) rune {
+	m := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		m = min(m, f)
+	}
+	return m
 }
 
 // isCount reports whether s is a reply count such as "[2]" or "(3)".
@@ -237,18 +248,16 @@ func rank(m Match) int {
 }
 
 // sameIssue reports how two open issues of one customer are about the same
-// thing, or "": what a merge joins. Their subjects are compared by the rule
-// both ways, the window counted between their last contacts; an issue's
-// ID in the other's subject joins them too.
+// thing, or "": what a merge joins. The rule is applied with the window
+// counted between their last contacts; an issue's ID in the other's
+// subject joins them too.
 func sameIssue(a, b *Issue) Match {
+	if b.LastContact.Before(a.LastContact) {
+		a, b = b, a // a is the one contacted first
+	}
 	ka, kb := subjectKeyOf(a.Subject), subjectKeyOf(b.Subject)
-	later := a.LastContact
-	if b.LastContact.After(later) {
-		later = b.LastContact
+	if ka.match(b, kb, b.LastContact) == MatchIssueID {
+		return MatchIssueID
 	}
-	ma, mb := ka.match(b, kb, later), kb.match(a, ka, later)
-	if ma == "" || mb != "" && rank(mb) < rank(ma) {
-		return mb
-	}
-	return ma
+	return kb.match(a, ka, b.LastContact)
 }

@@ -1,0 +1,229 @@
+//go:build !wasip1
+
+package memory_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/herken/herken/memory"
+)
+
+// lastContactEvent returns the newest contact.recorded event of the
+// customer's own history.
+func lastContactEvent(t *testing.T, s *memory.Store, id memory.CustomerID) memory.Contact {
+	t.Helper()
+	h, err := s.History(context.Background(), id)
+	require.NoError(t, err)
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].Kind == memory.EventContactRecorded && h[i].Customer == id {
+			return *h[i].Contact
+		}
+	}
+	t.Fatal("no contact event")
+	return memory.Contact{}
+}
+
+// TestContactWithoutIssueIsAttached: a contact that names no issue is
+// attached to the open issue it is about, by the issue's ID in its
+// subject, a reference both carry, or the same subject once normalized,
+// and escalates it; the event says which issue and how.
+func TestContactWithoutIssueIsAttached(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		opened  string
+		subject func(memory.IssueID) string
+		after   time.Duration
+		how     memory.Match
+	}{
+		{"the issue's ID in the subject", "Parcel did not arrive",
+			func(id memory.IssueID) string { return "Re: [" + string(id) + "] still waiting" }, time.Hour, memory.MatchIssueID},
+		{"the issue's ID named long after", "Parcel did not arrive",
+			func(id memory.IssueID) string { return "About " + strings.ToUpper(string(id)) }, 90 * 24 * time.Hour, memory.MatchIssueID},
+		{"an order number both carry", "Refund for order Z-77",
+			func(memory.IssueID) string { return "Where is my refund? (z77)" }, time.Hour, memory.MatchReference},
+		{"a # reference and the bare number", "Order #10234 never came",
+			func(memory.IssueID) string { return "10234 still missing" }, time.Hour, memory.MatchReference},
+		{"reply and forward prefixes, case and spacing", "Delivery late",
+			func(memory.IssueID) string { return "RE: Fwd:  delivery   LATE!" }, time.Hour, memory.MatchSubject},
+		{"a German reply", "Lieferung verspätet",
+			func(memory.IssueID) string { return "AW: WG: Lieferung verspätet" }, time.Hour, memory.MatchSubject},
+		{"a Dutch reply", "Pakket niet ontvangen",
+			func(memory.IssueID) string { return "Antw: pakket niet ontvangen." }, time.Hour, memory.MatchSubject},
+		{"another script, another case", "Доставка задерживается",
+			func(memory.IssueID) string { return "Re: ДОСТАВКА ЗАДЕРЖИВАЕТСЯ" }, time.Hour, memory.MatchSubject},
+		{"just inside the window", "Delivery late",
+			func(memory.IssueID) string { return "Delivery late" }, memory.IssueMatchWindow, memory.MatchSubject},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, clk := openClocked(t)
+			id := recognize(t, s, memory.Email("ada@example.com").AsVerified()).Customer
+			is, err := s.OpenIssue(ctx, id, c.opened, memory.ChannelEmail)
+			require.NoError(t, err)
+			clk.Advance(c.after)
+
+			res, err := s.RecordContact(ctx, id, memory.Contact{Channel: memory.ChannelPhone, Subject: c.subject(is.ID)})
+			require.NoError(t, err)
+			require.NotNil(t, res.Issue, "attached")
+			require.Equal(t, is.ID, res.Issue.ID)
+			require.Equal(t, 2, res.Issue.Contacts)
+			require.True(t, res.Escalated, "the customer came back: escalated")
+
+			ct := lastContactEvent(t, s, id)
+			require.Equal(t, is.ID, ct.Issue, "the event names the issue")
+			require.Equal(t, c.how, ct.Matched, "and how the rule matched")
+			b := brief(t, s, id)
+			require.True(t, b.Escalate)
+			require.Len(t, b.OpenIssues, 1)
+		})
+	}
+}
+
+// TestContactWithoutIssueStaysApart: what only looks alike is not
+// attached: another order number, a longer number, a reference inside
+// a longer token, a similar subject, an old issue, a resolved one, another
+// customer's. Each leaves the issue at one contact, not escalated.
+func TestContactWithoutIssueStaysApart(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		opened  string
+		contact memory.Contact
+		after   time.Duration
+		resolve bool
+	}{
+		{"another order number", "Refund for order Z-77", memory.Contact{Subject: "Refund for order Z-78"}, time.Hour, false},
+		{"a longer order number", "Refund for order Z-77", memory.Contact{Subject: "Refund for order Z-770"}, time.Hour, false},
+		{"a longer reference around it", "Refund for order Z-77", memory.Contact{Subject: "Refund for order XZ-77"}, time.Hour, false},
+		{"inside an address", "Refund for order Z-77", memory.Contact{Subject: "Refund, from z-77@example.com"}, time.Hour, false},
+		{"inside a path", "Refund for order Z-77", memory.Contact{Subject: "Refund for order Z-77/2"}, time.Hour, false},
+		{"a short number is no reference", "Order 123 is missing a part", memory.Contact{Subject: "Order 123 arrived broken"}, time.Hour, false},
+		{"a similar subject", "Delivery late", memory.Contact{Subject: "Delivery address change"}, time.Hour, false},
+		{"a longer subject", "Delivery late", memory.Contact{Subject: "Delivery late again, and damaged"}, time.Hour, false},
+		{"the words in another order", "Delivery late", memory.Contact{Subject: "Late delivery"}, time.Hour, false},
+		{"a lookalike in another script", "Odos", memory.Contact{Subject: "Οδος"}, time.Hour, false},
+		{"punctuation only", "???", memory.Contact{Subject: "!!!"}, time.Hour, false},
+		{"the same words in the summary only", "Delivery late", memory.Contact{Summary: "Delivery late"}, time.Hour, false},
+		{"past the window", "Delivery late", memory.Contact{Subject: "Delivery late"}, memory.IssueMatchWindow + time.Minute, false},
+		{"a resolved issue", "Delivery late", memory.Contact{Subject: "Delivery late"}, time.Hour, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, clk := openClocked(t)
+			id := recognize(t, s, memory.Email("ada@example.com").AsVerified()).Customer
+			is, err := s.OpenIssue(ctx, id, c.opened, memory.ChannelEmail)
+			require.NoError(t, err)
+			if c.resolve {
+				require.NoError(t, s.ResolveIssue(ctx, id, is.ID, "solved"))
+			}
+			clk.Advance(c.after)
+
+			ct := c.contact
+			ct.Channel = memory.ChannelPhone
+			res, err := s.RecordContact(ctx, id, ct)
+			require.NoError(t, err)
+			require.Nil(t, res.Issue, "not attached")
+			require.False(t, res.Escalated)
+			got := lastContactEvent(t, s, id)
+			require.Empty(t, got.Issue)
+			require.Empty(t, got.Matched)
+			b := brief(t, s, id)
+			require.False(t, b.Escalate)
+			if c.resolve {
+				require.Empty(t, b.OpenIssues, "a resolved issue attracts nothing, and is not reopened")
+				return
+			}
+			require.Len(t, b.OpenIssues, 1)
+			require.Equal(t, 1, b.OpenIssues[0].Contacts)
+		})
+	}
+}
+
+// TestContactNeverAttachesToSomeoneElsesIssue: the rule looks at the
+// customer's own open issues only; naming another customer's issue, by
+// its subject, its reference or its ID, changes nothing of theirs.
+func TestContactNeverAttachesToSomeoneElsesIssue(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openClocked(t)
+	victim := recognize(t, s, memory.Email("grace@example.com").AsVerified()).Customer
+	theirs, err := s.OpenIssue(ctx, victim, "Refund for order Z-77", memory.ChannelEmail)
+	require.NoError(t, err)
+	other := recognize(t, s, memory.Email("mallory@example.com").AsVerified()).Customer
+
+	for _, subject := range []string{"Refund for order Z-77", "Z-77", "Re: " + string(theirs.ID)} {
+		res, err := s.RecordContact(ctx, other, memory.Contact{Channel: memory.ChannelEmail, Subject: subject})
+		require.NoError(t, err)
+		require.Nil(t, res.Issue, subject)
+	}
+	is, err := s.OpenIssue(ctx, other, "Refund for order Z-77", memory.ChannelEmail)
+	require.NoError(t, err)
+	require.NotEqual(t, theirs.ID, is.ID, "a new issue of their own")
+	require.Equal(t, 1, is.Contacts)
+
+	b := brief(t, s, victim)
+	require.Len(t, b.OpenIssues, 1)
+	require.Equal(t, 1, b.OpenIssues[0].Contacts, "the victim's issue is untouched")
+	require.False(t, b.Escalate)
+}
+
+// TestOpeningTheSameQuestionAgainEscalates: opening an issue whose subject
+// matches an open issue of the customer is the customer coming back about
+// it: a contact on that issue, which escalates, not a second issue.
+func TestOpeningTheSameQuestionAgainEscalates(t *testing.T) {
+	ctx := context.Background()
+	s, clk := openClocked(t)
+	id := recognize(t, s, memory.Email("ada@example.com").AsVerified()).Customer
+
+	first, err := s.OpenIssue(ctx, id, "Question asked while offline", memory.ChannelChat)
+	require.NoError(t, err)
+	clk.Advance(time.Minute)
+	again, err := s.OpenIssue(ctx, id, "question asked while offline", memory.ChannelChat)
+	require.NoError(t, err)
+	require.Equal(t, first.ID, again.ID, "the same issue")
+	require.Equal(t, 2, again.Contacts)
+	require.True(t, again.Escalated)
+	ct := lastContactEvent(t, s, id)
+	require.Equal(t, first.ID, ct.Issue)
+	require.Equal(t, memory.MatchSubject, ct.Matched)
+	require.Equal(t, "question asked while offline", ct.Subject)
+
+	other, err := s.OpenIssue(ctx, id, "Question about sizes", memory.ChannelChat)
+	require.NoError(t, err)
+	require.NotEqual(t, first.ID, other.ID, "another question is another issue")
+	require.False(t, other.Escalated)
+
+	b := brief(t, s, id)
+	require.Len(t, b.OpenIssues, 2)
+	require.True(t, b.Escalate)
+	c, err := s.Customer(ctx, id)
+	require.NoError(t, err)
+	require.Len(t, c.Contacts, 3, "two contacts about the first, one about the second")
+
+	// Once resolved, the same question is a new issue.
+	require.NoError(t, s.ResolveIssue(ctx, id, first.ID, "answered"))
+	fresh, err := s.OpenIssue(ctx, id, "Question asked while offline", memory.ChannelChat)
+	require.NoError(t, err)
+	require.NotEqual(t, first.ID, fresh.ID)
+	require.Equal(t, 1, fresh.Contacts)
+}
+
+// TestMatchedIsTheRulesToSet: an application cannot pass a match off as
+// the rules'.
+func TestMatchedIsTheRulesToSet(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openClocked(t)
+	id := recognize(t, s, memory.Email("ada@example.com").AsVerified()).Customer
+	is, err := s.OpenIssue(ctx, id, "Delivery late", memory.ChannelEmail)
+	require.NoError(t, err)
+	_, err = s.RecordContact(ctx, id, memory.Contact{Channel: memory.ChannelEmail, Issue: is.ID, Matched: memory.MatchSubject})
+	require.ErrorIs(t, err, memory.ErrInvalidInput)
+	require.ErrorContains(t, err, "contact match")
+	_, err = s.RecordContact(ctx, id, memory.Contact{Channel: memory.ChannelEmail, Subject: strings.Repeat("x", 257)})
+	require.ErrorIs(t, err, memory.ErrInvalidInput)
+	require.ErrorContains(t, err, "contact subject")
+	require.Equal(t, 1, brief(t, s, id).OpenIssues[0].Contacts, "nothing recorded")
+}
