@@ -4,6 +4,8 @@ package memory_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -226,4 +228,140 @@ func TestMatchedIsTheRulesToSet(t *testing.T) {
 	require.ErrorIs(t, err, memory.ErrInvalidInput)
 	require.ErrorContains(t, err, "contact subject")
 	require.Equal(t, 1, brief(t, s, id).OpenIssues[0].Contacts, "nothing recorded")
+}
+
+// issuesOf is what a projection shows of the open issues, to compare the
+// browser's with the store's.
+func issuesOf(t *testing.T, is []memory.Issue) string {
+	t.Helper()
+	type shown struct {
+		Subject   string
+		Contacts  int
+		Escalated bool
+	}
+	var out []shown
+	for _, i := range is {
+		out = append(out, shown{i.Subject, i.Contacts, i.Escalated})
+	}
+	b, err := json.Marshal(out)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// TestBrowserAttachesAsTheStoreDoes: the widget's Local memory applies the
+// same rule as the store, so a customer who types the same question again
+// is one escalated issue in the browser, and the store, taking the
+// browser's changes, ends with the same.
+func TestBrowserAttachesAsTheStoreDoes(t *testing.T) {
+	ctx := context.Background()
+	s, clk := openClocked(t)
+	dev := device(t, s, "browser-token-issue-rule")
+	local := memory.NewLocal(clk.Now, "NL")
+
+	// Offline: the question, then the same question again.
+	first, err := local.OpenIssue("Question asked while offline", memory.ChannelChat)
+	require.NoError(t, err)
+	clk.Advance(time.Minute)
+	again, err := local.OpenIssue("question asked while offline?", memory.ChannelChat)
+	require.NoError(t, err)
+	require.Equal(t, first.ID, again.ID, "the browser attaches it too")
+	require.True(t, again.Escalated)
+	browser := issuesOf(t, local.Snapshot().OpenIssues)
+
+	res, err := s.Sync(ctx, dev, local.Synced(), local.Pending())
+	require.NoError(t, err)
+	require.Equal(t, browser, issuesOf(t, res.Snapshot.OpenIssues), "the store's projection agrees")
+	require.Equal(t, browser, issuesOf(t, brief(t, s, res.Customer).OpenIssues))
+	local.ApplySnapshot(res.Snapshot, res.Applied)
+	require.Equal(t, res.SyncBase, local.Synced())
+	stored := res.Snapshot.OpenIssues[0].ID
+
+	// Online: typed once more, attached to the store's issue in the
+	// browser, and so in the store.
+	clk.Advance(time.Minute)
+	third, err := local.OpenIssue("Question asked while offline", memory.ChannelChat)
+	require.NoError(t, err)
+	require.Equal(t, stored, third.ID)
+	// And a message with a subject and no issue, which the store's rule
+	// attaches the same way.
+	_, err = local.RecordContact(memory.Contact{Channel: memory.ChannelChat, Subject: "Re: question asked while offline"})
+	require.NoError(t, err)
+	browser = issuesOf(t, local.Snapshot().OpenIssues)
+	require.Contains(t, browser, `"Contacts":4`)
+	res, err = s.Sync(ctx, dev, local.Synced(), local.Pending())
+	require.NoError(t, err)
+	require.Equal(t, browser, issuesOf(t, res.Snapshot.OpenIssues))
+	local.ApplySnapshot(res.Snapshot, res.Applied)
+	require.Equal(t, res.SyncBase, local.Synced())
+	require.Equal(t, browser, issuesOf(t, local.Snapshot().OpenIssues))
+
+	// The same question sent as a raw contact with no issue: the store
+	// decides by itself.
+	raw := memory.Event{Seq: res.Applied + 1, Kind: memory.EventContactRecorded,
+		Contact: &memory.Contact{Channel: memory.ChannelChat, Outcome: memory.OutcomeNeutral, Subject: "QUESTION ASKED WHILE OFFLINE"}}
+	res, err = s.Sync(ctx, dev, res.SyncBase, []memory.Event{raw})
+	require.NoError(t, err)
+	require.Equal(t, 5, res.Snapshot.OpenIssues[0].Contacts)
+	require.Equal(t, memory.MatchSubject, lastContactEvent(t, s, res.Customer).Matched)
+}
+
+// TestSyncRefusesABadMatch: what a browser sends about matching is checked
+// like everything else: a clear error naming the change, and nothing
+// applied; and a browser cannot reach another customer's issue, by ID or by
+// subject, nor learn whether it exists.
+func TestSyncRefusesABadMatch(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openClocked(t)
+	victim := recognize(t, s, memory.Email("grace@example.com").AsVerified()).Customer
+	theirs, err := s.OpenIssue(ctx, victim, "Refund for order Z-77", memory.ChannelEmail)
+	require.NoError(t, err)
+	dev := device(t, s, "browser-token-attacker")
+	good := memory.Event{Seq: 1, Kind: memory.EventNamed, Name: "Mallory"}
+	contact := func(c memory.Contact) memory.Event {
+		c.Channel, c.Outcome = memory.ChannelWeb, memory.OutcomeNeutral
+		return memory.Event{Seq: 2, Kind: memory.EventContactRecorded, Contact: &c}
+	}
+	for _, c := range []struct {
+		name string
+		bad  memory.Event
+		says string
+	}{
+		{"a match without an issue", contact(memory.Contact{Matched: memory.MatchSubject}), "contact match"},
+		{"a match of no kind", contact(memory.Contact{Issue: "abc", Matched: "guess"}), "contact match"},
+		{"a subject too long", contact(memory.Contact{Subject: strings.Repeat("Z-77 ", 60)}), "contact subject"},
+		{"a subject not UTF-8", contact(memory.Contact{Subject: "Z-77 \xff"}), "contact subject"},
+		{"another customer's issue", contact(memory.Contact{Issue: theirs.ID}), "not found"},
+		{"another customer's issue, matched", contact(memory.Contact{Issue: theirs.ID, Matched: memory.MatchReference}), "not found"},
+	} {
+		_, err := s.Sync(ctx, dev, memory.SyncBase{}, []memory.Event{good, c.bad})
+		var ce *memory.ChangeError
+		require.True(t, errors.As(err, &ce), c.name)
+		require.Equal(t, uint64(2), ce.Seq, c.name)
+		require.ErrorContains(t, err, c.says, c.name)
+	}
+	// Naming an issue that exists elsewhere and one that exists nowhere
+	// read the same.
+	_, errTheirs := s.Sync(ctx, dev, memory.SyncBase{}, []memory.Event{contact(memory.Contact{Issue: theirs.ID})})
+	_, errNone := s.Sync(ctx, dev, memory.SyncBase{}, []memory.Event{contact(memory.Contact{Issue: "aaaaaaaaaaaaaaaa"})})
+	require.Equal(t, strings.ReplaceAll(errTheirs.Error(), string(theirs.ID), "ID"), strings.ReplaceAll(errNone.Error(), "aaaaaaaaaaaaaaaa", "ID"))
+
+	res, err := s.Sync(ctx, dev, memory.SyncBase{}, nil)
+	require.NoError(t, err)
+	require.Empty(t, res.Snapshot.Name, "a refused batch changes nothing")
+	require.Zero(t, res.Applied)
+
+	// Their subject, their reference, their ID as a subject: a contact of
+	// the attacker's own, attached to nothing.
+	var changes []memory.Event
+	for i, subj := range []string{"Refund for order Z-77", "Z-77", "Re: " + string(theirs.ID)} {
+		e := contact(memory.Contact{Subject: subj})
+		e.Seq = uint64(i + 1)
+		changes = append(changes, e)
+	}
+	res, err = s.Sync(ctx, dev, memory.SyncBase{}, changes)
+	require.NoError(t, err)
+	require.Empty(t, res.Snapshot.OpenIssues)
+	b := brief(t, s, victim)
+	require.Equal(t, 1, b.OpenIssues[0].Contacts, "the victim's issue is untouched")
+	require.False(t, b.Escalate)
 }
