@@ -365,3 +365,34 @@ func TestSyncRefusesABadMatch(t *testing.T) {
 	require.Equal(t, 1, b.OpenIssues[0].Contacts, "the victim's issue is untouched")
 	require.False(t, b.Escalate)
 }
+
+// TestBrowserMatchOnAnIssueResolvedSince: the browser matched the question
+// to the issue its snapshot showed open, which an agent resolved in the
+// meantime. The store takes the contact as the browser named it: the
+// customer came back about it, so it is reopened and escalated, and both
+// projections agree.
+func TestBrowserMatchOnAnIssueResolvedSince(t *testing.T) {
+	ctx := context.Background()
+	s, clk := openClocked(t)
+	dev := device(t, s, "browser-token-resolved-since")
+	local := memory.NewLocal(clk.Now, "NL")
+	_, err := local.OpenIssue("Parcel did not arrive", memory.ChannelChat)
+	require.NoError(t, err)
+	res, err := s.Sync(ctx, dev, local.Synced(), local.Pending())
+	require.NoError(t, err)
+	local.ApplySnapshot(res.Snapshot, res.Applied)
+	stored := res.Snapshot.OpenIssues[0].ID
+
+	require.NoError(t, s.ResolveIssue(ctx, res.Customer, stored, "resent"))
+	clk.Advance(time.Hour)
+	again, err := local.OpenIssue("Re: parcel did not arrive", memory.ChannelChat)
+	require.NoError(t, err)
+	require.Equal(t, stored, again.ID)
+	browser := issuesOf(t, local.Snapshot().OpenIssues)
+
+	res, err = s.Sync(ctx, dev, local.Synced(), local.Pending())
+	require.NoError(t, err)
+	require.Equal(t, browser, issuesOf(t, res.Snapshot.OpenIssues))
+	require.Equal(t, stored, res.Snapshot.OpenIssues[0].ID)
+	require.True(t, res.Snapshot.OpenIssues[0].Escalated)
+}

@@ -232,6 +232,9 @@ func (w *wtx) applyChange(r onCustomer, e Event, issues map[IssueID]IssueID) err
 			// here what it is about.
 			ct.Issue, ct.Matched = "", ""
 		}
+		// A contact the browser's rule attached names its issue, and is
+		// taken as named: one resolved here since the browser's snapshot
+		// is reopened, as the customer, who saw it open, came back about it.
 		if ct.At.IsZero() {
 			ct.At = w.now
 		}

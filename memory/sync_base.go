@@ -123,13 +123,9 @@ func appendChangeDigest(b []byte, e *Event) []byte {
 		b = digestStr(b, string(c.Issue))
 		b = digestStr(b, string(c.Outcome))
 		b = digestStr(b, c.Summary)
-		// Fields added later, taken only when set: the chain of a change
-		// without them stays what a release before them computed.
-		if c.Subject != "" || c.Matched != "" {
-			b = append(b, 'm')
-			b = digestStr(b, c.Subject)
-			b = digestStr(b, string(c.Matched))
-		}
+		// Not Subject and Matched: what the rules read of a contact, which
+		// a device's wire may not carry (the plugin's did not when they
+		// came); a device and the store must chain alike either way.
 	}
 	return b
 }

@@ -23,6 +23,10 @@ func TestChangeDigestTakesEveryField(t *testing.T) {
 		"Event.Compaction": true,
 		"Event.Erased":     true, // the store's, after retention
 		"Event.Moved":      true, // the store's, at an unmerge
+		// What the rules read of a contact, which a device's wire need
+		// not carry: the store applies the rule again (applyChange).
+		"Event.Contact.Subject": true,
+		"Event.Contact.Matched": true,
 	}
 	at := time.Date(2026, 11, 2, 10, 0, 0, 5, time.UTC)
 	full := func() Event {
