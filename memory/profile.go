@@ -164,7 +164,10 @@ func (p *profile) apply(e *Event, absorbed *profile) effects {
 	case EventContactRecorded:
 		if e.Contact != nil {
 			c := *e.Contact
-			p.Last = upsertLast(p.Last, c)
+			// The brief's last contacts need no subject: the timeline has it.
+			last := c
+			last.Subject, last.Matched = "", ""
+			p.Last = upsertLast(p.Last, last)
 			if c.Outcome == OutcomeNegative {
 				p.Negatives = addNegative(p.Negatives, c.At)
 			}
