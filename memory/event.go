@@ -65,16 +65,24 @@ type Event struct {
 	// say what kind of thing was kept and when; its value is gone.
 	Erased time.Time `json:"erased,omitzero" msgpack:"er,omitempty"`
 
-	// Moved is, on a customer.unmerged event of the survivor, the Seqs of
-	// its events about the absorbed customer's issues (contacts,
-	// escalations, resolutions) made while merged: they went back with the
-	// issue, recorded again on the absorbed customer, and a replay of the
-	// survivor leaves them out.
-	Moved []uint64 `json:"moved,omitempty" msgpack:"mv,omitempty"`
+	// Moved is, on a customer.unmerged event of the survivor (or of a
+	// customer it was merged into since), which of its events went back to
+	// the absorbed customer.
+	Moved *Moved `json:"moved,omitempty" msgpack:"mv,omitempty"`
 
 	// checkpoint is, on a history.compacted event read from the store,
 	// the state the folded events left.
 	checkpoint *checkpoint
+}
+
+// Moved names the events an unmerge gave back to the absorbed customer:
+// those between Seq After (the merge that brought its data) and the
+// customer.unmerged event that carries it, about one of Issues (contacts,
+// escalations, reopenings, resolutions). They were recorded again on the
+// absorbed customer, and a replay of this customer leaves them out.
+type Moved struct {
+	After  uint64    `json:"after" msgpack:"a"`
+	Issues []IssueID `json:"issues" msgpack:"i"`
 }
 
 // Compaction describes a history.compacted event: it stands for the

@@ -373,3 +373,41 @@ func TestUnmergeGivesBackTheContactsAboutTheAbsorbedIssue(t *testing.T) {
 	require.Equal(t, 2, issueBy(t, s, mail, parcel.ID).Contacts)
 	require.NoError(t, s.Check(ctx))
 }
+
+// TestUnmergeGivesBackManyContacts: what the survivor's unmerge event says
+// went back stays small however many contacts there were (a list of them
+// grew with each one, past the largest event at about 2,700), and the
+// absorbed customer's issue counts every one.
+func TestUnmergeGivesBackManyContacts(t *testing.T) {
+	ctx := context.Background()
+	s, clk := openClocked(t)
+	older := recognize(t, s, memory.Phone("+31612345678").AsVerified()).Customer
+	clk.Advance(time.Hour)
+	mail := recognize(t, s, memory.Email("ada@example.com").AsVerified()).Customer
+	is, err := s.OpenIssue(ctx, mail, "Parcel did not arrive", memory.ChannelEmail)
+	require.NoError(t, err)
+	_, err = s.Merge(ctx, older, mail, "agent confirmed")
+	require.NoError(t, err)
+	const contacts = 3000
+	for range contacts / 100 {
+		clk.Advance(time.Minute)
+		require.NoError(t, s.Update(ctx, older, func(tx *memory.Tx) error {
+			for range 100 {
+				if _, err := tx.RecordContact(memory.Contact{Channel: memory.ChannelEmail, Issue: is.ID, Summary: "still nothing"}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+	require.NoError(t, s.Unmerge(ctx, mail))
+	require.Equal(t, contacts+1, issueBy(t, s, mail, is.ID).Contacts)
+	h, err := s.History(ctx, older)
+	require.NoError(t, err)
+	last := h[len(h)-1]
+	require.Equal(t, memory.EventUnmerged, last.Kind)
+	require.Equal(t, []memory.IssueID{is.ID}, last.Moved.Issues)
+	v, err := s.Customer(ctx, older)
+	require.NoError(t, err)
+	require.Empty(t, v.Contacts, "none of them stays with the survivor")
+}

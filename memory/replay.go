@@ -26,7 +26,14 @@ type checkpoint struct {
 // unmerge gave back to the absorbed customer (Event.Moved).
 type skipped struct {
 	merges map[string]bool
-	moved  map[uint64]bool
+	moved  []movedSpan
+}
+
+// movedSpan is one Event.Moved: the events after after and before upto
+// about one of issues.
+type movedSpan struct {
+	after, upto uint64
+	issues      map[IssueID]bool
 }
 
 // undoneMerges returns what events, a history of customer id, undo.
@@ -40,14 +47,48 @@ func undoneMerges(id CustomerID, events []Event) skipped {
 			sk.merges[e.Merge.ID] = true
 		}
 		// On the survivor, or on a customer it was merged into since.
-		for _, q := range e.Moved {
-			if sk.moved == nil {
-				sk.moved = map[uint64]bool{}
+		if m := e.Moved; m != nil && len(m.Issues) > 0 {
+			span := movedSpan{after: m.After, upto: e.Seq, issues: map[IssueID]bool{}}
+			for _, is := range m.Issues {
+				span.issues[is] = true
 			}
-			sk.moved[q] = true
+			sk.moved = append(sk.moved, span)
 		}
 	}
 	return sk
+}
+
+// isMoved reports whether an unmerge gave e back to the absorbed customer.
+func (sk *skipped) isMoved(e *Event) bool {
+	if len(sk.moved) == 0 {
+		return false
+	}
+	is := issueOf(e)
+	if is == "" {
+		return false
+	}
+	for _, m := range sk.moved {
+		if e.Seq > m.after && e.Seq < m.upto && m.issues[is] {
+			return true
+		}
+	}
+	return false
+}
+
+// issueOf returns the issue an event that an unmerge can give back is
+// about: a contact, an escalation, a reopening or a resolution.
+func issueOf(e *Event) IssueID {
+	switch e.Kind {
+	case EventContactRecorded:
+		if e.Contact != nil {
+			return e.Contact.Issue
+		}
+	case EventIssueEscalated, EventIssueResolved, EventIssueReopened:
+		if e.Issue != nil {
+			return e.Issue.ID
+		}
+	}
+	return ""
 }
 
 // replay folds events, a customer's whole history in order, into a new
@@ -74,7 +115,7 @@ func replayWith(id CustomerID, events []Event, undone skipped, absorbed func(Cus
 			r.resolved = slices.Clone(cp.Resolved)
 			continue
 		}
-		if undone.moved[e.Seq] {
+		if undone.isMoved(e) {
 			r.p.Seq = e.Seq // the event is the absorbed customer's again
 			continue
 		}

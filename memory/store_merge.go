@@ -131,7 +131,10 @@ func joinSameIssues(r onCustomer, own, theirs []Issue) error {
 // So do the contacts about its issues made while merged (and the
 // escalations, resolutions and reopenings they brought): an issue goes back
 // with every contact the customer made about it, and escalated if they
-// came back about it; issues a merge joined are apart again.
+// came back about it; issues a merge joined are apart again. They are
+// recorded again on the absorbed customer in the same write: an unmerge
+// that would give back more than one write holds (thousands of contacts)
+// fails with a *LimitError and changes nothing.
 func (s *Store) Unmerge(ctx context.Context, absorbed CustomerID) error {
 	if err := absorbed.check(); err != nil {
 		return err
@@ -184,7 +187,7 @@ func (s *Store) Unmerge(ctx context.Context, absorbed CustomerID) error {
 			}
 			c = up
 		}
-		moves, err := w.issueEventsOf(x, chain)
+		moves, moved, err := w.issueEventsOf(x, chain)
 		if err != nil {
 			return err
 		}
@@ -199,17 +202,11 @@ func (s *Store) Unmerge(ctx context.Context, absorbed CustomerID) error {
 				return err
 			}
 		}
-		for _, l := range chain {
-			var seqs []uint64
-			for _, mv := range moves {
-				if mv.on == l.c {
-					seqs = append(seqs, mv.e.Seq)
-				}
-			}
-			if l.c != a && len(seqs) == 0 {
+		for i, l := range chain {
+			if l.c != a && moved[i] == nil {
 				continue
 			}
-			if err := w.emit(l.c, Event{Kind: EventUnmerged, Merge: &undo, Moved: seqs}, nil); err != nil {
+			if err := w.emit(l.c, Event{Kind: EventUnmerged, Merge: &undo, Moved: moved[i]}, nil); err != nil {
 				return err
 			}
 		}
@@ -283,8 +280,9 @@ type movedEvent struct {
 
 // issueEventsOf returns the events about x's issues (open or resolved)
 // that the customers of chain recorded since x's data came to each, in the
-// order they happened: what an unmerge of x gives back to it.
-func (w *wtx) issueEventsOf(x *wcust, chain []chainLink) ([]movedEvent, error) {
+// order they happened: what an unmerge of x gives back to it. moved says,
+// per customer of chain, which they are (Event.Moved), or nil.
+func (w *wtx) issueEventsOf(x *wcust, chain []chainLink) (out []movedEvent, moved []*Moved, err error) {
 	mine := map[IssueID]bool{}
 	for _, is := range x.p.Open {
 		mine[is.ID] = true
@@ -297,45 +295,42 @@ func (w *wtx) issueEventsOf(x *wcust, chain []chainLink) ([]movedEvent, error) {
 		return o.p, nil
 	}, w.history)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, is := range resolved {
 		mine[is.ID] = true
 	}
-	var out []movedEvent
 	for _, l := range chain {
 		events, err := w.history(l.c.p.ID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		moved := undoneMerges(l.c.p.ID, events).moved
-		since := false
-		for _, e := range events {
-			if e.Kind == EventMerged && e.Merge != nil && e.Merge.ID == l.merge {
-				since = true
+		sk := undoneMerges(l.c.p.ID, events)
+		var mv *Moved
+		seen := map[IssueID]bool{}
+		for i := range events {
+			e := &events[i]
+			if mv == nil {
+				if e.Kind == EventMerged && e.Merge != nil && e.Merge.ID == l.merge {
+					mv = &Moved{After: e.Seq}
+				}
 				continue
 			}
-			if !since || moved[e.Seq] {
-				continue
-			}
-			var about IssueID
-			switch e.Kind {
-			case EventContactRecorded:
-				if e.Contact != nil {
-					about = e.Contact.Issue
+			if about := issueOf(e); about != "" && mine[about] && !sk.isMoved(e) {
+				out = append(out, movedEvent{on: l.c, e: *e})
+				if !seen[about] {
+					seen[about] = true
+					mv.Issues = append(mv.Issues, about)
 				}
-			case EventIssueEscalated, EventIssueResolved, EventIssueReopened:
-				if e.Issue != nil {
-					about = e.Issue.ID
-				}
-			}
-			if about != "" && mine[about] {
-				out = append(out, movedEvent{on: l.c, e: e})
 			}
 		}
+		if mv != nil && len(mv.Issues) == 0 {
+			mv = nil
+		}
+		moved = append(moved, mv)
 	}
 	slices.SortStableFunc(out, func(a, b movedEvent) int { return a.e.At.Compare(b.e.At) })
-	return out, nil
+	return out, moved, nil
 }
 
 // rebuild replays c's history into a new profile, skipping merges that were
