@@ -127,9 +127,20 @@ func checkIssue(subject string, ch Channel) error {
 }
 
 // openIssue opens an issue checked by checkIssue; opening it is the
-// customer's first contact about it, which the projection records.
+// customer's first contact about it, which the projection records. When
+// the subject matches an open issue of the customer (matchIssue), the
+// customer came back about it: that is recorded as a contact on it, which
+// escalates it, and it is returned instead of a new issue.
 func openIssue(r recorder, id IssueID, subject string, ch Channel) (Issue, error) {
 	lim, now := r.limits(), r.clock()
+	if i, how := matchIssue(r.current().Open, subject, now); i >= 0 {
+		is := r.current().Open[i]
+		ct := Contact{Channel: ch, At: now, Issue: is.ID, Outcome: OutcomeNeutral, Summary: subject, Subject: subject, Matched: how}
+		if err := r.record(Event{Kind: EventContactRecorded, At: now, Contact: &ct}); err != nil {
+			return Issue{}, err
+		}
+		return escalateRepeat(r, is.ID, false)
+	}
 	if len(r.current().Open) >= lim.OpenIssues {
 		return Issue{}, &LimitError{What: "open issues", Limit: lim.OpenIssues}
 	}
@@ -141,7 +152,24 @@ func openIssue(r recorder, id IssueID, subject string, ch Channel) (Issue, error
 	return p.Open[findIssue(p.Open, id)], nil
 }
 
+// escalateRepeat escalates the open issue id once the customer contacted
+// about it more than once, or when it was reopened, and returns it.
+func escalateRepeat(r recorder, id IssueID, reopened bool) (Issue, error) {
+	p := r.current()
+	i := findIssue(p.Open, id)
+	is := p.Open[i]
+	if !is.Escalated && (is.Contacts >= 2 || reopened) {
+		if err := r.record(Event{Kind: EventIssueEscalated, Issue: &is}); err != nil {
+			return Issue{}, err
+		}
+	}
+	return r.current().Open[i], nil
+}
+
 func prepareContact(now time.Time, ct Contact) (Contact, error) {
+	if ct.Matched != "" {
+		return ct, invalid("contact match", "decided by the rules, not given")
+	}
 	if ct.Outcome == "" {
 		ct.Outcome = OutcomeNeutral
 	}
@@ -182,13 +210,20 @@ func (e *Event) Times() []time.Time {
 }
 
 // recordContact records a contact checked by prepareContact, escalating
-// a repeat contact about an issue. resolved finds an issue that is not
-// open, to reopen it; it returns ErrNotFound for an unknown one.
+// a repeat contact about an issue. A contact that names no issue is
+// attached to the open issue its subject matches (matchIssue), the match
+// recorded in it. resolved finds an issue that is not open, to reopen it;
+// it returns ErrNotFound for an unknown one.
 func recordContact(r recorder, ct Contact, window time.Duration, resolved func(IssueID) (Issue, error)) (ContactResult, error) {
 	var res ContactResult
 	now, lim := r.clock(), r.limits()
 	wasAtRisk := atRisk(r.current().Negatives, now, window)
 	reopened := false
+	if ct.Issue == "" && ct.Subject != "" {
+		if i, how := matchIssue(r.current().Open, ct.Subject, ct.At); i >= 0 {
+			ct.Issue, ct.Matched = r.current().Open[i].ID, how
+		}
+	}
 	if ct.Issue != "" && findIssue(r.current().Open, ct.Issue) < 0 {
 		is, err := resolved(ct.Issue)
 		if err != nil {
@@ -207,15 +242,10 @@ func recordContact(r recorder, ct Contact, window time.Duration, resolved func(I
 		return res, err
 	}
 	if ct.Issue != "" {
-		p := r.current()
-		i := findIssue(p.Open, ct.Issue)
-		is := p.Open[i]
-		if !is.Escalated && (is.Contacts >= 2 || reopened) {
-			if err := r.record(Event{Kind: EventIssueEscalated, Issue: &is}); err != nil {
-				return res, err
-			}
+		is, err := escalateRepeat(r, ct.Issue, reopened)
+		if err != nil {
+			return res, err
 		}
-		is = r.current().Open[i]
 		res.Issue, res.Escalated = &is, is.Escalated
 	}
 	res.AtRisk = atRisk(r.current().Negatives, now, window)

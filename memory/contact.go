@@ -25,9 +25,22 @@ func (o Outcome) check() error {
 type Contact struct {
 	Channel Channel   `json:"channel" msgpack:"c"`
 	At      time.Time `json:"at" msgpack:"t"` // zero means now
-	Issue   IssueID   `json:"issue,omitempty" msgpack:"i,omitempty"`
-	Outcome Outcome   `json:"outcome" msgpack:"o"` // zero means neutral
-	Summary string    `json:"summary,omitempty" msgpack:"s,omitempty"`
+	// Issue is the issue the contact is about. Left empty, the rules
+	// attach the contact to the customer's open issue its Subject matches
+	// (see Match), if any, and set Issue and Matched.
+	Issue   IssueID `json:"issue,omitempty" msgpack:"i,omitempty"`
+	Outcome Outcome `json:"outcome" msgpack:"o"` // zero means neutral
+	Summary string  `json:"summary,omitempty" msgpack:"s,omitempty"`
+	// Subject is what the customer came about, in their words: an email's
+	// subject line, the question typed in a widget, the reason for a call.
+	// It is what the rules match; Summary, the organization's note, is not.
+	Subject string `json:"subject,omitempty" msgpack:"sj,omitempty"`
+	// Matched is how the rules attached the contact to Issue when it was
+	// recorded without one (or as a new issue about an open one); empty
+	// when Issue was given. It is decided once, when the contact is
+	// recorded, so that a history replays to the same profile whatever the
+	// rules become.
+	Matched Match `json:"matched,omitempty" msgpack:"mt,omitempty"`
 }
 
 const maxSummary = 1024
@@ -37,6 +50,17 @@ func (c *Contact) check() error {
 		return err
 	}
 	if err := c.Outcome.check(); err != nil {
+		return err
+	}
+	if c.Matched != "" {
+		if c.Issue == "" {
+			return invalid("contact match", "names no issue")
+		}
+		if err := c.Matched.check(); err != nil {
+			return err
+		}
+	}
+	if err := checkText("contact subject", c.Subject, maxSubject); err != nil {
 		return err
 	}
 	return checkText("contact summary", c.Summary, maxSummary)

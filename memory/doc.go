@@ -36,7 +36,8 @@
 //     enforces rather than just keeps;
 //   - issues (OpenIssue, RecordContact, ResolveIssue) and the contact
 //     timeline across channels, with repeat-contact escalation and an at-risk
-//     flag after two negative outcomes in a window;
+//     flag after two negative outcomes in a window (see "Repeat contacts"
+//     below);
 //   - drafts (SaveDraft): work in progress that survives everything;
 //   - influence signals (RecordSignal), scored 1 to 5 by Influence, internal.
 //
@@ -58,6 +59,29 @@
 // after a restart, and a forgotten or absorbed customer is gone from it when
 // Forget or Merge returns. At risk depends on the time and the store's
 // at-risk window, and is decided when Queue reads, as Brief decides it.
+//
+// # Repeat contacts
+//
+// A customer who has to come back about the same problem is escalated at
+// once, whether or not the caller knows which issue they came about. A
+// contact names its issue (Contact.Issue), or gives its Subject, and then
+// the rules attach it to the customer's open issue it is about: one whose
+// ID the subject holds, or that carries the same reference (an order
+// number such as "Z-77" or "#10234"), or whose subject is the same once
+// case, spacing, punctuation and "Re:"/"Fwd:"/"AW:"/"Antw:" prefixes are
+// set aside, last contacted within IssueMatchWindow (30 days). Match
+// defines each precisely. OpenIssue follows the same rule: the same
+// question opened again is a contact on the open issue, not a second one.
+// Resolved issues never attract a contact, and only the customer's own
+// issues are looked at. The decision is made once, when the contact is
+// recorded, and kept in its event (Contact.Matched), by the store and by a
+// browser's Local memory alike.
+//
+// When a merge brings together open issues of the two customers that the
+// rule finds the same, they become one issue (an issue.joined event) with
+// the contacts of both, escalated. Unmerge separates them again, and gives
+// the absorbed customer back every contact made about its issues while
+// merged (and the escalations, reopenings and resolutions they brought).
 //
 // # Storage
 //

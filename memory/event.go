@@ -22,6 +22,7 @@ const (
 	EventIssueEscalated     EventKind = "issue.escalated"     // Issue
 	EventIssueResolved      EventKind = "issue.resolved"      // Issue
 	EventIssueReopened      EventKind = "issue.reopened"      // Issue
+	EventIssueJoined        EventKind = "issue.joined"        // Issue, Key (the ID of the issue joined into it), Reason (the Match): a merge found them one
 	EventContactRecorded    EventKind = "contact.recorded"    // Contact
 	EventAtRisk             EventKind = "customer.at_risk"    // —
 	EventDraftSaved         EventKind = "draft.saved"         // Draft
@@ -29,7 +30,7 @@ const (
 	EventSignalRecorded     EventKind = "signal.recorded"     // Signal
 	EventMerged             EventKind = "customer.merged"     // Merge: this customer absorbed Merge.From
 	EventAbsorbed           EventKind = "customer.absorbed"   // Merge: this customer was merged into Merge.Into
-	EventUnmerged           EventKind = "customer.unmerged"   // Merge: undone, on both customers
+	EventUnmerged           EventKind = "customer.unmerged"   // Merge: undone, on both customers; Moved on the survivor
 	EventForgotten          EventKind = "customer.forgotten"  // Receipt; delivered by Watch only, never stored
 	EventCompacted          EventKind = "history.compacted"   // Compaction: the oldest events, folded
 )
@@ -64,9 +65,24 @@ type Event struct {
 	// say what kind of thing was kept and when; its value is gone.
 	Erased time.Time `json:"erased,omitzero" msgpack:"er,omitempty"`
 
+	// Moved is, on a customer.unmerged event of the survivor (or of a
+	// customer it was merged into since), which of its events went back to
+	// the absorbed customer.
+	Moved *Moved `json:"moved,omitempty" msgpack:"mv,omitempty"`
+
 	// checkpoint is, on a history.compacted event read from the store,
 	// the state the folded events left.
 	checkpoint *checkpoint
+}
+
+// Moved names the events an unmerge gave back to the absorbed customer:
+// those between Seq After (the merge that brought its data) and the
+// customer.unmerged event that carries it, about one of Issues (contacts,
+// escalations, reopenings, resolutions). They were recorded again on the
+// absorbed customer, and a replay of this customer leaves them out.
+type Moved struct {
+	After  uint64    `json:"after" msgpack:"a"`
+	Issues []IssueID `json:"issues" msgpack:"i"`
 }
 
 // Compaction describes a history.compacted event: it stands for the

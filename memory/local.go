@@ -281,7 +281,10 @@ func (l *Local) Claim(ids ...Identifier) error {
 }
 
 // OpenIssue opens an issue the visitor came with. Until the server has it,
-// its ID is a local one, which the server replaces.
+// its ID is a local one, which the server replaces. As Store.OpenIssue
+// does, a question that matches an open issue of the visitor (typed again
+// instead of added to) is a contact on that issue, which escalates it, and
+// that issue is returned.
 func (l *Local) OpenIssue(subject string, ch Channel) (Issue, error) {
 	if err := checkIssue(subject, ch); err != nil {
 		return Issue{}, err
@@ -295,7 +298,8 @@ const localIssuePrefix = "local-"
 
 // RecordContact records the visitor's contact, such as a message in the help
 // widget. Its outcome is for the organization to judge: it must be empty or
-// neutral.
+// neutral. Without an Issue, its Subject attaches it to the open issue it
+// matches, as the store's rule does.
 func (l *Local) RecordContact(ct Contact) (ContactResult, error) {
 	if ct.Outcome != "" && ct.Outcome != OutcomeNeutral {
 		return ContactResult{}, invalid("contact outcome", "a visitor's contact is neutral")

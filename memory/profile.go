@@ -140,6 +140,12 @@ func (p *profile) apply(e *Event, absorbed *profile) effects {
 			is.Status = IssueOpen
 			p.Open = insertOpen(p.Open, is)
 		}
+	case EventIssueJoined:
+		// Only while both are here: replaying a survivor after an unmerge
+		// meets joins with an issue that went back.
+		if e.Issue != nil {
+			p.joinIssues(e.Issue.ID, IssueID(e.Key))
+		}
 	case EventIssueEscalated:
 		if e.Issue != nil {
 			if i := findIssue(p.Open, e.Issue.ID); i >= 0 {
@@ -158,7 +164,10 @@ func (p *profile) apply(e *Event, absorbed *profile) effects {
 	case EventContactRecorded:
 		if e.Contact != nil {
 			c := *e.Contact
-			p.Last = upsertLast(p.Last, c)
+			// The brief's last contacts need no subject: the timeline has it.
+			last := c
+			last.Subject, last.Matched = "", ""
+			p.Last = upsertLast(p.Last, last)
 			if c.Outcome == OutcomeNegative {
 				p.Negatives = addNegative(p.Negatives, c.At)
 			}
@@ -219,6 +228,22 @@ func (p *profile) apply(e *Event, absorbed *profile) effects {
 		}
 	}
 	return fx
+}
+
+// joinIssues makes the open issue joined part of the open issue kept: its
+// contacts count on kept, and kept is escalated if either was.
+func (p *profile) joinIssues(kept, joined IssueID) {
+	k, j := findIssue(p.Open, kept), findIssue(p.Open, joined)
+	if k < 0 || j < 0 || k == j {
+		return
+	}
+	o, is := p.Open[j], &p.Open[k]
+	is.Contacts += o.Contacts
+	is.Escalated = is.Escalated || o.Escalated
+	if o.LastContact.After(is.LastContact) {
+		is.LastContact, is.LastChannel = o.LastContact, o.LastChannel
+	}
+	p.Open = slices.Delete(p.Open, j, j+1)
 }
 
 // link links id for real: in the index, no longer only typed.

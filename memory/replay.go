@@ -21,15 +21,74 @@ type checkpoint struct {
 	Resolved []Issue   `msgpack:"r,omitempty"` // the newest, oldest first
 }
 
-// undoneMerges returns the IDs of the merges into id that events undo.
-func undoneMerges(id CustomerID, events []Event) map[string]bool {
-	undone := map[string]bool{}
+// skipped is what a replay of a history leaves out, as its later events
+// say: the merges into the customer that were undone, and the events an
+// unmerge gave back to the absorbed customer (Event.Moved).
+type skipped struct {
+	merges map[string]bool
+	moved  []movedSpan
+}
+
+// movedSpan is one Event.Moved: the events after after and before upto
+// about one of issues.
+type movedSpan struct {
+	after, upto uint64
+	issues      map[IssueID]bool
+}
+
+// undoneMerges returns what events, a history of customer id, undo.
+func undoneMerges(id CustomerID, events []Event) skipped {
+	sk := skipped{merges: map[string]bool{}}
 	for _, e := range events {
-		if e.Kind == EventUnmerged && e.Merge != nil && e.Merge.Into == id {
-			undone[e.Merge.ID] = true
+		if e.Kind != EventUnmerged {
+			continue
+		}
+		if e.Merge != nil && e.Merge.Into == id {
+			sk.merges[e.Merge.ID] = true
+		}
+		// On the survivor, or on a customer it was merged into since.
+		if m := e.Moved; m != nil && len(m.Issues) > 0 {
+			span := movedSpan{after: m.After, upto: e.Seq, issues: map[IssueID]bool{}}
+			for _, is := range m.Issues {
+				span.issues[is] = true
+			}
+			sk.moved = append(sk.moved, span)
 		}
 	}
-	return undone
+	return sk
+}
+
+// isMoved reports whether an unmerge gave e back to the absorbed customer.
+func (sk *skipped) isMoved(e *Event) bool {
+	if len(sk.moved) == 0 {
+		return false
+	}
+	is := issueOf(e)
+	if is == "" {
+		return false
+	}
+	for _, m := range sk.moved {
+		if e.Seq > m.after && e.Seq < m.upto && m.issues[is] {
+			return true
+		}
+	}
+	return false
+}
+
+// issueOf returns the issue an event that an unmerge can give back is
+// about: a contact, an escalation, a reopening or a resolution.
+func issueOf(e *Event) IssueID {
+	switch e.Kind {
+	case EventContactRecorded:
+		if e.Contact != nil {
+			return e.Contact.Issue
+		}
+	case EventIssueEscalated, EventIssueResolved, EventIssueReopened:
+		if e.Issue != nil {
+			return e.Issue.ID
+		}
+	}
+	return ""
 }
 
 // replay folds events, a customer's whole history in order, into a new
@@ -41,7 +100,7 @@ func replay(id CustomerID, events []Event, absorbed func(CustomerID) (*profile, 
 
 // replayWith is replay with the undone merges given: those of the whole
 // history when events are its beginning.
-func replayWith(id CustomerID, events []Event, undone map[string]bool, absorbed func(CustomerID) (*profile, error)) (replayed, error) {
+func replayWith(id CustomerID, events []Event, undone skipped, absorbed func(CustomerID) (*profile, error)) (replayed, error) {
 	r := replayed{p: newProfile(id, time.Time{})}
 	for i := range events {
 		e := &events[i]
@@ -56,8 +115,12 @@ func replayWith(id CustomerID, events []Event, undone map[string]bool, absorbed 
 			r.resolved = slices.Clone(cp.Resolved)
 			continue
 		}
+		if undone.isMoved(e) {
+			r.p.Seq = e.Seq // the event is the absorbed customer's again
+			continue
+		}
 		var o *profile
-		if e.Kind == EventMerged && e.Merge != nil && !undone[e.Merge.ID] {
+		if e.Kind == EventMerged && e.Merge != nil && !undone.merges[e.Merge.ID] {
 			var err error
 			if o, err = absorbed(e.Merge.From); err != nil {
 				return replayed{}, err

@@ -45,7 +45,7 @@ func (w *wtx) compact(c *wcust, limit int) error {
 	var final []string
 	for i := 0; i < fold; i++ {
 		e := events[i]
-		if e.Kind != EventMerged || e.Merge == nil || undone[e.Merge.ID] {
+		if e.Kind != EventMerged || e.Merge == nil || undone.merges[e.Merge.ID] {
 			continue
 		}
 		if len(events) < 2*limit {

@@ -9,6 +9,14 @@ import (
 
 // OpenIssue opens an issue the customer came with on channel ch. Opening it
 // is recorded as the customer's first contact about it.
+//
+// When the subject matches an open issue of the customer (the issue's ID
+// in it, a reference both carry, or the same subject once normalized,
+// within IssueMatchWindow of the issue's last contact; see Match), the
+// customer came back about that issue: it is recorded as a contact on it
+// (with Contact.Matched saying how), which escalates it, and that issue is
+// returned, its Contacts counting this one, instead of a second issue.
+// Check the returned Issue's Contacts (more than 1) to tell the two apart.
 func (s *Store) OpenIssue(ctx context.Context, id CustomerID, subject string, ch Channel) (Issue, error) {
 	var out Issue
 	err := s.Update(ctx, id, func(tx *Tx) error {
@@ -24,6 +32,14 @@ func (s *Store) OpenIssue(ctx context.Context, id CustomerID, subject string, ch
 // had to come back. A contact about a resolved issue reopens and escalates
 // it: the problem came back. The result says whether the issue is escalated
 // and whether the customer is now at risk.
+//
+// A contact that names no Issue but gives its Subject is attached to the
+// customer's open issue that the subject is about, by the rule OpenIssue
+// follows (see Match): the recorded contact names the issue and how it
+// matched, so that replaying the history never depends on the rule. A
+// subject that matches nothing leaves the contact without an issue; so
+// does a Summary, which is never matched. Contact.Matched is the rules' to
+// set: a contact that gives it is refused.
 func (s *Store) RecordContact(ctx context.Context, id CustomerID, ct Contact) (ContactResult, error) {
 	var res ContactResult
 	err := s.Update(ctx, id, func(tx *Tx) error {

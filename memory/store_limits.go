@@ -20,7 +20,7 @@ const (
 	worstPref    = 400  // key 64, value 256, time
 	worstConsent = 400  // purpose, channel 32, source 256, time
 	worstIssue   = 1600 // ID 64, subject 256, resolution 1024, channel, times
-	worstContact = 1200 // summary 1024, issue 64, channel 32, outcome, time
+	worstContact = 1500 // summary 1024, subject 256, issue 64, channel 32, match, outcome, time
 	worstDraft   = 200  // name 64, owner, size, time
 	worstMerge   = 400  // ID, two customers, reason 256, two times
 	worstHead    = 1024 // ID, times, name 256, negatives, signals

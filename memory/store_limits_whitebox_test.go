@@ -92,14 +92,17 @@ func TestWorstCustomerFits(t *testing.T) {
 				update(func(tx *Tx) error {
 					for i := range 16 {
 						n := round*16 + i
-						is, err := tx.OpenIssue(text(maxSubject, n), Channel(tok(32, n%MaxChannels)))
+						// Subjects unlike those of the open issues above, which
+						// an issue opened again would be a contact on.
+						subject := text(maxSubject, lim.OpenIssues+n)
+						is, err := tx.OpenIssue(subject, Channel(tok(32, n%MaxChannels)))
 						if err != nil {
 							return err
 						}
 						if err := tx.ResolveIssue(is.ID, text(maxResolution, n)); err != nil {
 							return err
 						}
-						_, err = tx.RecordContact(Contact{Channel: Channel(tok(32, n%MaxChannels)), Summary: text(maxSummary, n)})
+						_, err = tx.RecordContact(Contact{Channel: Channel(tok(32, n%MaxChannels)), Summary: text(maxSummary, n), Subject: subject})
 						if err != nil {
 							return err
 						}

@@ -12,7 +12,10 @@ import (
 // survivor holds both customers' identifiers, facts, issues, contacts,
 // drafts and consent, the newest value winning per field; from's data is
 // kept as it was, so that Unmerge can restore it. Calls given from's ID act
-// on the survivor from then on.
+// on the survivor from then on. Open issues of the two that are about the
+// same thing (by the rule of Match, the window counted between their last
+// contacts) become one, the one opened first, with the contacts of both,
+// and escalated: the customer came about it twice.
 //
 // Recognize merges by itself when verified identifiers prove it; call Merge
 // when a person decides, such as an agent who confirmed it.
@@ -63,7 +66,11 @@ func (w *wtx) merge(survivor, absorbed *wcust, reason string) error {
 	if err := w.emit(absorbed, Event{Kind: EventAbsorbed, Merge: &m}, nil); err != nil {
 		return err
 	}
+	own := slices.Clone(survivor.p.Open)
 	if err := w.emit(survivor, Event{Kind: EventMerged, Merge: &m}, snapshot); err != nil {
+		return err
+	}
+	if err := joinSameIssues(onCustomer{w: w, c: survivor}, own, snapshot.Open); err != nil {
 		return err
 	}
 	for _, l := range absorbed.p.Idents {
@@ -77,9 +84,57 @@ func (w *wtx) merge(survivor, absorbed *wcust, reason string) error {
 	return nil
 }
 
+// joinSameIssues joins, after a merge, each open issue the absorbed
+// customer brought (theirs) with the survivor's open issue (own) that it is
+// about the same thing as (sameIssue): the customer came about it on both
+// records, so the two are one issue, with both issues' contacts, and it is
+// escalated. The issue opened first is kept. Each join is an event, so that
+// replaying the history gives the same issues, and replaying it without the
+// merge (Unmerge) leaves both apart.
+func joinSameIssues(r onCustomer, own, theirs []Issue) error {
+	for i := len(theirs) - 1; i >= 0; i-- { // oldest first
+		t := theirs[i]
+		best, how := -1, Match("")
+		for j := range own {
+			m := sameIssue(&own[j], &t)
+			if m != "" && (best < 0 || rank(m) < rank(how)) {
+				best, how = j, m
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		o := own[best]
+		kept, joined := o, t
+		if t.Opened.Before(o.Opened) || t.Opened.Equal(o.Opened) && t.ID < o.ID {
+			kept, joined = t, o
+		}
+		if findIssue(r.current().Open, kept.ID) < 0 || findIssue(r.current().Open, joined.ID) < 0 {
+			continue
+		}
+		if err := r.record(Event{Kind: EventIssueJoined, Issue: &kept, Key: string(joined.ID), Reason: string(how)}); err != nil {
+			return err
+		}
+		if _, err := escalateRepeat(r, kept.ID, false); err != nil {
+			return err
+		}
+		// Later issues of theirs may be about the same: the kept one stands
+		// for both now.
+		own[best] = r.current().Open[findIssue(r.current().Open, kept.ID)]
+	}
+	return nil
+}
+
 // Unmerge undoes the merge of customer absorbed into another: both are
 // restored as they were before it, and changes made to the survivor since
 // stay on the survivor. Identifiers the absorbed customer had return to it.
+// So do the contacts about its issues made while merged (and the
+// escalations, resolutions and reopenings they brought): an issue goes back
+// with every contact the customer made about it, and escalated if they
+// came back about it; issues a merge joined are apart again. They are
+// recorded again on the absorbed customer in the same write: an unmerge
+// that would give back more than one write holds (thousands of contacts)
+// fails with a *LimitError and changes nothing.
 func (s *Store) Unmerge(ctx context.Context, absorbed CustomerID) error {
 	if err := absorbed.check(); err != nil {
 		return err
@@ -107,7 +162,9 @@ func (s *Store) Unmerge(ctx context.Context, absorbed CustomerID) error {
 		}
 		// Every merge that brought x's data up the chain must still be in
 		// its survivor's history, to replay without it.
+		var chain []chainLink
 		for c, from := a, m.ID; ; {
+			chain = append(chain, chainLink{c: c, merge: from})
 			final, err := w.finalMerge(c, from)
 			if err != nil {
 				return err
@@ -130,12 +187,28 @@ func (s *Store) Unmerge(ctx context.Context, absorbed CustomerID) error {
 			}
 			c = up
 		}
+		moves, moved, err := w.issueEventsOf(x, chain)
+		if err != nil {
+			return err
+		}
 		undo := *m
 		if err := w.emit(x, Event{Kind: EventUnmerged, Merge: &undo}, nil); err != nil {
 			return err
 		}
-		if err := w.emit(a, Event{Kind: EventUnmerged, Merge: &undo}, nil); err != nil {
-			return err
+		for _, mv := range moves {
+			e := mv.e
+			if err := w.emit(x, Event{Kind: e.Kind, At: e.At, Issue: e.Issue, Contact: e.Contact,
+				Reason: "recorded on " + string(mv.on.p.ID) + " while merged"}, nil); err != nil {
+				return err
+			}
+		}
+		for i, l := range chain {
+			if l.c != a && moved[i] == nil {
+				continue
+			}
+			if err := w.emit(l.c, Event{Kind: EventUnmerged, Merge: &undo, Moved: moved[i]}, nil); err != nil {
+				return err
+			}
 		}
 		// Rebuild the survivor, and every customer it was merged into since,
 		// from their own events.
@@ -189,6 +262,75 @@ func (s *Store) Unmerge(ctx context.Context, absorbed CustomerID) error {
 		}
 		return nil
 	})
+}
+
+// chainLink is a customer that holds an absorbed customer's data, and the
+// merge by which that data came to it.
+type chainLink struct {
+	c     *wcust
+	merge string
+}
+
+// movedEvent is an event about an absorbed customer's issue that was
+// recorded on a customer holding it.
+type movedEvent struct {
+	on *wcust
+	e  Event
+}
+
+// issueEventsOf returns the events about x's issues (open or resolved)
+// that the customers of chain recorded since x's data came to each, in the
+// order they happened: what an unmerge of x gives back to it. moved says,
+// per customer of chain, which they are (Event.Moved), or nil.
+func (w *wtx) issueEventsOf(x *wcust, chain []chainLink) (out []movedEvent, moved []*Moved, err error) {
+	mine := map[IssueID]bool{}
+	for _, is := range x.p.Open {
+		mine[is.ID] = true
+	}
+	_, resolved, err := timelines(x.p, func(id CustomerID) (*profile, error) {
+		o, err := w.loadExact(id)
+		if err != nil {
+			return nil, err
+		}
+		return o.p, nil
+	}, w.history)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, is := range resolved {
+		mine[is.ID] = true
+	}
+	for _, l := range chain {
+		events, err := w.history(l.c.p.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		sk := undoneMerges(l.c.p.ID, events)
+		var mv *Moved
+		seen := map[IssueID]bool{}
+		for i := range events {
+			e := &events[i]
+			if mv == nil {
+				if e.Kind == EventMerged && e.Merge != nil && e.Merge.ID == l.merge {
+					mv = &Moved{After: e.Seq}
+				}
+				continue
+			}
+			if about := issueOf(e); about != "" && mine[about] && !sk.isMoved(e) {
+				out = append(out, movedEvent{on: l.c, e: *e})
+				if !seen[about] {
+					seen[about] = true
+					mv.Issues = append(mv.Issues, about)
+				}
+			}
+		}
+		if mv != nil && len(mv.Issues) == 0 {
+			mv = nil
+		}
+		moved = append(moved, mv)
+	}
+	slices.SortStableFunc(out, func(a, b movedEvent) int { return a.e.At.Compare(b.e.At) })
+	return out, moved, nil
 }
 
 // rebuild replays c's history into a new profile, skipping merges that were

@@ -228,8 +228,13 @@ func (w *wtx) applyChange(r onCustomer, e Event, issues map[IssueID]IssueID) err
 		if id, ok := issues[ct.Issue]; ok {
 			ct.Issue = id
 		} else if strings.HasPrefix(string(ct.Issue), localIssuePrefix) {
-			ct.Issue = "" // opened in a batch the store never got
+			// Opened in a batch the store never got: the rules decide
+			// here what it is about.
+			ct.Issue, ct.Matched = "", ""
 		}
+		// A contact the browser's rule attached names its issue, and is
+		// taken as named: one resolved here since the browser's snapshot
+		// is reopened, as the customer, who saw it open, came back about it.
 		if ct.At.IsZero() {
 			ct.At = w.now
 		}

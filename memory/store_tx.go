@@ -94,7 +94,9 @@ func (tx *Tx) RecordSignal(sig Signal) error {
 	return tx.r.record(Event{Kind: EventSignalRecorded, Signal: &sig})
 }
 
-// OpenIssue opens an issue, as Store.OpenIssue does.
+// OpenIssue opens an issue, as Store.OpenIssue does: when the subject
+// matches an open issue of the customer, it records a contact on that one
+// and returns it.
 func (tx *Tx) OpenIssue(subject string, ch Channel) (Issue, error) {
 	if err := checkIssue(subject, ch); err != nil {
 		return Issue{}, err
@@ -102,7 +104,8 @@ func (tx *Tx) OpenIssue(subject string, ch Channel) (Issue, error) {
 	return openIssue(tx.r, newIssueID(), subject, ch)
 }
 
-// RecordContact records a contact, as Store.RecordContact does.
+// RecordContact records a contact, as Store.RecordContact does, attaching
+// one without an issue to the open issue its subject matches.
 func (tx *Tx) RecordContact(ct Contact) (ContactResult, error) {
 	ct, err := prepareContact(tx.r.clock(), ct)
 	if err != nil {

@@ -123,6 +123,9 @@ func appendChangeDigest(b []byte, e *Event) []byte {
 		b = digestStr(b, string(c.Issue))
 		b = digestStr(b, string(c.Outcome))
 		b = digestStr(b, c.Summary)
+		// Not Subject and Matched: what the rules read of a contact, which
+		// a device's wire may not carry (the plugin's did not when they
+		// came); a device and the store must chain alike either way.
 	}
 	return b
 }

@@ -22,6 +22,11 @@ func TestChangeDigestTakesEveryField(t *testing.T) {
 		"Event.Receipt":    true,
 		"Event.Compaction": true,
 		"Event.Erased":     true, // the store's, after retention
+		"Event.Moved":      true, // the store's, at an unmerge
+		// What the rules read of a contact, which a device's wire need
+		// not carry: the store applies the rule again (applyChange).
+		"Event.Contact.Subject": true,
+		"Event.Contact.Matched": true,
 	}
 	at := time.Date(2026, 11, 2, 10, 0, 0, 5, time.UTC)
 	full := func() Event {
@@ -32,7 +37,8 @@ func TestChangeDigestTakesEveryField(t *testing.T) {
 			Consent:    &Consent{Purpose: PurposeMarketing, Channel: ChannelEmail, Granted: true, At: at, Source: "s"},
 			Issue: &Issue{ID: "i", Subject: "s", Channel: ChannelChat, Opened: at, Status: IssueOpen, Contacts: 1,
 				Escalated: true, LastContact: at, LastChannel: ChannelChat, Resolved: at, Resolution: "r"},
-			Contact: &Contact{Channel: ChannelWeb, At: at, Issue: "i", Outcome: OutcomeNeutral, Summary: "s"},
+			Contact: &Contact{Channel: ChannelWeb, At: at, Issue: "i", Outcome: OutcomeNeutral, Summary: "s",
+				Subject: "s", Matched: MatchSubject},
 		}
 	}
 	base := full()
