@@ -83,30 +83,26 @@ func (d *desk) receive(ctx context.Context, in contactIn) (inboxItem, error) {
 	item := inboxItem{At: time.Now().UTC(), Channel: in.Channel, From: in.From, Subject: in.Subject,
 		Customer: rec.Customer, New: rec.Created, Merged: rec.Merged, Conflicts: rec.Conflicts}
 	err = d.store.Update(ctx, rec.Customer, func(tx *memory.Tx) error {
-		b := tx.Brief(memory.BriefQuery{})
-		issue := in.Issue
-		if issue == "" {
-			for _, is := range b.OpenIssues {
-				if strings.EqualFold(is.Subject, in.Subject) {
-					issue = is.ID
-					break
-				}
-			}
-		}
-		if issue == "" {
-			is, err := tx.OpenIssue(in.Subject, in.Channel)
-			if err != nil {
-				return err
-			}
-			if in.Outcome != "" && in.Outcome != memory.OutcomeNeutral {
-				// How the first contact went; not a second contact about
-				// the issue, so it does not escalate it.
-				_, err = tx.RecordContact(memory.Contact{Channel: in.Channel, Outcome: in.Outcome, Summary: "how it went: " + is.Subject})
-			}
+		if in.Issue != "" {
+			res, err := tx.RecordContact(memory.Contact{Channel: in.Channel, Issue: in.Issue, Outcome: in.Outcome, Summary: in.Subject})
+			item.Escalated = res.Escalated
 			return err
 		}
-		res, err := tx.RecordContact(memory.Contact{Channel: in.Channel, Issue: issue, Outcome: in.Outcome, Summary: in.Subject})
-		item.Escalated = res.Escalated
+		// The store's rule finds the open issue this is about (the same
+		// subject once "Re:" and case are set aside, or the same order
+		// number): opening it again is a contact on that one, which
+		// escalates it.
+		is, err := tx.OpenIssue(in.Subject, in.Channel)
+		if err != nil {
+			return err
+		}
+		item.Escalated = is.Escalated
+		if in.Outcome != "" && in.Outcome != memory.OutcomeNeutral {
+			// How the contact went: a record of its own, which names no
+			// issue and has no subject, so that it never counts as the
+			// customer coming back.
+			_, err = tx.RecordContact(memory.Contact{Channel: in.Channel, Outcome: in.Outcome, Summary: "how it went: " + is.Subject})
+		}
 		return err
 	})
 	if err != nil {

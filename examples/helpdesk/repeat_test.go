@@ -43,8 +43,7 @@ func TestRefundByEmailThenByPhoneIsOneIssue(t *testing.T) {
 		`{"channel":"chat","from":[{"kind":"email","value":"jan@example.com","verified":true},{"kind":"phone","value":"+31611112222","verified":true}],"subject":"Re: Refund for order Z-77"}`, &both))
 	require.Equal(t, byMail.Customer, both.Customer)
 	require.Equal(t, []memory.CustomerID{byPhone.Customer}, both.Merged)
-	// (The inbox line's Escalated is set by desk.receive only when it
-	// records the contact itself; the issue, below, is what the store says.)
+	require.True(t, both.Escalated, "the inbox line says what the store says")
 
 	v := getView(t, base, both.Customer)
 	require.Len(t, v.Brief.OpenIssues, 1, "one issue, not two")

@@ -93,7 +93,7 @@ func TestWidgetShowsWhatWeRemember(t *testing.T) {
 	expires := time.Now().Add(40 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	var ok bool
 	eval(t, tab, `herken.remember([{key: "delivery.note", value: "Ring twice", purpose: "personalization", expires: `+jsString(expires)+`},
-			{key: "gift.message", value: "<img src=x onerror=\"window.injected = true\">"}])
+			{key: "gift.message", value: "<img src=x onerror=\"window.injected = true\">"}, {key: "order.number", value: "Z-77"}])
 		.then(() => herken.openIssue("Where is my parcel?"))
 		.then(() => herken.saveDraft("cart", JSON.stringify({item: "trail-jacket"})))
 		.then(() => herken.consent({purpose: "marketing", channel: "email", granted: false}))
@@ -118,17 +118,23 @@ func TestWidgetShowsWhatWeRemember(t *testing.T) {
 	for _, key := range []string{"shipping.street", "shipping.postcode", "contact.name", "contact.email"} {
 		require.NotContains(t, text, key, "a label, not the key")
 	}
-	require.Contains(t, text, "delivery.note: Ring twice", "a key nobody labelled is shown as it is, the last resort")
+	require.Contains(t, text, "Note for the courier: Ring twice", "the label the checkout's field has")
+	require.Contains(t, text, "gift.message: <img", "a key nobody labelled is shown as it is, the last resort")
+	require.Contains(t, text, "Extras: none chosen", "a choice of several, none chosen, in words")
+	require.NotContains(t, text, "[]", "a list is shown as a list, not as its encoding")
 	var injected bool
 	do(t, tab, chromedp.Evaluate(`window.injected === true || `+widgetRoot+`.querySelector("img") !== null`, &injected))
 	require.False(t, injected, "what the memory holds is shown as text, never as markup")
 	require.Contains(t, text, `<img src=x onerror="window.injected = true">`)
 
-	// On a page without the form, the built-in labels of common keys.
+	// On a page without the form, the labels the checkout's fields had
+	// when they were remembered, kept in the browser; for a common key
+	// remembered with none, the built-in label.
 	do(t, tab, chromedp.Navigate(base+"/"), ready(), openWidget(), clickText("What we remember about you"), panelHas("Herengracht 3"))
 	text = panelText(t, tab)
-	require.Contains(t, text, "Street and number: Herengracht 3")
-	require.Contains(t, text, "E-mail address: ada@example.com")
+	require.Contains(t, text, "Street: Herengracht 3")
+	require.Contains(t, text, "Email: ada@example.com")
+	require.Contains(t, text, "Order number: Z-77")
 	require.NotContains(t, text, "shipping.street")
 }
 

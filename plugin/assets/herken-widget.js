@@ -33,7 +33,7 @@
       untilChanged: "Kept until you change it or ask us to forget you.",
       untilResolved: "Kept while the question is open; then in your history until you ask us to forget you.",
       untilUsed: "Kept until you finish it or ask us to forget you.",
-      verified: "verified", granted: "yes", refused: "no", allChannels: "all channels", onChannel: "by {channel}",
+      verified: "verified", noneChosen: "none chosen", granted: "yes", refused: "no", allChannels: "all channels", onChannel: "by {channel}",
       "section.name": "Your name", "section.identifiers": "How we recognize you", "section.facts": "Answers you gave",
       "section.preferences": "Your preferences", "section.consents": "Your choices about contact",
       "section.open_issues": "Your open questions", "section.drafts": "Work in progress", "section.last_contacts": "Your last contact with us",
@@ -72,7 +72,7 @@
       untilChanged: "Bewaard tot u het wijzigt of ons vraagt u te vergeten.",
       untilResolved: "Bewaard zolang de vraag open is; daarna in uw geschiedenis tot u ons vraagt u te vergeten.",
       untilUsed: "Bewaard tot u het afmaakt of ons vraagt u te vergeten.",
-      verified: "bevestigd", granted: "ja", refused: "nee", allChannels: "alle kanalen", onChannel: "via {channel}",
+      verified: "bevestigd", noneChosen: "niets gekozen", granted: "ja", refused: "nee", allChannels: "alle kanalen", onChannel: "via {channel}",
       "section.name": "Uw naam", "section.identifiers": "Waaraan we u herkennen", "section.facts": "Antwoorden die u gaf",
       "section.preferences": "Uw voorkeuren", "section.consents": "Uw keuzes over contact",
       "section.open_issues": "Uw open vragen", "section.drafts": "Onafgemaakt werk", "section.last_contacts": "Uw laatste contact met ons",
@@ -387,6 +387,16 @@ label{display:block;margin-top:6px}
         if (!items.length) return;
         nodes.push(el("h3", { text: t("section." + kind) }), el("ul", {}, ...items));
       };
+      // A choice of several (the forms keep a multiple select or a set of
+      // checkboxes as a JSON list of values) is shown as the list.
+      const shown = (v) => {
+        if (!/^\[.*\]$/s.test(v)) return v;
+        try {
+          const a = JSON.parse(v);
+          if (Array.isArray(a) && a.every((x) => typeof x === "string")) return a.length ? a.join(", ") : t("noneChosen");
+        } catch (e) { /* not a list: as it is */ }
+        return v;
+      };
       const item = (main, ...notes) => el("li", {}, main, ...notes.filter(Boolean).map((n) => el("span", { class: "m", text: n })));
       const forgetRule = t("untilForgotten");
       if (s.name) section("name", [item(s.name, t("why", { purpose: t("purpose.name") }), t("untilChanged"))]);
@@ -394,7 +404,7 @@ label{display:block;margin-top:6px}
         item(or("kind." + i.kind, i.kind) + ": " + i.value + (i.verified ? " (" + t("verified") + ")" : ""),
           t("why", { purpose: t("purpose.identifiers") }), forgetRule)));
       section("facts", (s.facts || []).map((f) =>
-        item(label(f.key, s) + ": " + f.value,
+        item(label(f.key, s) + ": " + shown(f.value),
           t("why", { purpose: or("purpose." + (f.purpose || "service"), f.purpose) }),
           f.expires && day(f.expires) ? t("until", { date: day(f.expires) }) : forgetRule)));
       section("preferences", (s.preferences || []).map((p) =>
