@@ -129,7 +129,6 @@ func TestPicture(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	tab := browsertest.NewContext(t)
-	browsertest.Sized(t, tab)
 	browsertest.Do(t, tab, chromedp.Navigate(srv.URL), chromedp.WaitVisible("#box"))
-	browsertest.Picture(t, tab, `document.getElementById("box")`, 8, t.TempDir()+"/box.png")
+	browsertest.Picture(t, tab, browsertest.ElementBox(`document.getElementById("box")`, 8), t.TempDir()+"/box.png")
 }
