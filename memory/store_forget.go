@@ -67,13 +67,7 @@ func (w *wtx) forget(id CustomerID) (Receipt, []CustomerID, error) {
 	r.Erased["preferences"] = len(p.Prefs)
 	r.Erased["consents"] = len(p.Consents)
 	r.Erased["signals"] = len(p.Signals)
-	contacts, resolved, err := timelines(p, func(id CustomerID) (*profile, error) {
-		o, err := w.loadExact(id)
-		if err != nil {
-			return nil, err
-		}
-		return o.p, nil
-	}, w.history)
+	contacts, resolved, err := w.timelines(p)
 	if err != nil {
 		return Receipt{}, nil, err
 	}

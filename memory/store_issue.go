@@ -59,13 +59,7 @@ func (s *Store) ResolveIssue(ctx context.Context, id CustomerID, issue IssueID, 
 // findResolved finds a resolved issue in the timelines of c and of the
 // customers merged into it.
 func (w *wtx) findResolved(c *wcust, issue IssueID) (Issue, error) {
-	_, resolved, err := timelines(c.p, func(id CustomerID) (*profile, error) {
-		o, err := w.loadExact(id)
-		if err != nil {
-			return nil, err
-		}
-		return o.p, nil
-	}, w.history)
+	_, resolved, err := w.timelines(c.p)
 	if err != nil {
 		return Issue{}, err
 	}

@@ -287,13 +287,7 @@ func (w *wtx) issueEventsOf(x *wcust, chain []chainLink) (out []movedEvent, move
 	for _, is := range x.p.Open {
 		mine[is.ID] = true
 	}
-	_, resolved, err := timelines(x.p, func(id CustomerID) (*profile, error) {
-		o, err := w.loadExact(id)
-		if err != nil {
-			return nil, err
-		}
-		return o.p, nil
-	}, w.history)
+	_, resolved, err := w.timelines(x.p)
 	if err != nil {
 		return nil, nil, err
 	}

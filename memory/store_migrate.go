@@ -98,19 +98,28 @@ func migrateKeys(_ context.Context, s *Store) error {
 	return s.db.Durable()
 }
 
-// indexExpiries builds the index of expiry times (retention.go), which
-// format 1 did not keep, from every value of every customer's history that
-// has an expiry.
-func (s *Store) indexExpiries() error {
+// customerIDs lists the customers the store holds a key reference for.
+func (s *Store) customerIDs() ([]CustomerID, error) {
 	var ids []CustomerID
 	t := s.db.Begin(false)
+	defer t.Discard()
 	err := t.Scan(keys.KeyRefs, true, func(k, _ []byte) error {
 		ids = append(ids, CustomerID(k[len(keys.KeyRefs):]))
 		return nil
 	})
-	t.Discard()
 	if err != nil {
-		return storeErr(err)
+		return nil, storeErr(err)
+	}
+	return ids, nil
+}
+
+// indexExpiries builds the index of expiry times (retention.go), which
+// format 1 did not keep, from every value of every customer's history that
+// has an expiry.
+func (s *Store) indexExpiries() error {
+	ids, err := s.customerIDs()
+	if err != nil {
+		return err
 	}
 	for len(ids) > 0 {
 		n := min(len(ids), 256)

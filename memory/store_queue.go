@@ -390,15 +390,9 @@ func (w *wtx) requeue(c *wcust) error {
 // manifest in its last. Run again after a crash, it makes every entry what
 // the profile says, whatever an earlier run left.
 func migrateQueue(_ context.Context, s *Store) error {
-	var ids []CustomerID
-	t := s.db.Begin(false)
-	err := t.Scan(keys.KeyRefs, true, func(k, _ []byte) error {
-		ids = append(ids, CustomerID(k[len(keys.KeyRefs):]))
-		return nil
-	})
-	t.Discard()
+	ids, err := s.customerIDs()
 	if err != nil {
-		return storeErr(err)
+		return err
 	}
 	for {
 		n := min(len(ids), 256)

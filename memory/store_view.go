@@ -53,6 +53,19 @@ func (s *Store) customerIn(t *kv.Txn, p *profile) (*Customer, error) {
 	return c, nil
 }
 
+// timelines is timelines as a write transaction reads it: the profiles
+// and histories of p and of the customers merged into it, as this
+// transaction has them.
+func (w *wtx) timelines(p *profile) ([]Contact, []Issue, error) {
+	return timelines(p, func(id CustomerID) (*profile, error) {
+		o, err := w.loadExact(id)
+		if err != nil {
+			return nil, err
+		}
+		return o.p, nil
+	}, w.history)
+}
+
 // timelines returns the contacts and the resolved issues of p and of the
 // customers merged into it, newest first, by replaying their histories: the
 // timelines are not kept apart, the history holds them.

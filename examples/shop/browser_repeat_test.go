@@ -15,13 +15,7 @@ import (
 func TestBrowserSameQuestionTypedAgainEscalates(t *testing.T) {
 	base := startShop(t, t.TempDir())
 	tab := newVisitor(t)
-	widget := `document.querySelector("[data-herken-widget-host]").shadowRoot`
-	ask := func(text string) chromedp.Action {
-		return chromedp.Tasks{
-			chromedp.Evaluate(widget+`.querySelector("textarea").value = `+jsString(text), nil),
-			chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent === "Send").click()`, nil),
-		}
-	}
+	widget := widgetRoot
 	questions := func(n int) chromedp.Action {
 		return chromedp.Poll(widget+`.querySelectorAll("li[data-issue]").length === `+strconv.Itoa(n), nil, chromedp.WithPollingTimeout(20*time.Second))
 	}

@@ -100,6 +100,14 @@ func signInAgent(base string) chromedp.Action {
 	}
 }
 
+// ask types a question into the open widget and sends it.
+func ask(text string) chromedp.Action {
+	return chromedp.Tasks{
+		chromedp.Evaluate(widgetRoot+`.querySelector("textarea").value = `+jsString(text), nil),
+		chromedp.Evaluate(`[...`+widgetRoot+`.querySelectorAll("button")].find(b => b.textContent === "Send").click()`, nil),
+	}
+}
+
 func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
 
 // watchPrefill makes every later page in the tab note when the plugin has
@@ -307,13 +315,7 @@ func TestBrowserIdentityTokens(t *testing.T) {
 func TestBrowserSecondHelpContactEscalates(t *testing.T) {
 	base := startShop(t, t.TempDir())
 	tab := newVisitor(t)
-	widget := `document.querySelector("[data-herken-widget-host]").shadowRoot`
-	ask := func(text string) chromedp.Action {
-		return chromedp.Tasks{
-			chromedp.Evaluate(widget+`.querySelector("textarea").value = `+jsString(text), nil),
-			chromedp.Evaluate(`[...`+widget+`.querySelectorAll("button")].find(b => b.textContent === "Send").click()`, nil),
-		}
-	}
+	widget := widgetRoot
 	do(t, tab, chromedp.Navigate(base+"/"), ready(),
 		openWidget(), // the widget's script loads after the plugin is ready: wait for it
 		chromedp.Poll(widget+`.querySelector("textarea") !== null`, nil),
