@@ -40,7 +40,7 @@ func (s *Store) Export(ctx context.Context, id CustomerID) (*Export, error) {
 		}
 		return timelineOwners(p, func(id CustomerID) (*profile, error) { return s.readProfile(t, r.start, id) }, func(o *profile) error {
 			es, err := s.readHistory(t, r.start, o.ID)
-			x.History = append(x.History, es...)
+			x.History = append(x.History, withoutMoved(o.ID, es)...)
 			return err
 		})
 	})

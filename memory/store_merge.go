@@ -6,6 +6,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keys"
 )
 
 // Merge merges customer from into customer into: they are one person. The
@@ -202,6 +205,9 @@ func (s *Store) Unmerge(ctx context.Context, absorbed CustomerID) error {
 				return err
 			}
 		}
+		if err := w.eraseMoved(moves); err != nil {
+			return err
+		}
 		for i, l := range chain {
 			if l.c != a && moved[i] == nil {
 				continue
@@ -276,6 +282,53 @@ type chainLink struct {
 type movedEvent struct {
 	on *wcust
 	e  Event
+}
+
+// eraseMoved erases, in the histories they were recorded in, the text of
+// the events an unmerge gave back to the absorbed customer: they are that
+// customer's words now, kept in their own history, and must not stay
+// readable in the survivor's (its export, its files) after that customer
+// is forgotten. Each event stays, its text gone and Erased set, as an
+// erased fact's does; replay skips it anyway (Event.Moved). Each such
+// history's customer is marked for a new key, so that the old sealed
+// copies open nowhere once the old key is destroyed.
+func (w *wtx) eraseMoved(moves []movedEvent) error {
+	marked := map[CustomerID]bool{}
+	for _, mv := range moves {
+		e := mv.e
+		if e.Contact != nil {
+			c := *e.Contact
+			c.Summary, c.Subject = "", ""
+			e.Contact = &c
+		}
+		if e.Issue != nil {
+			is := *e.Issue
+			is.Subject, is.Resolution = "", ""
+			e.Issue = &is
+		}
+		e.Erased = w.now
+		id := mv.on.p.ID
+		b, err := codec.Marshal(&e)
+		if err != nil {
+			return err
+		}
+		if _, err := w.put(id, keys.Event(string(id), e.Seq), b); err != nil {
+			return err
+		}
+		if marked[id] {
+			continue
+		}
+		marked[id] = true
+		mark, err := codec.Marshal(randomID(10))
+		if err != nil {
+			return err
+		}
+		if err := w.txn.Set(keys.Rekey(string(id)), mark); err != nil {
+			return err
+		}
+		w.rekeyed = true
+	}
+	return nil
 }
 
 // issueEventsOf returns the events about x's issues (open or resolved)

@@ -460,6 +460,9 @@ func (w *wtx) settleDevice(survivor, c *wcust, dev Identifier, chosen bool, rec 
 	switch {
 	case !c.p.identified():
 		if len(survivor.p.activeMerges()) < w.s.opts.limits.Merges {
+			// Room for what the device's memory proves, never for what
+			// was typed in it: claims typed on a shared browser must not
+			// push the signer-in's other devices out.
 			if err := w.roomForDevices(survivor, newIdents(survivor.p, c.p), ms); err != nil {
 				return err
 			}
@@ -524,11 +527,14 @@ func inCall(ms []match, id Identifier) bool {
 	return false
 }
 
-// newIdents counts the identifiers of o that p does not have: what merging
-// o into p adds.
+// newIdents counts the identifiers of o, typed claims left out, that p
+// does not have: what merging o into p adds that a device proves.
 func newIdents(p, o *profile) int {
 	n := 0
 	for _, l := range o.Idents {
+		if l.Typed {
+			continue
+		}
 		if _, ok := p.linked(l.Identifier); !ok {
 			n++
 		}

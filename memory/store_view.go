@@ -122,7 +122,18 @@ func (s *Store) History(ctx context.Context, id CustomerID) ([]Event, error) {
 		es, err = s.readHistory(t, r.start, id)
 		return err
 	})
-	return hideExpired(es, s.now()), err
+	return hideExpired(withoutMoved(id, es), s.now()), err
+}
+
+// withoutMoved leaves out of customer id's events those an unmerge gave
+// back to the customer it had absorbed (Event.Moved): theirs, kept in
+// their own history, with only an erased trace left here.
+func withoutMoved(id CustomerID, events []Event) []Event {
+	sk := undoneMerges(id, events)
+	if len(sk.moved) == 0 {
+		return events
+	}
+	return slices.DeleteFunc(events, func(e Event) bool { return sk.isMoved(&e) })
 }
 
 // readHistory reads customer id's events, in order.

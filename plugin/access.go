@@ -21,8 +21,10 @@ import (
 //
 // Withheld, and said so in the file's "withheld" member: what herken's
 // design keeps on the server, the internal fields an agent's work uses and
-// a customer's page never shows: the influence score and the signals
-// behind it, the at-risk marks and the outcome an agent gave each contact.
+// a customer's page never shows (memory.Snapshot leaves them out alike):
+// the influence score and the signals behind it, the at-risk marks, the
+// outcome and summary of each contact (an agent's judgment and notes), the
+// resolution written on an issue and the reason given for a merge.
 // A device proves a browser, not a person (a shared computer, a kiosk), so
 // the self-service download gives what the browser's customer gave and was
 // told; a customer whose request covers the internal fields makes it to
@@ -41,7 +43,7 @@ import (
 // withheldNote is the file's "withheld" member: what the download leaves
 // out, and where the rest may be asked for.
 var withheldNote = map[string]any{
-	"internal": []string{"influence", "signals", "at_risk", "contact outcomes"},
+	"internal": []string{"influence", "signals", "at_risk", "contact outcomes", "contact summaries", "resolutions", "merge reasons"},
 	"devices":  "device identifiers are named device-1, device-2, … instead of their values",
 	"note":     "These stay with the shop's staff. To receive them too, ask the shop: it answers a full access request once it has checked that it is you.",
 }
@@ -88,19 +90,33 @@ func (h *Handler) export(c *call) error {
 	return nil
 }
 
-// withholdInternal takes out of x what stays on the server: the influence
-// score and its signals, at-risk events, and contacts' outcomes. Events
-// and contacts are changed as copies: the store's may be shared.
+// withholdInternal takes out of x what stays on the server, as the
+// browser's memory.Snapshot leaves it out: the influence score and its
+// signals, at-risk events, contacts' outcomes and summaries (an agent's
+// notes), issues' resolutions and merges' reasons (written by agents).
+// Events and records are changed as copies: the store's may be shared.
 func withholdInternal(x *memory.Export) {
 	x.Influence = nil
+	contact := func(c *memory.Contact) *memory.Contact {
+		cc := *c
+		cc.Outcome, cc.Summary = "", ""
+		return &cc
+	}
+	issue := func(is *memory.Issue) *memory.Issue {
+		ic := *is
+		ic.Resolution = ""
+		return &ic
+	}
+	merge := func(m *memory.Merge) *memory.Merge {
+		mc := *m
+		mc.Reason = ""
+		return &mc
+	}
 	if c := x.Customer; c != nil {
 		c.Signals = nil
-		contacts := make([]memory.Contact, len(c.Contacts))
-		for i, ct := range c.Contacts {
-			ct.Outcome = ""
-			contacts[i] = ct
-		}
-		c.Contacts = contacts
+		c.Contacts = copied(c.Contacts, contact)
+		c.Issues = copied(c.Issues, issue)
+		c.Merges = copied(c.Merges, merge)
 	}
 	history := x.History[:0:0]
 	for _, e := range x.History {
@@ -109,13 +125,29 @@ func withholdInternal(x *memory.Export) {
 			continue
 		}
 		if e.Contact != nil {
-			ct := *e.Contact
-			ct.Outcome = ""
-			e.Contact = &ct
+			e.Contact = contact(e.Contact)
+		}
+		if e.Issue != nil {
+			e.Issue = issue(e.Issue)
+		}
+		if e.Merge != nil {
+			e.Merge = merge(e.Merge)
 		}
 		history = append(history, e)
 	}
 	x.History = history
+}
+
+// copied returns the changed copies of s's elements, nil for nil.
+func copied[T any](s []T, change func(*T) *T) []T {
+	if s == nil {
+		return nil
+	}
+	out := make([]T, len(s))
+	for i := range s {
+		out[i] = *change(&s[i])
+	}
+	return out
 }
 
 // withholdDevices replaces the value of every device identifier in x by a

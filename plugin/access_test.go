@@ -37,7 +37,8 @@ func exportOf(t *testing.T, b *browser) (*memory.Export, *http.Response, []byte)
 
 // TestExportIsTheAccessRequest: the file a customer downloads is what the
 // store holds about them, history, drafts and what agents wrote included,
-// with the internal fields (influence, signals, at-risk, outcomes) and the
+// with the internal fields (influence, signals, at-risk, outcomes, agents'
+// notes) and the
 // browsers' cookie hashes withheld, and said so.
 func TestExportIsTheAccessRequest(t *testing.T) {
 	ctx := context.Background()
@@ -71,7 +72,7 @@ func TestExportIsTheAccessRequest(t *testing.T) {
 	require.Len(t, x.Drafts, 1)
 	require.JSONEq(t, `{"item":"trail-jacket"}`, string(x.Drafts[0].Data))
 	require.Contains(t, string(raw), "1011 AB", "the history holds the earlier answer")
-	require.Contains(t, string(raw), "Agent: promised a refund", "what an agent wrote about the customer is theirs to see")
+	require.NotContains(t, string(raw), "Agent: promised a refund", "an agent's note stays on the server, as in the snapshot")
 	require.NotEmpty(t, x.History)
 	for _, internal := range []string{`"influence":`, `"signals":[{`, "wrote three reviews", string(memory.EventSignalRecorded), string(memory.EventAtRisk), `"outcome":"negative"`} {
 		require.NotContains(t, string(raw), internal, "what stays on the server is withheld")
@@ -89,7 +90,7 @@ func TestExportIsTheAccessRequest(t *testing.T) {
 	require.Contains(t, kinds(want.History), memory.EventAtRisk, "and the customer is at risk")
 	want.Influence, want.Customer.Signals = nil, nil
 	for i := range want.Customer.Contacts {
-		want.Customer.Contacts[i].Outcome = ""
+		want.Customer.Contacts[i].Outcome, want.Customer.Contacts[i].Summary = "", ""
 	}
 	kept := want.History[:0:0]
 	for _, ev := range want.History {
@@ -98,7 +99,7 @@ func TestExportIsTheAccessRequest(t *testing.T) {
 		}
 		if ev.Contact != nil {
 			ct := *ev.Contact
-			ct.Outcome = ""
+			ct.Outcome, ct.Summary = "", ""
 			ev.Contact = &ct
 		}
 		kept = append(kept, ev)

@@ -104,8 +104,13 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	var erased []string
-	for _, k := range []string{"customers", "identifiers", "facts", "issues", "contacts", "events"} {
-		erased = append(erased, fmt.Sprintf("%d %s", receipt.Erased[k], k))
+	for _, k := range []struct{ one, many string }{{"customer", "customers"}, {"identifier", "identifiers"},
+		{"fact", "facts"}, {"issue", "issues"}, {"contact", "contacts"}, {"event", "events"}} {
+		n, word := receipt.Erased[k.many], k.many
+		if n == 1 {
+			word = k.one
+		}
+		erased = append(erased, fmt.Sprintf("%d %s", n, word))
 	}
 	fmt.Fprintf(out, "\nForgotten at %s. Receipt %s erased %s.\n",
 		receipt.At.Format("2006-01-02 15:04:05"), receipt.ID, strings.Join(erased, ", "))

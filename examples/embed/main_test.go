@@ -19,7 +19,7 @@ func TestRun(t *testing.T) {
 		"do not ask:   shipping.postcode = 1011 AB",
 		"flags:        escalate=true",
 		`"format": "herken.export/v1"`,
-		"1 customers, 2 identifiers, 2 facts, 1 issues, 2 contacts",
+		"1 customer, 2 identifiers, 2 facts, 1 issue, 2 contacts",
 		"memory: not found",
 	} {
 		require.Contains(t, s, want)

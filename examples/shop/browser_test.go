@@ -233,6 +233,8 @@ func TestBrowserForgetMe(t *testing.T) {
 	do(t, tab, chromedp.Evaluate(widget+`.querySelector(".p").textContent`, &receipt))
 	require.Contains(t, receipt, "Erased on ")
 	require.Regexp(t, `[0-9]+ answers you gave`, receipt)
+	require.Contains(t, receipt, "1 customer record", "one of a kind in the singular")
+	require.NotContains(t, receipt, "1 customer records")
 	require.Contains(t, receipt, "Receipt ")
 	do(t, tab, watchPrefill(), chromedp.Navigate(base+"/checkout"), ready(), chromedp.Poll(`window.prefilled === true`, nil))
 	require.Empty(t, value(t, tab, "street"), "the plugin has filled the form, with nothing")

@@ -49,6 +49,10 @@
       "erased.preferences": "preferences", "erased.consents": "choices about contact", "erased.signals": "signals of your reach",
       "erased.issues": "questions", "erased.contacts": "contacts with us", "erased.drafts": "pieces of work in progress",
       "erased.events": "entries in your history",
+      "erased.customers.one": "customer record", "erased.identifiers.one": "way we recognized you", "erased.facts.one": "answer you gave",
+      "erased.preferences.one": "preference", "erased.consents.one": "choice about contact", "erased.signals.one": "signal of your reach",
+      "erased.issues.one": "question", "erased.contacts.one": "contact with us", "erased.drafts.one": "piece of work in progress",
+      "erased.events.one": "entry in your history",
       "channel.web": "the website", "channel.chat": "chat", "channel.email": "e-mail", "channel.phone": "phone",
       "channel.sms": "text message", "channel.store": "a visit to the shop", "channel.app": "the app", "channel.post": "post",
       "channel.social": "social media",
@@ -88,6 +92,10 @@
       "erased.preferences": "voorkeuren", "erased.consents": "keuzes over contact", "erased.signals": "signalen van uw bereik",
       "erased.issues": "vragen", "erased.contacts": "contacten met ons", "erased.drafts": "stukken onafgemaakt werk",
       "erased.events": "regels in uw geschiedenis",
+      "erased.customers.one": "klantrecord", "erased.identifiers.one": "manier waarop we u herkenden", "erased.facts.one": "antwoord dat u gaf",
+      "erased.preferences.one": "voorkeur", "erased.consents.one": "keuze over contact", "erased.signals.one": "signaal van uw bereik",
+      "erased.issues.one": "vraag", "erased.contacts.one": "contact met ons", "erased.drafts.one": "stuk onafgemaakt werk",
+      "erased.events.one": "regel in uw geschiedenis",
       "channel.web": "de website", "channel.chat": "chat", "channel.email": "e-mail", "channel.phone": "telefoon",
       "channel.sms": "sms", "channel.store": "een bezoek aan de winkel", "channel.app": "de app", "channel.post": "post",
       "channel.social": "sociale media",
@@ -462,7 +470,9 @@ label{display:block;margin-top:6px}
         nodes.push(el("p", { text: t("erasedAt", { when: when(r.at) }) }));
         const ul = el("ul");
         for (const [kind, n] of Object.entries(r.erased || {})) {
-          if (n > 0) ul.append(el("li", { "data-erased": kind, text: n + " " + or("erased." + kind, kind) }));
+          // One of a kind has its own word ("1 question", not "1 questions").
+          const many = or("erased." + kind, kind);
+          if (n > 0) ul.append(el("li", { "data-erased": kind, text: n + " " + (n === 1 ? or("erased." + kind + ".one", many) : many) }));
         }
         nodes.push(ul, el("p", { class: "m", text: t("receiptId", { id: r.id }) }),
           button(t("downloadReceipt"), () => save("herken-receipt-" + r.id + ".json", r), "btn alt"));
