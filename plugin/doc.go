@@ -44,7 +44,8 @@
 // current and keeps the old one among the previous secrets; restart the
 // handlers with both (Options.PreviousSecrets): the new secret signs, and
 // devices and tokens of the old one still verify, keeping their memory.
-// DropPreviousSecrets forgets the old ones; their devices then start as
+// DropPreviousSecrets forgets the old ones; their devices (every one they
+// signed, seen since the rotation or not) then start as
 // strangers, and signed-in customers find their memory again when they
 // sign in. After a leak, drop the old secret at once: whoever holds it can
 // sign identity tokens.

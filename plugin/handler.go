@@ -117,6 +117,9 @@ const (
 
 // New returns a Handler for store.
 func New(store *memory.Store, opts Options) (*Handler, error) {
+	if store == nil {
+		return nil, errors.New("plugin: no store (memory.Open failed, or its error was not checked)")
+	}
 	if len(opts.Secret) < minSecret {
 		return nil, errors.New("plugin: Options.Secret must hold at least 32 bytes")
 	}
@@ -223,7 +226,7 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Access-Control-Allow-Origin", origin)
 	hd.Set("Access-Control-Allow-Credentials", "true")
 	if r.Method == http.MethodOptions {
-		hd.Set("Access-Control-Allow-Methods", "GET, POST")
+		hd.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
 		hd.Set("Access-Control-Allow-Headers", "Content-Type, "+tokenHeader)
 		hd.Set("Access-Control-Max-Age", "600")
 	}

@@ -285,4 +285,13 @@ func TestCORSOpensForNamedOriginsOnly(t *testing.T) {
 		require.Equal(t, want, resp.Header.Get("Access-Control-Allow-Origin"))
 		require.NotEqual(t, "*", resp.Header.Get("Access-Control-Allow-Origin"))
 	}
+	// Every method of the API is allowed to a named origin: DELETE ends a
+	// draft.
+	req, _ := http.NewRequest("OPTIONS", e.srv.URL+"/drafts/cart", nil)
+	req.Header.Set("Origin", "https://shop.example")
+	req.Header.Set("Access-Control-Request-Method", "DELETE")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Contains(t, resp.Header.Get("Access-Control-Allow-Methods"), "DELETE")
 }

@@ -44,6 +44,12 @@ var ErrSecretFile = errors.New("plugin: bad secret file")
 func LoadSecrets(path string) (Secrets, error) {
 	s, err := readSecrets(path)
 	if errors.Is(err, os.ErrNotExist) {
+		// A link to a file not there yet (a secret mount not ready) is no
+		// missing file: making a new secret over it would make every
+		// device a stranger.
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return Secrets{}, fmt.Errorf("%w: %s is a link to a file that does not exist", ErrSecretFile, path)
+		}
 		s = Secrets{Secret: randomSecret()}
 		return s, WriteSecrets(path, s)
 	}
@@ -72,9 +78,12 @@ func RotateSecrets(path string) (Secrets, error) {
 // DropPreviousSecrets keeps the current secret and the keep newest previous
 // ones in the secret file at path, dropping the rest, and returns what the
 // file holds then. Devices signed with a dropped secret become strangers
-// once the handlers restart with what it returns: drop a secret once the
-// devices that matter have come back since the rotation (every device
-// that talks to the handler keeps its token), or at once when it has leaked.
+// once the handlers restart with what it returns, whether or not they came
+// back since the rotation: a device keeps the secret that signed it, for
+// its memory's sake (its identifier in the store is keyed by it). So drop
+// a secret when the memory of browsers nobody signed in on may go
+// (signed-in customers find theirs again at their next sign-in), or at
+// once when it has leaked.
 func DropPreviousSecrets(path string, keep int) (Secrets, error) {
 	s, err := readSecrets(path)
 	if err != nil {
@@ -104,7 +113,10 @@ func WriteSecrets(path string, s Secrets) error {
 		b.WriteString(base64.StdEncoding.EncodeToString(sec))
 		b.WriteByte('\n')
 	}
-	return writeFileAtomic(path, b.Bytes())
+	if err := writeFileAtomic(path, b.Bytes()); err != nil {
+		return fmt.Errorf("plugin: write the secret file %s (its folder must exist and be writable): %w", path, err)
+	}
+	return nil
 }
 
 func (s Secrets) check() error {
@@ -127,7 +139,7 @@ func (s Secrets) check() error {
 func readSecrets(path string) (Secrets, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Secrets{}, err
+		return Secrets{}, fmt.Errorf("plugin: read the secret file: %w", err)
 	}
 	var all [][]byte
 	sc := bufio.NewScanner(bytes.NewReader(data))

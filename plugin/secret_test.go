@@ -121,6 +121,37 @@ func TestSecretFileRefusesWhatIsNotOne(t *testing.T) {
 	require.NoError(t, err, "what the file holds, a handler takes")
 }
 
+// TestNewRefusesNoStore: a store that did not open (its error unchecked)
+// is an error, not a panic.
+func TestNewRefusesNoStore(t *testing.T) {
+	_, err := plugin.New(nil, plugin.Options{Secret: secret})
+	require.ErrorContains(t, err, "no store")
+}
+
+// TestSecretFileBehindADanglingLink: a secret file that is a link to what
+// is not there yet (a secret mount not ready) is refused, never replaced
+// by a new secret, which would make every device a stranger.
+func TestSecretFileBehindADanglingLink(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "plugin.secrets")
+	require.NoError(t, os.Symlink(filepath.Join(dir, "mount", "secrets"), path))
+	_, err := plugin.LoadSecrets(path)
+	require.ErrorIs(t, err, plugin.ErrSecretFile)
+	fi, err := os.Lstat(path)
+	require.NoError(t, err)
+	require.NotZero(t, fi.Mode()&os.ModeSymlink, "the link is left as it was")
+	_, err = os.Stat(filepath.Join(dir, "mount", "secrets"))
+	require.ErrorIs(t, err, os.ErrNotExist, "nothing was written through it")
+}
+
+// TestSecretFileInAMissingFolder: the error says which file and why.
+func TestSecretFileInAMissingFolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "no-such-folder", "plugin.secrets")
+	_, err := plugin.LoadSecrets(path)
+	require.ErrorContains(t, err, "plugin: write the secret file "+path)
+	require.ErrorContains(t, err, "its folder must exist")
+}
+
 func TestNewRefusesShortPreviousSecrets(t *testing.T) {
 	_, err := plugin.New(memoryStore(t), plugin.Options{Secret: secret, PreviousSecrets: [][]byte{[]byte("short")}})
 	require.ErrorContains(t, err, "PreviousSecrets[0]")

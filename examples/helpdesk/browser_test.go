@@ -52,10 +52,10 @@ func TestBrowserHelpDesk(t *testing.T) {
 	// A contact by email, then by phone from the same customer.
 	browsertest.Do(t, tab, chromedp.Navigate(base+"/"), chromedp.WaitVisible("#contact-form", chromedp.ByQuery),
 		receive("email", "email", "ada@example.com", false, "email", "", false, "Broken zipper"),
-		chromedp.Poll(`(document.querySelector("#name") || {}).textContent === "Ada Lovelace"`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Poll(`(document.querySelector("#name") || {}).textContent === "Ada Lovelace"`, nil, chromedp.WithPollingTimeout(pollTimeout)),
 		chromedp.Evaluate(`document.querySelector("#customer").dataset.customer`, &first),
 		receive("phone", "phone", "+31 6 12345678", false, "email", "", false, "Broken zipper"),
-		chromedp.Poll(`document.querySelector("#escalate").classList.contains("on")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Poll(`document.querySelector("#escalate").classList.contains("on")`, nil, chromedp.WithPollingTimeout(pollTimeout)),
 		chromedp.Evaluate(`document.querySelector("#customer").dataset.customer`, &second),
 		chromedp.Evaluate(`document.querySelector("#issues").textContent`, &text),
 	)
@@ -64,17 +64,17 @@ func TestBrowserHelpDesk(t *testing.T) {
 	require.Contains(t, text, "2 contacts")
 	// The live feed got the escalation.
 	browsertest.Do(t, tab, chromedp.Poll(`[...document.querySelectorAll("#feed li")].some(li => li.dataset.kind === "issue.escalated")`, nil,
-		chromedp.WithPollingTimeout(10*time.Second)))
+		chromedp.WithPollingTimeout(pollTimeout)))
 
 	// A chat device, then a verified login that proves it is Ada: merged.
 	var device string
 	browsertest.Do(t, tab,
 		receive("chat", "device", "chat-device-0001", true, "email", "", false, "Size question"),
-		chromedp.Poll(`(document.querySelector("#name") || {}).textContent === "(no name yet)"`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Poll(`(document.querySelector("#name") || {}).textContent === "(no name yet)"`, nil, chromedp.WithPollingTimeout(pollTimeout)),
 		chromedp.Evaluate(`document.querySelector("#customer").dataset.customer`, &device),
 		receive("chat", "device", "chat-device-0001", true, "email", "ada@example.com", true, "Size question"),
-		chromedp.Poll(`document.querySelectorAll("#merges button").length === 1`, nil, chromedp.WithPollingTimeout(10*time.Second)),
-		chromedp.Poll(`[...document.querySelectorAll("#feed li")].some(li => li.dataset.kind === "customer.merged")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Poll(`document.querySelectorAll("#merges button").length === 1`, nil, chromedp.WithPollingTimeout(pollTimeout)),
+		chromedp.Poll(`[...document.querySelectorAll("#feed li")].some(li => li.dataset.kind === "customer.merged")`, nil, chromedp.WithPollingTimeout(pollTimeout)),
 	)
 	require.NotEqual(t, first, device)
 	var shown string
@@ -85,13 +85,13 @@ func TestBrowserHelpDesk(t *testing.T) {
 	// Undo: two customers again.
 	browsertest.Do(t, tab,
 		chromedp.Evaluate(`document.querySelector("#merges button").click()`, nil),
-		chromedp.Poll(`document.querySelector("#merges").textContent.includes("none")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Poll(`document.querySelector("#merges").textContent.includes("none")`, nil, chromedp.WithPollingTimeout(pollTimeout)),
 		chromedp.Evaluate(`document.querySelector("#identifiers").textContent`, &text),
 	)
 	require.NotContains(t, text, "chat-device-0001", "the device went back to its own customer")
 	browsertest.Do(t, tab,
 		receive("chat", "device", "chat-device-0001", false, "email", "", false, "Size question"),
-		chromedp.Poll(`document.querySelector("#customer").dataset.customer === "`+device+`"`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Poll(`document.querySelector("#customer").dataset.customer === "`+device+`"`, nil, chromedp.WithPollingTimeout(pollTimeout)),
 	)
 	require.True(t, strings.HasPrefix(base, "http://127.0.0.1:"))
 }
@@ -137,8 +137,12 @@ func pageErrors(t *testing.T, tab context.Context) (check func()) {
 }
 
 // poll waits for a JavaScript condition, bounded.
+// pollTimeout bounds a wait for the page; generous, for a loaded machine:
+// it bounds a hang, it is not a speed goal.
+const pollTimeout = 25 * time.Second
+
 func poll(cond string) chromedp.Action {
-	return chromedp.Poll(cond, nil, chromedp.WithPollingTimeout(15*time.Second))
+	return chromedp.Poll(cond, nil, chromedp.WithPollingTimeout(pollTimeout))
 }
 
 // leave navigates the tab away, so that its live feed does not see the

@@ -4,7 +4,6 @@ package main
 
 import (
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -31,7 +30,7 @@ func TestDeskPicture(t *testing.T) {
 		receive("email", "email", "ada@example.com", false, "email", "", false, "Refund for order Z-77"),
 		poll(`(document.querySelector("#name") || {}).textContent === "Ada Lovelace"`),
 		receive("phone", "phone", "+31 6 12345678", false, "email", "", false, "Re: Refund for order Z-77"),
-		chromedp.Poll(`document.querySelector("#escalate").classList.contains("on")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Poll(`document.querySelector("#escalate").classList.contains("on")`, nil, chromedp.WithPollingTimeout(pollTimeout)),
 		poll(`[...document.querySelectorAll("#feed li")].some(li => li.dataset.kind === "issue.escalated")`),
 		chromedp.Evaluate(`document.activeElement && document.activeElement.blur()`, nil),
 	)

@@ -108,7 +108,9 @@ func (s *shop) review(w http.ResponseWriter, r *http.Request) {
 // signs in with, or else the account name. A shop that has verified its
 // customers' addresses proves them, so that an agent finds the customer by
 // the address, and a customer whose cookies were cleared comes back to
-// the same memory on every browser.
+// the same memory on every browser. This demo's sign-in has no password,
+// so here it proves whatever is typed: a real shop proves an address only
+// after its own login (a password, a link sent to it) has.
 func loginIdentifier(login string) memory.Identifier {
 	if strings.Contains(login, "@") {
 		return memory.Email(login)
