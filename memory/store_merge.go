@@ -91,7 +91,7 @@ func (w *wtx) merge(survivor, absorbed *wcust, reason string) error {
 // customer brought (theirs) with the survivor's open issue (own) that it is
 // about the same thing as (sameIssue): the customer came about it on both
 // records, so the two are one issue, with both issues' contacts, and it is
-// escalated. The issue opened first is kept. Each join is an event, so that
+// escalated. The survivor's issue is kept. Each join is an event, so that
 // replaying the history gives the same issues, and replaying it without the
 // merge (Unmerge) leaves both apart.
 func joinSameIssues(r onCustomer, own, theirs []Issue) error {
@@ -107,11 +107,13 @@ func joinSameIssues(r onCustomer, own, theirs []Issue) error {
 		if best < 0 {
 			continue
 		}
-		o := own[best]
-		kept, joined := o, t
-		if t.Opened.Before(o.Opened) || t.Opened.Equal(o.Opened) && t.ID < o.ID {
-			kept, joined = t, o
-		}
+		// The survivor's issue is kept, whichever was opened first: what
+		// is said about the one issue while merged is said on the
+		// survivor's record, and an unmerge gives the absorbed customer
+		// back only what was about issues that are unambiguously theirs
+		// (its issue joined here comes back as it was at the merge), so
+		// that neither customer gets the other's words.
+		kept, joined := own[best], t
 		if findIssue(r.current().Open, kept.ID) < 0 || findIssue(r.current().Open, joined.ID) < 0 {
 			continue
 		}
