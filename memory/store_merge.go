@@ -17,8 +17,8 @@ import (
 // kept as it was, so that Unmerge can restore it. Calls given from's ID act
 // on the survivor from then on. Open issues of the two that are about the
 // same thing (by the rule of Match, the window counted between their last
-// contacts) become one, the one opened first, with the contacts of both,
-// and escalated: the customer came about it twice.
+// contacts) become one, the survivor's, with the contacts of both, and
+// escalated: the customer came about it twice.
 //
 // Recognize merges by itself when verified identifiers prove it; call Merge
 // when a person decides, such as an agent who confirmed it.
