@@ -8,9 +8,11 @@ import (
 	"testing"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/herken/herken/examples/internal/browsertest"
 	"github.com/herken/herken/memory"
 )
 
@@ -143,4 +145,30 @@ func TestBrowserClearedCookiesStayOneCustomer(t *testing.T) {
 	require.Len(t, receipts, 1)
 	require.Equal(t, 2, receipts[0].Erased["identifiers"]-1, "her email and both devices: %v", receipts[0].Erased)
 	require.NoError(t, store.Check(ctx))
+}
+
+// TestBrowserStartsWhileStorageWillNotOpen is a page whose plugin cannot
+// open its IndexedDB: another tab of the visitor holds the database's
+// creation open (as a page just left, or one in the back/forward cache,
+// may), so the open never answers. The plugin still starts, from the
+// server's memory, instead of the page waiting for ever.
+func TestBrowserStartsWhileStorageWillNotOpen(t *testing.T) {
+	base := startShop(t, t.TempDir())
+	holder := newVisitor(t)
+	// A page of the origin without the plugin: it creates the plugin's
+	// database and keeps the creating transaction alive.
+	var opened bool
+	do(t, holder, chromedp.Navigate(base+"/static/shop.css"), chromedp.Evaluate(`new Promise((ok) => {
+		const r = indexedDB.open("herken", 1);
+		r.onupgradeneeded = () => {
+			const s = r.transaction.objectStore(r.result.createObjectStore("state").name);
+			const spin = () => s.get("x").onsuccess = spin; // the upgrade never ends
+			spin();
+			ok(true);
+		};
+	})`, &opened, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	require.True(t, opened)
+	tab := browsertest.NewTab(t, holder)
+	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Keizersgracht 1", "ada@example.com"))
+	synced(t, tab)
 }

@@ -96,18 +96,29 @@ function locked(name, fn) {
 let dbp = null, noDB = false;
 let rev = null, held = false; // the mark of the state the module holds; whether it holds a saved one
 let resets = 0; // times the saved memory was found erased (forgotten in some tab)
+// An open can wait for ever: another connection (a page that was left,
+// its worker not yet gone, or a tab frozen in the back/forward cache) may
+// hold the database's creation open. Past OPEN_MS the memory lives in
+// this worker only, as without storage, rather than the page never
+// starting; an open that succeeds later is closed.
+const OPEN_MS = 3000;
 function db() {
   if (!dbp) {
     dbp = new Promise((ok, fail) => {
+      let done = false;
+      const timer = setTimeout(() => { done = true; dbp = null; fail(new Error("herken: storage did not open")); }, OPEN_MS);
       const r = indexedDB.open("herken", 1);
       r.onupgradeneeded = () => r.result.createObjectStore("state");
       r.onsuccess = () => {
         const d = r.result;
+        if (done) { d.close(); return; }
+        done = true;
+        clearTimeout(timer);
         d.onversionchange = () => { d.close(); dbp = null; };
         d.onclose = () => { dbp = null; };
         ok(d);
       };
-      r.onerror = () => { dbp = null; fail(r.error); };
+      r.onerror = () => { if (done) return; done = true; clearTimeout(timer); dbp = null; fail(r.error); };
     });
   }
   return dbp;
