@@ -13,37 +13,42 @@ import (
 	"github.com/herken/herken/memory"
 )
 
-// TestUnmergeTakesTheOthersContactsOutOfTheExport: two people an agent
-// merged by mistake ("looked alike"), then parted with Unmerge. While they
-// were merged, the absorbed one wrote about her own issue; the unmerge gives
-// those contacts back to her (Event.Moved). The survivor's view and its
-// Export (which POST /export hands to the survivor's browser) hold none of
-// them: one customer never reads another's memory.
-func TestUnmergeTakesTheOthersContactsOutOfTheExport(t *testing.T) {
+// mistakenMerge is two people an agent merged by mistake ("looked alike"):
+// Bob survives; while merged, Ada wrote about her own issue ("ship to
+// Herengracht 1"); then the agent parted them with Unmerge, which gives her
+// contact back to her (Event.Moved).
+func mistakenMerge(t *testing.T) (s *memory.Store, bob, ada memory.CustomerID, hers memory.IssueID) {
+	t.Helper()
 	ctx := context.Background()
 	s, clk := openClocked(t)
-	bob := recognize(t, s, memory.Phone("+31612345678").AsVerified()).Customer
+	bob = recognize(t, s, memory.Phone("+31612345678").AsVerified()).Customer
 	clk.Advance(time.Hour)
-	ada := recognize(t, s, memory.Email("ada@example.com").AsVerified()).Customer
-	hers, err := s.OpenIssue(ctx, ada, "Pregnancy test order Z-991", memory.ChannelEmail)
+	ada = recognize(t, s, memory.Email("ada@example.com").AsVerified()).Customer
+	is, err := s.OpenIssue(ctx, ada, "Order Z-991", memory.ChannelEmail)
 	require.NoError(t, err)
 	clk.Advance(time.Hour)
 	_, err = s.Merge(ctx, bob, ada, "looked alike")
 	require.NoError(t, err)
-
 	clk.Advance(time.Hour)
-	_, err = s.RecordContact(ctx, ada, memory.Contact{Channel: memory.ChannelEmail, Issue: hers.ID,
-		Subject: "Re: Pregnancy test order Z-991", Summary: "Ada: please ship discreetly to Herengracht 1"})
+	_, err = s.RecordContact(ctx, ada, memory.Contact{Channel: memory.ChannelEmail, Issue: is.ID,
+		Subject: "Re: Order Z-991", Summary: "Ada: please ship discreetly to Herengracht 1"})
 	require.NoError(t, err)
-
 	require.NoError(t, s.Unmerge(ctx, ada), "the agent saw they are two people")
+	return s, bob, ada, is.ID
+}
 
+// TestUnmergeTakesTheOthersContactsOutOfTheExport: after a mistaken merge
+// is undone, the survivor's view and its Export (which POST /export hands
+// to the survivor's browser) hold none of what the other wrote while
+// merged: one customer never reads another's memory.
+func TestUnmergeTakesTheOthersContactsOutOfTheExport(t *testing.T) {
+	ctx := context.Background()
+	s, bob, _, hers := mistakenMerge(t)
 	c, err := s.Customer(ctx, bob)
 	require.NoError(t, err)
 	for _, ct := range c.Contacts {
-		require.NotEqual(t, hers.ID, ct.Issue, "the survivor's view has none of hers (holds)")
+		require.NotEqual(t, hers, ct.Issue, "the survivor's view has none of hers")
 	}
-
 	x, err := s.Export(ctx, bob)
 	require.NoError(t, err)
 	raw, err := json.Marshal(x)
@@ -51,7 +56,7 @@ func TestUnmergeTakesTheOthersContactsOutOfTheExport(t *testing.T) {
 	require.NotContains(t, string(raw), "Herengracht 1", "what Ada wrote is hers after the unmerge")
 	for _, e := range x.History {
 		if e.Contact != nil {
-			require.NotEqual(t, hers.ID, e.Contact.Issue, "Bob's export history holds Ada's contact (seq %d)", e.Seq)
+			require.NotEqual(t, hers, e.Contact.Issue, "Bob's export history holds Ada's contact (seq %d)", e.Seq)
 		}
 	}
 }
@@ -63,24 +68,9 @@ func TestUnmergeTakesTheOthersContactsOutOfTheExport(t *testing.T) {
 // the survivor.
 func TestForgetAfterUnmergeLeavesNoWordOnTheSurvivor(t *testing.T) {
 	ctx := context.Background()
-	s, clk := openClocked(t)
-	bob := recognize(t, s, memory.Phone("+31612345678").AsVerified()).Customer
-	clk.Advance(time.Hour)
-	ada := recognize(t, s, memory.Email("ada@example.com").AsVerified()).Customer
-	hers, err := s.OpenIssue(ctx, ada, "Order Z-991", memory.ChannelEmail)
+	s, bob, ada, _ := mistakenMerge(t)
+	_, err := s.Forget(ctx, ada)
 	require.NoError(t, err)
-	clk.Advance(time.Hour)
-	_, err = s.Merge(ctx, bob, ada, "looked alike")
-	require.NoError(t, err)
-	clk.Advance(time.Hour)
-	_, err = s.RecordContact(ctx, ada, memory.Contact{Channel: memory.ChannelEmail, Issue: hers.ID,
-		Subject: "Re: Order Z-991", Summary: "Ada: ship to Herengracht 1"})
-	require.NoError(t, err)
-	require.NoError(t, s.Unmerge(ctx, ada))
-
-	_, err = s.Forget(ctx, ada)
-	require.NoError(t, err)
-
 	h, err := s.History(ctx, bob)
 	require.NoError(t, err)
 	raw, err := json.Marshal(h)
