@@ -149,22 +149,7 @@ func TestBrowserFirstVisitReturnAndNewContext(t *testing.T) {
 
 	// Another browser context with the same cookie and empty storage: the
 	// server gives the memory back.
-	var cookies []*network.Cookie
-	do(t, tab, chromedp.ActionFunc(func(ctx context.Context) error {
-		var err error
-		cookies, err = network.GetCookies().WithURLs([]string{base}).Do(ctx)
-		return err
-	}))
-	other := newVisitor(t)
-	do(t, other, chromedp.ActionFunc(func(ctx context.Context) error {
-		for _, c := range cookies {
-			if c.Name == "herken_device" {
-				return network.SetCookie(c.Name, c.Value).WithURL(base).WithHTTPOnly(true).Do(ctx)
-			}
-		}
-		t.Fatal("no device cookie")
-		return nil
-	}))
+	other := sameDevice(t, tab, base)
 	do(t, other, chromedp.Navigate(base+"/checkout"), ready(), waitValue("street", "Keizersgracht 1"))
 }
 

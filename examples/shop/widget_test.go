@@ -139,9 +139,19 @@ func TestWidgetShowsWhatWeRemember(t *testing.T) {
 }
 
 // downloads makes the tab's browser context save downloads in a folder,
-// and returns it.
-func downloads(t *testing.T, tab context.Context) string {
+// and returns it with a channel that gets the folder's path of each
+// download once Chromium says it is complete.
+func downloads(t *testing.T, tab context.Context) (string, <-chan string) {
 	dir := t.TempDir()
+	done := make(chan string, 4)
+	chromedp.ListenBrowser(tab, func(ev any) {
+		if p, ok := ev.(*browser.EventDownloadProgress); ok && p.State == browser.DownloadProgressStateCompleted {
+			select {
+			case done <- p.FilePath:
+			default:
+			}
+		}
+	})
 	do(t, tab, chromedp.ActionFunc(func(ctx context.Context) error {
 		c := chromedp.FromContext(ctx)
 		info, err := target.GetTargetInfo().WithTargetID(c.Target.TargetID).Do(cdp.WithExecutor(ctx, c.Browser))
@@ -149,27 +159,26 @@ func downloads(t *testing.T, tab context.Context) string {
 			return err
 		}
 		return browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(dir).
-			WithBrowserContextID(info.BrowserContextID).Do(cdp.WithExecutor(ctx, c.Browser))
+			WithBrowserContextID(info.BrowserContextID).WithEventsEnabled(true).Do(cdp.WithExecutor(ctx, c.Browser))
 	}))
-	return dir
+	return dir, done
 }
 
-// waitFile waits for a file in dir whose name starts with prefix, complete.
-func waitFile(t *testing.T, dir, prefix string) []byte {
+// waitFile waits until Chromium says a download is complete, and returns
+// the file in dir whose name starts with prefix.
+func waitFile(t *testing.T, dir string, done <-chan string, prefix string) []byte {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		names, _ := filepath.Glob(filepath.Join(dir, prefix+"*.json"))
-		if len(names) == 1 {
-			if b, err := os.ReadFile(names[0]); err == nil && json.Valid(b) {
-				return b
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no download %s* in %s", prefix, dir)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a folder: no event to wait on
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no download completed in %s", dir)
 	}
+	names, err := filepath.Glob(filepath.Join(dir, prefix+"*.json"))
+	require.NoError(t, err)
+	require.Len(t, names, 1, "one download %s* in %s", prefix, dir)
+	b, err := os.ReadFile(names[0])
+	require.NoError(t, err)
+	return b
 }
 
 // TestWidgetExportIsADownload: "Download all my data" saves the access
@@ -178,14 +187,14 @@ func waitFile(t *testing.T, dir, prefix string) []byte {
 func TestWidgetExportIsADownload(t *testing.T) {
 	base := startShop(t, t.TempDir())
 	tab := newVisitor(t)
-	dir := downloads(t, tab)
+	dir, done := downloads(t, tab)
 	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Herengracht 3", "ada@example.com"))
 	do(t, tab, chromedp.Navigate(base+"/checkout"), ready(), fillCheckout("Singel 5", "ada@example.com"))
 	synced(t, tab)
 	do(t, tab, openWidget(), clickText("What we remember about you"), panelHas("Singel 5"), clickText("Download all my data"),
 		panelHas("Your data is downloaded as herken-export-"))
 	var x memory.Export
-	require.NoError(t, json.Unmarshal(waitFile(t, dir, "herken-export-"), &x))
+	require.NoError(t, json.Unmarshal(waitFile(t, dir, done, "herken-export-"), &x))
 	require.Equal(t, memory.ExportFormat, x.Format)
 	require.NotNil(t, x.Customer)
 	require.NotEmpty(t, x.History)
