@@ -20,7 +20,7 @@ import (
 // Store is a customer memory. It is safe for concurrent use by many
 // goroutines; open one per directory and share it. Close it when done.
 type Store struct {
-	db   *kv.DB
+	db   kv.DB
 	opts Options
 
 	epoch    cache.Epoch // orders cache fills against invalidations
@@ -61,7 +61,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 // open opens the store; load, if not nil, fills the database before the
 // store reads it, and keys, if not nil, is what the keys backup of a
 // restore holds.
-func open(ctx context.Context, opts Options, load func(db *kv.DB) error, keys *restored) (*Store, error) {
+func open(ctx context.Context, opts Options, load func(db kv.DB) error, keys *restored) (*Store, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}

@@ -178,7 +178,7 @@ func Restore(ctx context.Context, opts Options, data, keysIn io.Reader) (*Store,
 			return nil, err
 		}
 	}
-	return open(ctx, opts, func(db *kv.DB) error {
+	return open(ctx, opts, func(db kv.DB) error {
 		t := db.Begin(false)
 		empty, err := isEmpty(t)
 		t.Discard()
@@ -348,7 +348,7 @@ func (s *Store) dropCustomers(ids []CustomerID) error {
 // dropKeyless erases what a restore of format 1 brought without its key:
 // customers forgotten before the keys backup, and keys of customers created
 // after the data backup.
-func dropKeyless(db *kv.DB) error {
+func dropKeyless(db kv.DB) error {
 	t := db.Begin(true)
 	defer t.Discard()
 	has := map[string]bool{}

@@ -175,7 +175,7 @@ func (s *Store) check(ctx context.Context, r *reader, report func(string, ...any
 	return nil
 }
 
-func (s *Store) checkCustomer(t *kv.Txn, p *profile, profiles map[CustomerID]*profile, report func(string, ...any)) {
+func (s *Store) checkCustomer(t kv.Txn, p *profile, profiles map[CustomerID]*profile, report func(string, ...any)) {
 	if p.MergedInto == "" {
 		for _, l := range p.Idents {
 			if l.Typed {

@@ -40,7 +40,7 @@ func (s *Store) LoadDraft(ctx context.Context, id CustomerID, name string) (Draf
 	return d, err
 }
 
-func (s *Store) readDraft(t *kv.Txn, start uint64, ref draftRef) (Draft, error) {
+func (s *Store) readDraft(t kv.Txn, start uint64, ref draftRef) (Draft, error) {
 	d := Draft{Name: ref.Name, Saved: ref.Saved}
 	err := s.open(t, start, ref.Owner, s.draftKey(ref.Owner, ref.Name), func(b []byte) error {
 		body, err := codec.Body(b)

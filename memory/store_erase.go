@@ -32,7 +32,7 @@ type purge struct {
 	Slots   []uint32 `msgpack:"s,omitempty"`
 }
 
-func putPurge(t *kv.Txn, id CustomerID, p purge) error {
+func putPurge(t kv.Txn, id CustomerID, p purge) error {
 	b, err := codec.Marshal(p)
 	if err != nil {
 		return err
@@ -41,7 +41,7 @@ func putPurge(t *kv.Txn, id CustomerID, p purge) error {
 }
 
 // readPurges returns every purge mark.
-func readPurges(t *kv.Txn) (map[CustomerID]purge, error) {
+func readPurges(t kv.Txn) (map[CustomerID]purge, error) {
 	out := map[CustomerID]purge{}
 	err := t.Scan(keys.Pending, false, func(k, v []byte) error {
 		var p purge

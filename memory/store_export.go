@@ -52,7 +52,7 @@ func (s *Store) Export(ctx context.Context, id CustomerID) (*Export, error) {
 }
 
 // readCurrent reads the profile that holds id now, without the cache.
-func (s *Store) readCurrent(t *kv.Txn, start uint64, id CustomerID) (*profile, error) {
+func (s *Store) readCurrent(t kv.Txn, start uint64, id CustomerID) (*profile, error) {
 	for range maxRedirects {
 		p, err := s.readProfile(t, start, id)
 		if err != nil || p.MergedInto == "" {

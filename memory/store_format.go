@@ -185,7 +185,7 @@ func (s *Store) readFormat() (int, error) {
 }
 
 // isEmpty reports whether the database holds no key at all.
-func isEmpty(t *kv.Txn) (bool, error) {
+func isEmpty(t kv.Txn) (bool, error) {
 	empty := true
 	err := t.Scan(nil, true, func(_, _ []byte) error { empty = false; return errStopScan })
 	if err != nil && !errors.Is(err, errStopScan) {
@@ -228,7 +228,7 @@ func (s *Store) openKeys(f int, create bool) error {
 }
 
 // openKeysIn is openKeys in t; fresh makes a new store's identifier secret.
-func (s *Store) openKeysIn(t *kv.Txn, f int, create, fresh bool) error {
+func (s *Store) openKeysIn(t kv.Txn, f int, create, fresh bool) error {
 	wrap, made, err := loadWrap(t)
 	if err != nil {
 		return err
@@ -264,7 +264,7 @@ func (s *Store) openKeysIn(t *kv.Txn, f int, create, fresh bool) error {
 // putManifest records that the store has format f: the manifest, and under
 // keys.Format the number alone, which the releases before manifests read
 // and refuse when it is newer than theirs.
-func putManifest(t *kv.Txn, f int) error {
+func putManifest(t kv.Txn, f int) error {
 	b, err := codec.Marshal(manifest{Format: f, Layout: layoutName, KeyHash: keyHashName})
 	if err != nil {
 		return err

@@ -83,7 +83,7 @@ func ownerOf(id CustomerID) ([]byte, error) {
 }
 
 // readKeyRef reads where customer id's keys are.
-func readKeyRef(t *kv.Txn, id CustomerID) (keyRef, error) {
+func readKeyRef(t kv.Txn, id CustomerID) (keyRef, error) {
 	var r keyRef
 	err := t.Get(keys.KeyRef(string(id)), func(b []byte) error { return codec.Unmarshal(b, &r) })
 	if errors.Is(err, kv.ErrNotFound) {
@@ -92,7 +92,7 @@ func readKeyRef(t *kv.Txn, id CustomerID) (keyRef, error) {
 	return r, storeErr(err)
 }
 
-func putKeyRef(t *kv.Txn, id CustomerID, r keyRef) error {
+func putKeyRef(t kv.Txn, id CustomerID, r keyRef) error {
 	b, err := codec.Marshal(r)
 	if err != nil {
 		return err
@@ -159,7 +159,7 @@ type keyed struct {
 // or read in t; start is the cache epoch taken before t began. Cached keys
 // may be older than t, when the customer's key was replaced since: open them
 // with an unsealer, which then reads the keys t names.
-func (s *Store) keysOf(t *kv.Txn, start uint64, id CustomerID) (*seal.Keys, error) {
+func (s *Store) keysOf(t kv.Txn, start uint64, id CustomerID) (*seal.Keys, error) {
 	if e, ok := s.ciphers.Get(id); ok {
 		return e.keys, nil
 	}
@@ -167,7 +167,7 @@ func (s *Store) keysOf(t *kv.Txn, start uint64, id CustomerID) (*seal.Keys, erro
 }
 
 // keysIn returns the keys that t names for customer id.
-func (s *Store) keysIn(t *kv.Txn, start uint64, id CustomerID) (*seal.Keys, error) {
+func (s *Store) keysIn(t kv.Txn, start uint64, id CustomerID) (*seal.Keys, error) {
 	r, err := readKeyRef(t, id)
 	if err != nil {
 		return nil, err
@@ -186,14 +186,14 @@ func (s *Store) keysIn(t *kv.Txn, start uint64, id CustomerID) (*seal.Keys, erro
 // unsealer opens the values of one customer in one transaction.
 type unsealer struct {
 	s     *Store
-	t     *kv.Txn
+	t     kv.Txn
 	start uint64
 	id    CustomerID
 	keys  *seal.Keys
 	fresh bool // keys are those t names
 }
 
-func (s *Store) unsealer(t *kv.Txn, start uint64, id CustomerID) (*unsealer, error) {
+func (s *Store) unsealer(t kv.Txn, start uint64, id CustomerID) (*unsealer, error) {
 	k, err := s.keysOf(t, start, id)
 	if err != nil {
 		return nil, err
@@ -228,7 +228,7 @@ func (u *unsealer) open(where, sealed []byte) ([]byte, error) {
 }
 
 // open reads the value kept under where for customer id and opens it.
-func (s *Store) open(t *kv.Txn, start uint64, id CustomerID, where []byte, fn func(plain []byte) error) error {
+func (s *Store) open(t kv.Txn, start uint64, id CustomerID, where []byte, fn func(plain []byte) error) error {
 	u, err := s.unsealer(t, start, id)
 	if err != nil {
 		return err
@@ -287,7 +287,7 @@ func (w *wtx) newCustomer() (CustomerID, error) {
 
 // loadWrap reads the key file's wrap key, making it when the store has
 // none.
-func loadWrap(t *kv.Txn) (wrap []byte, made bool, err error) {
+func loadWrap(t kv.Txn) (wrap []byte, made bool, err error) {
 	err = t.Get(keys.Wrap, func(b []byte) error {
 		body, err := codec.Body(b)
 		wrap = bytes.Clone(body)
@@ -315,7 +315,7 @@ func loadWrap(t *kv.Txn) (wrap []byte, made bool, err error) {
 // backup into the new key file. Anything else without it is refused: a
 // store that hashed identifiers with another secret would find nobody, and
 // make everyone again.
-func (s *Store) findSecret(t *kv.Txn, format int, fresh bool) ([]byte, error) {
+func (s *Store) findSecret(t kv.Txn, format int, fresh bool) ([]byte, error) {
 	var inData []byte
 	err := t.Get(keys.Secret, func(b []byte) error {
 		body, err := codec.Body(b)
@@ -459,7 +459,7 @@ func (s *Store) collectKeys() error {
 
 // markedSlots returns the slots that marks name to destroy: those of
 // forgotten customers and those a rekey left.
-func markedSlots(t *kv.Txn) (map[keyfile.Slot]bool, error) {
+func markedSlots(t kv.Txn) (map[keyfile.Slot]bool, error) {
 	marks, err := readPurges(t)
 	if err != nil {
 		return nil, err
@@ -486,7 +486,7 @@ type named struct {
 // nameKeys writes where the keys of many customers are, put in the key
 // file before, in transactions of a few thousand (last, if not nil, adds
 // to the last one), then confirms the keys once that is on disk.
-func (s *Store) nameKeys(refs []named, last func(t *kv.Txn) error) error {
+func (s *Store) nameKeys(refs []named, last func(t kv.Txn) error) error {
 	if err := s.keyfile.Sync(); err != nil {
 		return keyErr("", err)
 	}

@@ -70,7 +70,7 @@ func migrateKeys(_ context.Context, s *Store) error {
 		return err
 	}
 	// Where the keys are, then the unfinished forgets as format 2 has them.
-	err = s.nameKeys(moves, func(t *kv.Txn) error {
+	err = s.nameKeys(moves, func(t kv.Txn) error {
 		for id := range pending {
 			if err := putPurge(t, id, purge{}); err != nil {
 				return storeErr(err)

@@ -340,7 +340,7 @@ func queueBytes(p *profile) ([]byte, queued, error) {
 
 // putQueue makes customer id's entry in the work queue what p says, in t;
 // a nil p takes it out. It writes nothing when the entry is as it was.
-func putQueue(t *kv.Txn, id CustomerID, p *profile) error {
+func putQueue(t kv.Txn, id CustomerID, p *profile) error {
 	var old []byte
 	err := t.Get(keys.Queued(string(id)), func(v []byte) error { old = bytes.Clone(v); return nil })
 	if err != nil && !errors.Is(err, kv.ErrNotFound) {
@@ -432,7 +432,7 @@ func migrateQueue(_ context.Context, s *Store) error {
 // checkQueue reports where the work queue is not what the profiles say: a
 // customer missing from it, an entry that is stale, or one of a customer
 // who is not there.
-func checkQueue(t *kv.Txn, profiles map[CustomerID]*profile, report func(string, ...any)) error {
+func checkQueue(t kv.Txn, profiles map[CustomerID]*profile, report func(string, ...any)) error {
 	stored := map[CustomerID][]byte{}
 	err := t.Scan(keys.QueuedAll, false, func(k, v []byte) error {
 		stored[CustomerID(k[len(keys.QueuedAll):])] = bytes.Clone(v)

@@ -44,7 +44,7 @@ func (s *Store) normalize(id Identifier) (Identifier, error) {
 	return Normalize(id, s.opts.region)
 }
 
-func readIndex(t *kv.Txn, key []byte) (indexEntry, bool, error) {
+func readIndex(t kv.Txn, key []byte) (indexEntry, bool, error) {
 	var e indexEntry
 	err := t.Get(key, func(b []byte) error { return codec.Unmarshal(b, &e) })
 	if errors.Is(err, kv.ErrNotFound) {
@@ -59,14 +59,14 @@ func readIndex(t *kv.Txn, key []byte) (indexEntry, bool, error) {
 // readProfile reads the profile of id as stored, without following merges
 // and without the profile cache; start is the cache epoch taken before t
 // began.
-func (s *Store) readProfile(t *kv.Txn, start uint64, id CustomerID) (*profile, error) {
+func (s *Store) readProfile(t kv.Txn, start uint64, id CustomerID) (*profile, error) {
 	return s.readProfileFrom(t, start, id, nil)
 }
 
 // readProfileFrom reads the profile of id as stored. When cached was read
 // from or written as the same bytes, it returns a copy of it instead of
 // opening and decoding them.
-func (s *Store) readProfileFrom(t *kv.Txn, start uint64, id CustomerID, cached *profile) (*profile, error) {
+func (s *Store) readProfileFrom(t kv.Txn, start uint64, id CustomerID, cached *profile) (*profile, error) {
 	var p *profile
 	where := keys.Profile(string(id))
 	err := t.Get(where, func(sealed []byte) error {
@@ -104,7 +104,7 @@ func (s *Store) readProfileFrom(t *kv.Txn, start uint64, id CustomerID, cached *
 // began, so that what it reads may fill the caches.
 type reader struct {
 	s     *Store
-	t     *kv.Txn
+	t     kv.Txn
 	start uint64
 }
 

@@ -139,7 +139,7 @@ func (s *Store) beginRekey(id CustomerID) (keyRef, error) {
 
 // values calls fn with the key and value of everything of customer id that
 // is sealed, from after (exclusive) on, in key order.
-func values(t *kv.Txn, id CustomerID, after []byte, fn func(k, v []byte) error) error {
+func values(t kv.Txn, id CustomerID, after []byte, fn func(k, v []byte) error) error {
 	for _, prefix := range [][]byte{keys.Customer(string(id)), keys.Events(string(id))} {
 		err := t.Scan(prefix, false, func(k, v []byte) error {
 			if after != nil && bytes.Compare(k, after) <= 0 {
@@ -291,7 +291,7 @@ func (s *Store) readMark(key []byte) ([]byte, error) {
 	return markIn(t, key)
 }
 
-func markIn(t *kv.Txn, key []byte) ([]byte, error) {
+func markIn(t kv.Txn, key []byte) ([]byte, error) {
 	var v []byte
 	err := t.Get(key, func(b []byte) error { v = bytes.Clone(b); return nil })
 	if errors.Is(err, kv.ErrNotFound) {

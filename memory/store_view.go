@@ -34,7 +34,7 @@ func (s *Store) Customer(ctx context.Context, id CustomerID) (*Customer, error) 
 	return c, err
 }
 
-func (s *Store) customerIn(t *kv.Txn, p *profile) (*Customer, error) {
+func (s *Store) customerIn(t kv.Txn, p *profile) (*Customer, error) {
 	start := s.epoch.Now()
 	contacts, resolved, err := timelines(p, func(id CustomerID) (*profile, error) { return s.readProfile(t, start, id) },
 		func(id CustomerID) ([]Event, error) { return s.readHistory(t, start, id) })
@@ -137,7 +137,7 @@ func withoutMoved(id CustomerID, events []Event) []Event {
 }
 
 // readHistory reads customer id's events, in order.
-func (s *Store) readHistory(t *kv.Txn, start uint64, id CustomerID) ([]Event, error) {
+func (s *Store) readHistory(t kv.Txn, start uint64, id CustomerID) ([]Event, error) {
 	u, err := s.unsealer(t, start, id)
 	if err != nil {
 		return nil, err
@@ -146,7 +146,7 @@ func (s *Store) readHistory(t *kv.Txn, start uint64, id CustomerID) ([]Event, er
 }
 
 // readEvents reads customer id's events up to seq last, opening them with u.
-func readEvents(t *kv.Txn, u *unsealer, id CustomerID, last uint64) ([]Event, error) {
+func readEvents(t kv.Txn, u *unsealer, id CustomerID, last uint64) ([]Event, error) {
 	var es []Event
 	err := t.Scan(keys.Events(string(id)), false, func(key, v []byte) error {
 		if keys.EventSeq(key) > last {
@@ -175,7 +175,7 @@ func readEvents(t *kv.Txn, u *unsealer, id CustomerID, last uint64) ([]Event, er
 }
 
 // readCheckpoint reads the state customer id's compacted events left.
-func readCheckpoint(t *kv.Txn, u *unsealer, id CustomerID) (*checkpoint, error) {
+func readCheckpoint(t kv.Txn, u *unsealer, id CustomerID) (*checkpoint, error) {
 	where := keys.Checkpoint(string(id))
 	cp := new(checkpoint)
 	err := t.Get(where, func(v []byte) error {

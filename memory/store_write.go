@@ -50,7 +50,7 @@ func retry(fn func() error) error {
 // Writers decode their own profiles and never change shared ones.
 type wtx struct {
 	s     *Store
-	txn   *kv.Txn
+	txn   kv.Txn
 	now   time.Time
 	custs map[CustomerID]*wcust
 	order []*wcust          // in load order, for deterministic writes

@@ -64,7 +64,7 @@ func (g *group) wait(sync func() error) error {
 }
 
 // Durable returns once everything committed before the call is on disk.
-func (d *DB) Durable() error {
+func (d *Badger) Durable() error {
 	if d.opts.InMemory || !d.opts.SyncWrites {
 		return nil
 	}
@@ -88,7 +88,7 @@ var errNoLog = errors.New("kv: no memtable log (*.mem) in the database directory
 // value logs are synced when they are rotated out (Badger truncates them
 // through an msync first). fsync writes back the pages Badger wrote through
 // its memory maps as well.
-func (d *DB) syncAll() error {
+func (d *Badger) syncAll() error {
 	if d.opts.InMemory {
 		return nil
 	}

@@ -1,8 +1,9 @@
 //go:build !wasip1
 
-// Package kv is the store's seam to its storage engine, Badger. The memory
-// package reads and writes through DB and Txn only, and sees Badger's errors
-// translated to the ones below.
+// Package kv is the store's seam to its storage engine. The memory package
+// reads and writes through DB and Txn only (engine.go), and sees the
+// engine's errors translated to the ones below. This file and the others of
+// the package are the embedded engine, Badger; package pgkv is PostgreSQL.
 package kv
 
 import (
@@ -69,8 +70,9 @@ type Options struct {
 	BlockCacheSize int64
 }
 
-// DB is an open database. It is safe for concurrent use.
-type DB struct {
+// Badger is the embedded engine: an open Badger database. It is safe for
+// concurrent use.
+type Badger struct {
 	db   *badger.DB
 	opts Options
 	sync group      // group commit of Durable
@@ -87,7 +89,7 @@ type DB struct {
 }
 
 // Open opens or creates the database.
-func Open(o Options) (*DB, error) {
+func Open(o Options) (*Badger, error) {
 	if o.ReadOnly {
 		return openReadOnly(o)
 	}
@@ -126,13 +128,13 @@ func Open(o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kv: open %s: %w", o.Dir, translate(err))
 	}
-	return &DB{db: db, opts: o, room: newSpace(bo, db)}, nil
+	return &Badger{db: db, opts: o, room: newSpace(bo, db)}, nil
 }
 
 // openReadOnly opens the database in o.Dir to read only: nothing in the
 // directory is written, not even a repair. It fails where the files need
 // one (the logs of a crash to replay and cut).
-func openReadOnly(o Options) (*DB, error) {
+func openReadOnly(o Options) (*Badger, error) {
 	bo := badger.DefaultOptions(o.Dir).
 		WithReadOnly(true).
 		WithLogger(logger{o.Logger}).
@@ -147,21 +149,21 @@ func openReadOnly(o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kv: open %s to read: %w", o.Dir, translate(err))
 	}
-	return &DB{db: db, opts: o, room: newSpace(bo, db)}, nil
+	return &Badger{db: db, opts: o, room: newSpace(bo, db)}, nil
 }
 
 // Close flushes and closes the database.
-func (d *DB) Close() error { return translate(d.db.Close()) }
+func (d *Badger) Close() error { return translate(d.db.Close()) }
 
 // Begin starts a transaction; update allows writes. Discard it when done.
-func (d *DB) Begin(update bool) *Txn {
-	return &Txn{t: d.db.NewTransaction(update), room: d.room, db: d}
+func (d *Badger) Begin(update bool) Txn {
+	return &badgerTxn{t: d.db.NewTransaction(update), room: d.room, db: d}
 }
 
 // DeletePrefixes deletes every key under the given prefixes in batches that
 // need not fit one transaction. It is not atomic. While a drop (Compact,
 // DropPrefixes) stops writes, it waits and deletes again, up to a minute.
-func (d *DB) DeletePrefixes(prefixes ...[]byte) error {
+func (d *Badger) DeletePrefixes(prefixes ...[]byte) error {
 	if err := d.room.room("a delete", 0); err != nil {
 		return err
 	}
@@ -179,8 +181,8 @@ func (d *DB) DeletePrefixes(prefixes ...[]byte) error {
 	}
 }
 
-func (d *DB) deletePrefixes(prefixes [][]byte) error {
-	d.commits.RLock() // see DB.commits
+func (d *Badger) deletePrefixes(prefixes [][]byte) error {
+	d.commits.RLock() // see Badger.commits
 	defer d.commits.RUnlock()
 	wb := d.db.NewWriteBatch()
 	defer wb.Cancel()
@@ -214,7 +216,7 @@ var compactMark = []byte{0xfe, 'c'}
 // and overwritten entries leave the files. It is slow on a large store;
 // reads go on meanwhile, and writes wait a moment while the memory tables
 // are written out (see DropPrefixes).
-func (d *DB) Compact() error {
+func (d *Badger) Compact() error {
 	if err := d.room.room("a compaction", d.room.rewrite()); err != nil {
 		return err
 	}
@@ -255,7 +257,7 @@ func (d *DB) Compact() error {
 
 // Backup writes every live entry whose key keep accepts, as of one moment,
 // to w, while reads and writes go on.
-func (d *DB) Backup(w io.Writer, keep func(key []byte) bool) error {
+func (d *Badger) Backup(w io.Writer, keep func(key []byte) bool) error {
 	st := d.db.NewStream()
 	st.LogPrefix = "backup"
 	st.ChooseKey = func(item *badger.Item) bool {
@@ -274,8 +276,8 @@ func (d *DB) Backup(w io.Writer, keep func(key []byte) bool) error {
 }
 
 // Load writes the entries of a backup into the database, then syncs it.
-func (d *DB) Load(r io.Reader) error {
-	d.commits.RLock() // see DB.commits
+func (d *Badger) Load(r io.Reader) error {
+	d.commits.RLock() // see Badger.commits
 	defer d.commits.RUnlock()
 	if err := d.db.Load(d.room.reader(r), 256); err != nil {
 		return translate(err)
@@ -288,18 +290,18 @@ func (d *DB) Load(r io.Reader) error {
 // Unlike a delete, which leaves the deleted bytes in older tables, this
 // erases, as long as the keys are live when it runs. Writes fail with
 // ErrBlocked while it runs, and are retried by their callers.
-func (d *DB) DropPrefixes(prefixes ...[]byte) error {
+func (d *Badger) DropPrefixes(prefixes ...[]byte) error {
 	return d.dropPrefixes(withParts(prefixes))
 }
 
-func (d *DB) dropPrefixes(prefixes [][]byte) error {
+func (d *Badger) dropPrefixes(prefixes [][]byte) error {
 	d.drop.Lock()
 	defer d.drop.Unlock()
 	if err := d.room.room("an erasure", d.room.holding(prefixes)); err != nil {
 		return err
 	}
 	for {
-		d.commits.Lock() // see DB.commits
+		d.commits.Lock() // see Badger.commits
 		err := translate(d.db.DropPrefix(prefixes...))
 		d.commits.Unlock()
 		if !errors.Is(err, ErrBlocked) {
@@ -318,7 +320,7 @@ func (d *DB) dropPrefixes(prefixes [][]byte) error {
 // Versions calls fn with every version of every key under prefix that the
 // files still hold, deleted ones included: what a reader of the files could
 // find. For erasure tests.
-func (d *DB) Versions(prefix []byte, fn func(key []byte, deleted bool, val []byte) error) error {
+func (d *Badger) Versions(prefix []byte, fn func(key []byte, deleted bool, val []byte) error) error {
 	return translate(d.db.View(func(t *badger.Txn) error {
 		it := t.NewIterator(badger.IteratorOptions{Prefix: prefix, AllVersions: true})
 		defer it.Close()
@@ -351,17 +353,17 @@ func RotateKey(dir string, oldKey, newKey []byte) error {
 	return translate(badger.WriteKeyRegistry(kr, opt))
 }
 
-// Txn is a transaction. It is not safe for concurrent use; values passed
+// badgerTxn is a transaction of Badger. It is not safe for concurrent use; values passed
 // to Set must not change until Commit.
-type Txn struct {
-	db   *DB
+type badgerTxn struct {
+	db   *Badger
 	t    *badger.Txn
 	room *space
 	n    int64 // bytes the commit writes, for room
 }
 
 // Get calls fn with the value of key, valid only during fn.
-func (t *Txn) Get(key []byte, fn func(val []byte) error) error {
+func (t *badgerTxn) Get(key []byte, fn func(val []byte) error) error {
 	item, err := t.t.Get(key)
 	if err != nil {
 		return translate(err)
@@ -371,7 +373,7 @@ func (t *Txn) Get(key []byte, fn func(val []byte) error) error {
 
 // value calls fn with the value of item, put together when it is kept in
 // parts.
-func (t *Txn) value(item *badger.Item, fn func(val []byte) error) error {
+func (t *badgerTxn) value(item *badger.Item, fn func(val []byte) error) error {
 	if item.UserMeta()&metaParts == 0 {
 		return item.Value(fn)
 	}
@@ -383,7 +385,7 @@ func (t *Txn) value(item *badger.Item, fn func(val []byte) error) error {
 }
 
 // Has reports whether key exists.
-func (t *Txn) Has(key []byte) (bool, error) {
+func (t *badgerTxn) Has(key []byte) (bool, error) {
 	_, err := t.t.Get(key)
 	switch {
 	case err == nil:
@@ -395,7 +397,7 @@ func (t *Txn) Has(key []byte) (bool, error) {
 }
 
 // Set writes key; a value longer than PartSize is kept in parts.
-func (t *Txn) Set(key, val []byte) error {
+func (t *badgerTxn) Set(key, val []byte) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -415,7 +417,7 @@ func (t *Txn) Set(key, val []byte) error {
 
 // SetExpiring writes key, a small value, until ttl has passed by the
 // machine's clock: then the engine drops it, and reads no longer see it.
-func (t *Txn) SetExpiring(key, val []byte, ttl time.Duration) error {
+func (t *badgerTxn) SetExpiring(key, val []byte, ttl time.Duration) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -427,7 +429,7 @@ func (t *Txn) SetExpiring(key, val []byte, ttl time.Duration) error {
 }
 
 // Delete deletes key.
-func (t *Txn) Delete(key []byte) error {
+func (t *badgerTxn) Delete(key []byte) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -456,7 +458,7 @@ func checkKey(key []byte) error {
 
 // Scan calls fn with every key under prefix in order and, unless keysOnly,
 // its value; both are valid only during fn.
-func (t *Txn) Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error) error {
+func (t *badgerTxn) Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error) error {
 	it := t.t.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: !keysOnly, PrefetchSize: 16})
 	defer it.Close()
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
@@ -479,7 +481,7 @@ func (t *Txn) Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error)
 }
 
 // ScanFrom is Scan starting at the first key under prefix at or after from.
-func (t *Txn) ScanFrom(prefix, from []byte, fn func(key, val []byte) error) error {
+func (t *badgerTxn) ScanFrom(prefix, from []byte, fn func(key, val []byte) error) error {
 	it := t.t.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 16})
 	defer it.Close()
 	if bytes.Compare(from, prefix) < 0 {
@@ -496,7 +498,7 @@ func (t *Txn) ScanFrom(prefix, from []byte, fn func(key, val []byte) error) erro
 }
 
 // Commit commits the transaction, or returns a *DiskFullError.
-func (t *Txn) Commit() error {
+func (t *badgerTxn) Commit() error {
 	if err := t.room.admit(t.n); err != nil {
 		return err
 	}
@@ -507,7 +509,7 @@ func (t *Txn) Commit() error {
 }
 
 // Discard ends the transaction; it is safe after Commit.
-func (t *Txn) Discard() { t.t.Discard() }
+func (t *badgerTxn) Discard() { t.t.Discard() }
 
 func translate(err error) error {
 	switch {

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func open(t *testing.T) *DB {
+func open(t *testing.T) *Badger {
 	t.Helper()
 	db, err := Open(Options{InMemory: true})
 	require.NoError(t, err)

@@ -87,7 +87,7 @@ func withParts(prefixes [][]byte) [][]byte {
 
 // partsOf returns the header of the value under key as the transaction sees
 // it, or zero parts when it is kept in one piece or does not exist.
-func (t *Txn) partsOf(key []byte) (header, error) {
+func (t *badgerTxn) partsOf(key []byte) (header, error) {
 	item, err := t.t.Get(key)
 	if err != nil {
 		if err == badger.ErrKeyNotFound {
@@ -107,7 +107,7 @@ func (t *Txn) partsOf(key []byte) (header, error) {
 }
 
 // readParts returns the whole value whose header item is.
-func (t *Txn) readParts(item *badger.Item) ([]byte, error) {
+func (t *badgerTxn) readParts(item *badger.Item) ([]byte, error) {
 	key := item.Key()
 	var h header
 	err := item.Value(func(b []byte) (err error) {
@@ -142,7 +142,7 @@ func (t *Txn) readParts(item *badger.Item) ([]byte, error) {
 
 // setParts writes val, longer than PartSize, in parts under key, replacing
 // what old says is there.
-func (t *Txn) setParts(key, val []byte, old header) error {
+func (t *badgerTxn) setParts(key, val []byte, old header) error {
 	h := header{parts: uint32((len(val) + PartSize - 1) / PartSize), size: uint64(len(val))}
 	for n := range h.parts {
 		end := min(int(n+1)*PartSize, len(val))
@@ -157,7 +157,7 @@ func (t *Txn) setParts(key, val []byte, old header) error {
 }
 
 // deleteParts deletes parts from up to to of the value under key.
-func (t *Txn) deleteParts(key []byte, from, to uint32) error {
+func (t *badgerTxn) deleteParts(key []byte, from, to uint32) error {
 	for n := from; n < to; n++ {
 		if err := t.t.Delete(partKey(key, n)); err != nil {
 			return translate(err)

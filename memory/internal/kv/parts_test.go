@@ -17,9 +17,9 @@ import (
 )
 
 // engines opens one database of each kind a store uses.
-func engines(t *testing.T) map[string]*DB {
+func engines(t *testing.T) map[string]*Badger {
 	t.Helper()
-	out := map[string]*DB{}
+	out := map[string]*Badger{}
 	for name, o := range map[string]Options{"disk": {Dir: t.TempDir(), SyncWrites: true}, "memory": {InMemory: true}} {
 		db, err := Open(o)
 		require.NoError(t, err)
@@ -38,7 +38,7 @@ func randomBytes(n int, seed uint64) []byte {
 	return b
 }
 
-func setValue(t *testing.T, db *DB, key, val []byte) {
+func setValue(t *testing.T, db *Badger, key, val []byte) {
 	t.Helper()
 	tx := db.Begin(true)
 	defer tx.Discard()
@@ -46,7 +46,7 @@ func setValue(t *testing.T, db *DB, key, val []byte) {
 	require.NoError(t, tx.Commit())
 }
 
-func get(t *testing.T, db *DB, key []byte) ([]byte, error) {
+func get(t *testing.T, db *Badger, key []byte) ([]byte, error) {
 	t.Helper()
 	tx := db.Begin(false)
 	defer tx.Discard()
@@ -56,7 +56,7 @@ func get(t *testing.T, db *DB, key []byte) ([]byte, error) {
 }
 
 // countKeys counts every live key the database holds, parts included.
-func countKeys(t *testing.T, db *DB) int {
+func countKeys(t *testing.T, db *Badger) int {
 	t.Helper()
 	n := 0
 	require.NoError(t, db.db.View(func(tx *badger.Txn) error {
@@ -194,7 +194,7 @@ func TestMissingPartIsCorrupt(t *testing.T) {
 	db := open(t)
 	setValue(t, db, []byte("k"), randomBytes(2*PartSize+1, 1))
 	tx := db.Begin(true)
-	require.NoError(t, tx.t.Delete(partKey([]byte("k"), 1)))
+	require.NoError(t, tx.(*badgerTxn).t.Delete(partKey([]byte("k"), 1)))
 	require.NoError(t, tx.Commit())
 	tx.Discard()
 	_, err := get(t, db, []byte("k"))

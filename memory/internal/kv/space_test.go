@@ -89,7 +89,7 @@ func TestCompareKeys(t *testing.T) {
 
 // openFull opens a database on disk whose guard reads free space from the
 // returned variable.
-func openFull(t *testing.T) (*DB, *atomic.Int64) {
+func openFull(t *testing.T) (*Badger, *atomic.Int64) {
 	t.Helper()
 	db, err := Open(Options{Dir: t.TempDir(), MemTableSize: 8 << 20})
 	require.NoError(t, err)
@@ -101,7 +101,7 @@ func openFull(t *testing.T) (*DB, *atomic.Int64) {
 	return db, &free
 }
 
-func set(db *DB, key, val string) error {
+func set(db *Badger, key, val string) error {
 	tx := db.Begin(true)
 	defer tx.Discard()
 	if err := tx.Set([]byte(key), []byte(val)); err != nil {
