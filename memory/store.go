@@ -13,7 +13,6 @@ import (
 
 	"github.com/herken/herken/memory/internal/cache"
 	"github.com/herken/herken/memory/internal/codec"
-	"github.com/herken/herken/memory/internal/keyfile"
 	"github.com/herken/herken/memory/internal/kv"
 )
 
@@ -28,7 +27,7 @@ type Store struct {
 	idents   *cache.Cache[identRef, indexEntry]
 	ciphers  *cache.Cache[CustomerID, keyed] // of the customers' keys
 	secret   []byte                          // keys the hashes of identifiers and draft names
-	keyfile  *keyfile.File                   // the customers' keys
+	keyfile  keyStore                        // the customers' keys
 
 	eraser    eraser    // erases in the background what Forget left
 	restoring bool      // Open restores a backup: the key file is made anew

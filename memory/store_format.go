@@ -251,7 +251,7 @@ func (s *Store) openKeysIn(t kv.Txn, f int, create, fresh bool) error {
 		if err != nil {
 			return fmt.Errorf("memory: open the key file: %w", err)
 		}
-		s.keyfile = kf
+		s.keyfile = fileKeys{kf}
 	}
 	secret, err := s.findSecret(t, f, fresh)
 	if err != nil {

@@ -271,7 +271,7 @@ func (w *wtx) put(id CustomerID, where, plain []byte) ([]byte, error) {
 // newCustomer makes the ID and key of a new customer: a fresh key from the
 // key file, already on disk, whose owner is the ID.
 func (w *wtx) newCustomer() (CustomerID, error) {
-	f, err := w.s.keyfile.Fresh()
+	f, err := w.s.keyfile.Fresh(w.txn)
 	if err != nil {
 		return "", keyErr("", err)
 	}

@@ -99,7 +99,7 @@ func TestKeyFileDoesNotGrowAcrossOpens(t *testing.T) {
 			n++
 		}
 		require.NoError(t, s.Check(ctx))
-		size := s.keyfile.Size()
+		size := s.keyfile.(fileKeys).Size()
 		require.NoError(t, s.Close())
 		require.LessOrEqual(t, size, int64(1+n+128)*keyfile.SlotSize, "round %d", round)
 	}
