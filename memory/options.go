@@ -31,6 +31,8 @@ import (
 type Options struct {
 	dir          string
 	inMemory     bool
+	onPostgres   bool   // a PostgreSQL store (postgres.go) ...
+	postgres     string // ... in the database of this DSN
 	syncDisabled bool // negative so that the zero value syncs
 	cacheSize    int
 	cacheBytes   int64
@@ -162,8 +164,12 @@ func (o Options) WithClock(now func() time.Time) Options {
 }
 
 func (o *Options) check() error {
-	if !o.inMemory && o.dir == "" {
-		return invalid("options", "no directory; use DefaultOptions(dir) or InMemoryOptions()")
+	if o.onPostgres {
+		if err := o.checkPostgres(); err != nil {
+			return err
+		}
+	} else if !o.inMemory && o.dir == "" {
+		return invalid("options", "no directory; use DefaultOptions(dir), InMemoryOptions() or PostgresOptions(dsn)")
 	}
 	if o.cacheSize < 0 {
 		return invalid("options", "negative cache size")

@@ -14,12 +14,14 @@ import (
 	"github.com/herken/herken/memory/internal/cache"
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/kv"
+	"github.com/herken/herken/memory/internal/pgkv"
 )
 
 // Store is a customer memory. It is safe for concurrent use by many
 // goroutines; open one per directory and share it. Close it when done.
 type Store struct {
 	db   kv.DB
+	pg   *pgkv.DB // the engine, when it is PostgreSQL; nil for Badger
 	opts Options
 
 	epoch    cache.Epoch // orders cache fills against invalidations
@@ -74,22 +76,13 @@ func open(ctx context.Context, opts Options, load func(db kv.DB) error, keys *re
 			return nil, err
 		}
 	}
-	db, err := kv.Open(kv.Options{
-		Dir:           opts.dir,
-		InMemory:      opts.inMemory,
-		SyncWrites:    !opts.syncDisabled,
-		Logger:        opts.logger,
-		EncryptionKey: opts.key,
-		MemTableSize:  opts.memTableSize,
-	})
-	if errors.Is(err, kv.ErrKey) {
-		return nil, fmt.Errorf("%w: the store does not open with this encryption key: %v", ErrInvalidInput, err)
-	}
+	db, pg, err := openEngine(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("memory: open store: %w", storeErr(err))
+		return nil, err
 	}
 	s := &Store{
 		db:       db,
+		pg:       pg,
 		opts:     opts,
 		seed:     maphash.MakeSeed(),
 		watchers: map[*Watcher]struct{}{},
@@ -106,10 +99,12 @@ func open(ctx context.Context, opts Options, load func(db kv.DB) error, keys *re
 		err = load(db)
 	}
 	if err == nil {
-		err = s.openFormat(ctx)
+		err = s.exclusive(pgkv.LockOpen, true, func() error { return s.openFormat(ctx) })
 	}
 	s.restored = nil
-	if err == nil {
+	if err == nil && pg == nil {
+		// In PostgreSQL, keys are settled by the instance that does the
+		// background work (erasePass), never while another may rekey.
 		err = s.settleKeys()
 	}
 	if err == nil {
@@ -124,6 +119,32 @@ func open(ctx context.Context, opts Options, load func(db kv.DB) error, keys *re
 	}
 	s.startEraser()
 	return s, nil
+}
+
+// openEngine opens the storage engine that opts name.
+func openEngine(ctx context.Context, opts Options) (kv.DB, *pgkv.DB, error) {
+	if opts.onPostgres {
+		pg, err := openPostgres(ctx, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		return pg, pg, nil
+	}
+	db, err := kv.Open(kv.Options{
+		Dir:           opts.dir,
+		InMemory:      opts.inMemory,
+		SyncWrites:    !opts.syncDisabled,
+		Logger:        opts.logger,
+		EncryptionKey: opts.key,
+		MemTableSize:  opts.memTableSize,
+	})
+	if errors.Is(err, kv.ErrKey) {
+		return nil, nil, fmt.Errorf("%w: the store does not open with this encryption key: %v", ErrInvalidInput, err)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("memory: open store: %w", storeErr(err))
+	}
+	return db, nil, nil
 }
 
 // Close closes the store, waiting for calls in progress. It is safe to call
@@ -177,6 +198,12 @@ func storeErr(err error) error {
 		return fmt.Errorf("%w: %v", ErrFormat, err)
 	case errors.Is(err, kv.ErrTooBig):
 		return &LimitError{What: "bytes in one write", Limit: kv.MaxTxnBytes}
+	case errors.Is(err, pgkv.ErrSchema), errors.Is(err, pgkv.ErrBackup):
+		return fmt.Errorf("%w: %v", ErrFormat, err)
+	case errors.Is(err, pgkv.ErrUnavailable):
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	case errors.Is(err, pgkv.ErrUncertain):
+		return fmt.Errorf("%w: %v", ErrUncertain, err)
 	}
 	return err
 }

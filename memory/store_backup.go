@@ -16,6 +16,7 @@ import (
 	"github.com/herken/herken/memory/internal/keyfile"
 	"github.com/herken/herken/memory/internal/keys"
 	"github.com/herken/herken/memory/internal/kv"
+	"github.com/herken/herken/memory/internal/pgkv"
 	"github.com/herken/herken/memory/internal/seal"
 )
 
@@ -66,9 +67,15 @@ func (s *Store) Backup(ctx context.Context, data, keysOut io.Writer) error {
 		return err
 	}
 	defer s.leave()
-	// No key is replaced meanwhile: the keys must open the data.
+	// No key is replaced meanwhile: the keys must open the data. In
+	// PostgreSQL, rekeys are the work of whichever instance holds the
+	// work lock: hold it.
 	s.eraser.rekeyMu.RLock()
 	defer s.eraser.rekeyMu.RUnlock()
+	return s.exclusive(pgkv.LockWork, true, func() error { return s.backup(data, keysOut) })
+}
+
+func (s *Store) backup(data, keysOut io.Writer) error {
 	// Data first: a customer forgotten between the two has data and no key,
 	// which a restore drops; the other way round would keep them.
 	bw := bufio.NewWriter(data)

@@ -15,6 +15,7 @@ import (
 	"github.com/herken/herken/memory/internal/keyfile"
 	"github.com/herken/herken/memory/internal/keys"
 	"github.com/herken/herken/memory/internal/kv"
+	"github.com/herken/herken/memory/internal/pgkv"
 )
 
 // Erasure in two steps. Forget destroys the keys of the customers it
@@ -124,6 +125,21 @@ func (s *Store) stopEraser() {
 // destroy, other keys marked to destroy, facts that expired, customers to
 // give a new key, and the sealed data of forgotten customers to delete.
 func (s *Store) erasePass() error {
+	if s.pg == nil {
+		return s.erasePassHeld()
+	}
+	// In PostgreSQL one instance at a time does this work; it settles the
+	// keys a stopped instance's rekey left first.
+	return s.exclusive(pgkv.LockWork, false, func() error {
+		if err := s.settleKeys(); err != nil {
+			return err
+		}
+		return s.erasePassHeld()
+	})
+}
+
+// erasePassHeld is erasePass for the one process that does it.
+func (s *Store) erasePassHeld() error {
 	if err := s.destroyKeys(nil); err != nil {
 		return err
 	}

@@ -236,8 +236,15 @@ func (s *Store) openKeysIn(t kv.Txn, f int, create, fresh bool) error {
 	if made && !create {
 		return fmt.Errorf("%w: the store lacks the key of its key file", ErrFormat)
 	}
+	if s.pg != nil && s.keyfile == nil {
+		keys := s.pg.Keys()
+		if err := keys.Open(wrap); err != nil {
+			return fmt.Errorf("memory: open the key table: %w", storeErr(err))
+		}
+		s.keyfile = keys
+	}
 	path := ""
-	if !s.opts.inMemory {
+	if !s.opts.inMemory && s.pg == nil {
 		path = filepath.Join(s.opts.dir, keyFileName)
 		if _, err := os.Stat(path); !create && errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("%w: the key file %s is missing: without it no customer opens; restore it with the directory it belongs to", ErrFormat, path)
@@ -313,7 +320,7 @@ func parseFormatFile(b []byte) (manifest, error) {
 // cannot be read without writing: the store's own check, after the engine
 // opened it, decides then.
 func probeFormat(opts Options) error {
-	if opts.inMemory {
+	if opts.inMemory || opts.onPostgres {
 		return nil
 	}
 	b, err := os.ReadFile(filepath.Join(opts.dir, formatFileName))
@@ -348,7 +355,7 @@ func probeFormat(opts Options) error {
 // writeFormatFile writes the format file of a format, unless it says so
 // already: to a new file, synced, renamed over the old.
 func (s *Store) writeFormatFile(format int) error {
-	if s.opts.inMemory {
+	if s.opts.inMemory || s.pg != nil {
 		return nil
 	}
 	path := filepath.Join(s.opts.dir, formatFileName)

@@ -347,6 +347,8 @@ func (s *Store) findSecret(t kv.Txn, format int, fresh bool) ([]byte, error) {
 		secret = seal.NewKey()
 	case s.opts.inMemory:
 		return nil, fmt.Errorf("%w: the store lacks its identifier secret", ErrFormat)
+	case s.pg != nil:
+		return nil, fmt.Errorf("%w: the table herken_keys holds no identifier secret: without it no identifier finds its customer; restore the keys backup of this store", ErrFormat)
 	default:
 		return nil, fmt.Errorf("%w: the key file %s holds no identifier secret: without it no identifier finds its customer; restore the key file with the directory it belongs to", ErrFormat, filepath.Join(s.opts.dir, keyFileName))
 	}

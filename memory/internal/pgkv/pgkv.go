@@ -55,6 +55,9 @@ type Options struct {
 	// takes writes, and how long a commit of unknown outcome is settled
 	// for; 0 is DefaultUnavailable.
 	Unavailable time.Duration
+	// SyncOff runs the connections with synchronous_commit off: a commit
+	// returns before it is on disk (see Store's WithSyncWrites).
+	SyncOff bool
 }
 
 // DefaultUnavailable is how long the engine waits through a failover by
@@ -98,6 +101,9 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	// for have it, whatever the database's default says.
 	if v, ok := rt["synchronous_commit"]; !ok || v == "off" || v == "local" {
 		rt["synchronous_commit"] = "on"
+	}
+	if o.SyncOff {
+		rt["synchronous_commit"] = "off"
 	}
 	if pc.ConnConfig.ConnectTimeout == 0 {
 		pc.ConnConfig.ConnectTimeout = 5 * time.Second

@@ -1,0 +1,91 @@
+//go:build !wasip1
+
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/herken/herken/memory/internal/pgkv"
+)
+
+// PostgresOptions returns the options for a store kept in the PostgreSQL
+// database that dsn names, a libpq connection string or URL, shared by any
+// number of processes. Give a cluster's servers in one DSN, with
+// target_session_attrs=read-write, so that the store follows the primary
+// through a failover:
+//
+//	postgres://herken@db1:5432,db2:5432,db3:5432/shop?target_session_attrs=read-write
+//
+// Open creates the store's tables (herken_kv, herken_keys, herken_commits,
+// herken_schema) in the DSN's schema (search_path) when they are not there,
+// and refuses with ErrFormat tables of a newer schema. The server needs
+// wal_level = logical, for the store's change feed.
+//
+// Every call behaves as on the embedded default. A commit returns once the
+// server's synchronous standbys have it (the store's connections run with
+// synchronous_commit on, whatever the database's default). While no server
+// takes writes (a failover), calls wait for one up to 45 seconds, then fail
+// with ErrUnavailable, having applied nothing; a write whose commit the
+// connection lost is settled on the new primary, never reported as failed
+// when it was applied (ErrUncertain only when that could not be read
+// within the same bound).
+func PostgresOptions(dsn string) Options {
+	o := DefaultOptions("")
+	o.onPostgres, o.postgres = true, dsn
+	return o
+}
+
+// ErrUnavailable is returned when no database server takes writes within
+// the store's bound (a PostgreSQL store during a failover that lasts too
+// long, or with every server down). Nothing of the call was applied.
+var ErrUnavailable = errors.New("memory: the database is unavailable")
+
+// ErrUncertain is returned by a write to a PostgreSQL store whose commit
+// may or may not have been applied: the connection was lost during COMMIT,
+// and no server answered whether it committed within the store's bound.
+// Read the customer back to know.
+var ErrUncertain = errors.New("memory: the outcome of the write is unknown")
+
+// exclusive runs fn holding the store's advisory lock id in PostgreSQL,
+// waiting for it (wait) or, when another process holds it, not running fn
+// at all. In Badger, whose directory one process holds, it runs fn.
+func (s *Store) exclusive(id int64, wait bool, fn func() error) error {
+	if s.pg == nil {
+		return fn()
+	}
+	release, ok, err := s.pg.Lock(id, wait)
+	if err != nil {
+		return storeErr(err)
+	}
+	if !ok {
+		return nil
+	}
+	defer release()
+	return fn()
+}
+
+// checkPostgres checks the options of a PostgreSQL store.
+func (o *Options) checkPostgres() error {
+	switch {
+	case strings.TrimSpace(o.postgres) == "":
+		return invalid("options", "an empty PostgreSQL connection string")
+	case o.dir != "" || o.inMemory:
+		// WithDir or WithInMemory after PostgresOptions
+		return invalid("options", "a store is either in PostgreSQL or in a directory or in memory, not both")
+	case len(o.key) > 0:
+		return invalid("options", "WithEncryptionKey encrypts Badger's files; a PostgreSQL store is encrypted at rest by the server's own means (every customer's values are sealed with their own key either way)")
+	}
+	return nil
+}
+
+// openPostgres opens the engine of a PostgreSQL store.
+func openPostgres(ctx context.Context, opts Options) (*pgkv.DB, error) {
+	db, err := pgkv.Open(ctx, pgkv.Options{DSN: opts.postgres, Logger: opts.logger, SyncOff: opts.syncDisabled})
+	if err != nil {
+		return nil, fmt.Errorf("memory: open the PostgreSQL store: %w", storeErr(err))
+	}
+	return db, nil
+}
