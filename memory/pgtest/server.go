@@ -36,9 +36,9 @@ type Server struct {
 	proc *proc
 	pool *pgxpool.Pool // connections to the postgres database, for NewDatabase
 
-	next   atomic.Int64 // numbers the databases NewDatabase makes
-	closed atomic.Bool
-	mu     sync.Mutex // guards closeErr
+	next     atomic.Int64 // numbers the databases NewDatabase makes
+	closed   atomic.Bool
+	mu       sync.Mutex // guards closeErr
 	closeErr error
 }
 
@@ -333,4 +333,3 @@ func readTail(path string) string {
 	}
 	return string(b)
 }
-
