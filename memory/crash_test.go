@@ -243,7 +243,9 @@ func TestMain(m *testing.M) {
 		crashWriter(dir, os.Getenv("HERKEN_CRASH_TRIAL"))
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopPostgres()
+	os.Exit(code)
 }
 
 // crashWriter writes until it is killed, printing a line for each write

@@ -39,7 +39,7 @@ func (c *clock) Advance(d time.Duration) {
 // checks the store's invariants and closes it.
 func openStore(t testing.TB, change ...func(memory.Options) memory.Options) *memory.Store {
 	t.Helper()
-	opts := memory.InMemoryOptions().WithDefaultRegion("NL")
+	opts := engineOptions(t).WithDefaultRegion("NL")
 	for _, c := range change {
 		opts = c(opts)
 	}

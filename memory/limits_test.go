@@ -15,13 +15,14 @@ import (
 	"github.com/herken/herken/memory"
 )
 
-// engines opens a store of each kind for a test: on disk and in memory.
-func engines(t *testing.T, change ...func(memory.Options) memory.Options) map[string]*memory.Store {
+// storeKinds opens a store of each kind for a test: on disk, and on the
+// run's engine (in memory, or in PostgreSQL).
+func storeKinds(t *testing.T, change ...func(memory.Options) memory.Options) map[string]*memory.Store {
 	t.Helper()
 	out := map[string]*memory.Store{}
 	for name, opts := range map[string]memory.Options{
 		"disk":   memory.DefaultOptions(t.TempDir()),
-		"memory": memory.InMemoryOptions(),
+		"engine": engineOptions(t),
 	} {
 		opts = opts.WithDefaultRegion("NL")
 		for _, c := range change {
@@ -218,7 +219,7 @@ func countBoundaries() []boundary {
 // error, says what was wrong, and changes nothing.
 func TestBoundaries(t *testing.T) {
 	ctx := context.Background()
-	for engine, s := range engines(t) {
+	for engine, s := range storeKinds(t) {
 		for _, b := range append(textBoundaries(), countBoundaries()...) {
 			t.Run(engine+"/"+b.name, func(t *testing.T) {
 				for _, n := range []int{b.limit - 1, b.limit, b.limit + 1} {
@@ -244,7 +245,7 @@ func TestBoundaries(t *testing.T) {
 // Badger's error with a dump of the value. Each is kept and read back.
 func TestDraftSizesNearTheEngine(t *testing.T) {
 	ctx := context.Background()
-	for engine, s := range engines(t, func(o memory.Options) memory.Options {
+	for engine, s := range storeKinds(t, func(o memory.Options) memory.Options {
 		l := memory.DefaultLimits()
 		l.DraftSize = memory.MaxDraftSize
 		return o.WithLimits(l)
@@ -268,7 +269,7 @@ func TestDraftSizesNearTheEngine(t *testing.T) {
 // takes in one write: it fails with ErrLimit and changes nothing.
 func TestWriteTooBig(t *testing.T) {
 	ctx := context.Background()
-	for engine, s := range engines(t) {
+	for engine, s := range storeKinds(t) {
 		t.Run(engine, func(t *testing.T) {
 			id := recognize(t, s, memory.Email("big@example.com")).Customer
 			before := state(t, s, id)
