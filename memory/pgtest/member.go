@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -93,17 +94,24 @@ func (m *Member) Stop() error {
 	if err != nil {
 		return err
 	}
-	// Patroni starts the postmaster in a session of its own, so its
-	// process group holds every PostgreSQL process of the member.
-	if pgid, err := syscall.Getpgid(pid); err != nil || pgid != pid {
-		return fmt.Errorf("pgtest: %s: postmaster %d leads no process group of its own (%d, %v)", m.Name, pid, pgid, err)
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := syscall.Kill(-pid, syscall.SIGSTOP); err != nil {
+	// The postmaster first, so that it starts no process the scan misses.
+	// Each PostgreSQL process makes a session of its own, so no process
+	// group holds them all: they are found by their parent.
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		return fmt.Errorf("pgtest: stop %s: %w", m.Name, err)
 	}
 	m.stopped = append(m.stopped, pid)
+	kids, err := children(pid)
+	if err != nil {
+		return err
+	}
+	for _, k := range kids {
+		if err := syscall.Kill(k, syscall.SIGSTOP); err == nil {
+			m.stopped = append(m.stopped, k)
+		}
+	}
 	return nil
 }
 
@@ -112,13 +120,58 @@ func (m *Member) Cont() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
-	for _, pgid := range m.stopped {
-		if err := syscall.Kill(-pgid, syscall.SIGCONT); err != nil && !errors.Is(err, syscall.ESRCH) {
+	// Children first, so that the postmaster finds them running.
+	for i := len(m.stopped) - 1; i >= 0; i-- {
+		if err := syscall.Kill(m.stopped[i], syscall.SIGCONT); err != nil && !errors.Is(err, syscall.ESRCH) {
 			errs = append(errs, fmt.Errorf("pgtest: continue %s: %w", m.Name, err))
 		}
 	}
 	m.stopped = nil
 	return errors.Join(errs...)
+}
+
+// children returns the processes whose parent is pid, from /proc where
+// there is one, else from pgrep.
+func children(pid int) ([]int, error) {
+	if !procMounted() {
+		out, err := exec.Command("pgrep", "-P", strconv.Itoa(pid)).Output()
+		if err != nil && len(out) == 0 {
+			return nil, nil // pgrep exits 1 when it finds none
+		}
+		var kids []int
+		for _, f := range strings.Fields(string(out)) {
+			if k, err := strconv.Atoi(f); err == nil {
+				kids = append(kids, k)
+			}
+		}
+		return kids, nil
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
+	var kids []int
+	for _, e := range entries {
+		k, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // it ended meanwhile
+		}
+		// pid (comm) state ppid …: the name may hold spaces and
+		// parentheses, so fields are counted from the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			kids = append(kids, k)
+		}
+	}
+	return kids, nil
 }
 
 // KillPatroni sends SIGKILL to the member's Patroni, leaving its
@@ -178,12 +231,12 @@ func (m *Member) stopPostgres() error {
 	if err != nil {
 		return nil // none is running
 	}
-	_ = syscall.Kill(-pid, syscall.SIGCONT)
+	_ = m.Cont()
 	_ = syscall.Kill(pid, syscall.SIGQUIT)
 	deadline := time.Now().Add(stopGrace)
 	for alive(pid) {
 		if time.Now().After(deadline) {
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL) // its processes end when they see it gone
 			return fmt.Errorf("pgtest: %s: postgres %d did not stop within %v and was killed", m.Name, pid, stopGrace)
 		}
 		time.Sleep(50 * time.Millisecond)
