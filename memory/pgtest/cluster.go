@@ -223,7 +223,11 @@ func (c *Cluster) patroniConfig(m *Member, bin string, etcdHosts []string, opts 
 		"name":      m.Name,
 		"log":       map[string]any{"level": "INFO"},
 		"restapi":   map[string]any{"listen": addr(m.apiPort), "connect_address": addr(m.apiPort)},
-		"etcd3":     map[string]any{"hosts": etcdHosts},
+		// Etcd's v2 API, not v3: Patroni 3.0.2 renews the leader key over
+		// v3 with an unconditional put, so that a primary whose Patroni hung
+		// past the TTL takes the key back from the member promoted meanwhile
+		// (see the package docs). Over v2 the renewal compares the holder.
+		"etcd": map[string]any{"hosts": etcdHosts},
 		"bootstrap": map[string]any{
 			"dcs": map[string]any{
 				"ttl":                     patroniTTL,

@@ -58,6 +58,7 @@ func startEtcd(acct account, members []*etcdMember, token string) error {
 			"--initial-cluster-token", token,
 			"--heartbeat-interval", "100",
 			"--election-timeout", "1000",
+			"--enable-v2=true", // what Patroni talks; see patroniConfig
 			"--logger", "zap",
 			"--log-level", "warn",
 		)
