@@ -64,10 +64,14 @@ func lookup(what ...string) error {
 }
 
 // pgBinDir finds PostgreSQL's server programs: the directory of initdb on
-// the PATH, else Debian's /usr/lib/postgresql/<major>/bin, newest major
-// first.
+// the PATH, after symbolic links (which may name initdb alone, not its
+// fellow programs), else Debian's /usr/lib/postgresql/<major>/bin, newest
+// major first.
 func pgBinDir() (string, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
 		return filepath.Dir(p), nil
 	}
 	m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")

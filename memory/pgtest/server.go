@@ -321,13 +321,13 @@ func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, 
 	return context.WithTimeout(ctx, d)
 }
 
-// readTail returns the last 8 KiB of a log file, for error messages.
+// readTail returns the last 64 KiB of a log file, for error messages.
 func readTail(path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "(" + err.Error() + ")"
 	}
-	const max = 8 << 10
+	const max = 64 << 10
 	if len(b) > max {
 		b = b[len(b)-max:]
 	}
