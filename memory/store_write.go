@@ -16,6 +16,7 @@ import (
 	"github.com/herken/herken/memory/internal/keyfile"
 	"github.com/herken/herken/memory/internal/keys"
 	"github.com/herken/herken/memory/internal/kv"
+	"github.com/herken/herken/memory/internal/pgkv"
 	"github.com/herken/herken/memory/internal/seal"
 )
 
@@ -103,6 +104,7 @@ func (s *Store) writeOn(ctx context.Context, id CustomerID, fn func(w *wtx) erro
 // owns the store alone (Open, Close).
 func (s *Store) writeIn(ctx context.Context, id CustomerID, fn func(w *wtx) error) error {
 	blocked := time.Duration(0) // waited for the engine to take writes again
+	began := time.Now()
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -152,6 +154,12 @@ func (s *Store) writeIn(ctx context.Context, id CustomerID, fn func(w *wtx) erro
 			attempt--
 			continue
 		}
+		if errors.Is(err, pgkv.ErrUnavailable) && !w.committing && time.Since(began) < pgkv.DefaultUnavailable {
+			// The connection broke before the commit (a failover): nothing
+			// of the attempt was applied; the engine waits for a server.
+			attempt--
+			continue
+		}
 		var stale *staleKeyError
 		if !errors.Is(err, kv.ErrConflict) && (!errors.As(err, &stale) || attempt >= maxStaleRetries) {
 			return storeErr(err)
@@ -159,8 +167,13 @@ func (s *Store) writeIn(ctx context.Context, id CustomerID, fn func(w *wtx) erro
 		if attempt == maxAttempts {
 			return fmt.Errorf("%w: gave up after %d attempts", ErrBusy, attempt)
 		}
-		// Back off a little, more each time, so that contenders spread out.
-		time.Sleep(time.Duration(rand.Int64N(int64(attempt)*int64(50*time.Microsecond) + 1)))
+		// Back off a little, more each time, so that contenders spread out:
+		// by a round trip's time in PostgreSQL.
+		unit := 50 * time.Microsecond
+		if s.pg != nil {
+			unit = time.Millisecond
+		}
+		time.Sleep(time.Duration(rand.Int64N(int64(min(attempt, 16))*int64(unit) + 1)))
 	}
 }
 
@@ -349,12 +362,14 @@ func (w *wtx) commit() error {
 	slices.Sort(stripes)
 	stripes = slices.Compact(stripes)
 	for n, i := range stripes {
-		if len(w.held) == 0 {
+		if len(w.held) == 0 && w.s.pg == nil {
 			w.s.commit[i].Lock()
 			continue
 		}
 		// Holding a stripe already, taking more in order could deadlock:
-		// try, and retry the write if another writer has one.
+		// try, and retry the write if another writer has one. So too in
+		// PostgreSQL, where the transaction holds the locks of the rows it
+		// wrote, which the holder of the stripe may be waiting for.
 		if !w.s.commit[i].TryLock() {
 			for _, j := range stripes[:n] {
 				w.s.commit[j].Unlock()

@@ -55,7 +55,7 @@ const slotBatch = 64
 func (k *Keys) Open(wrap []byte) error {
 	var stored []byte
 	err := k.db.run(func(ctx context.Context) error {
-		err := k.db.pool.QueryRow(ctx, `SELECT key FROM herken_keys WHERE slot = 0 AND state = $1`, stateSecret).Scan(&stored)
+		err := k.db.side.QueryRow(ctx, `SELECT key FROM herken_keys WHERE slot = 0 AND state = $1`, stateSecret).Scan(&stored)
 		if errors.Is(err, pgx.ErrNoRows) {
 			stored = nil
 			return nil
@@ -109,7 +109,7 @@ func (k *Keys) slot() (keyfile.Slot, error) {
 	defer k.mu.Unlock()
 	if len(k.slots) == 0 {
 		err := k.db.run(func(ctx context.Context) error {
-			rows, err := k.db.pool.Query(ctx, `SELECT nextval('herken_key_slots') FROM generate_series(1, $1)`, slotBatch)
+			rows, err := k.db.side.Query(ctx, `SELECT nextval('herken_key_slots') FROM generate_series(1, $1)`, slotBatch)
 			if err != nil {
 				return err
 			}
@@ -164,7 +164,7 @@ func (k *Keys) Adopt(keyfile.Fresh) {}
 func (k *Keys) Get(s keyfile.Slot, owner []byte) ([]byte, error) {
 	var stored []byte
 	err := k.db.run(func(ctx context.Context) error {
-		err := k.db.pool.QueryRow(ctx, `SELECT key FROM herken_keys WHERE slot = $1 AND owner = $2 AND state <> $3`, int64(s), owner, stateSecret).Scan(&stored)
+		err := k.db.side.QueryRow(ctx, `SELECT key FROM herken_keys WHERE slot = $1 AND owner = $2 AND state <> $3`, int64(s), owner, stateSecret).Scan(&stored)
 		if errors.Is(err, pgx.ErrNoRows) {
 			stored = nil
 			return nil
@@ -195,7 +195,7 @@ func (k *Keys) Put(owner, key []byte) (keyfile.Slot, error) {
 	stored := k.padded(s, owner, key)
 	k.mu.Unlock()
 	return s, k.db.run(func(ctx context.Context) error {
-		_, err := k.db.pool.Exec(ctx, `INSERT INTO herken_keys (slot, state, owner, key) VALUES ($1, $2, $3, $4) ON CONFLICT (slot) DO NOTHING`,
+		_, err := k.db.side.Exec(ctx, `INSERT INTO herken_keys (slot, state, owner, key) VALUES ($1, $2, $3, $4) ON CONFLICT (slot) DO NOTHING`,
 			int64(s), stateWritten, owner, stored)
 		return err
 	})
@@ -219,7 +219,7 @@ func (k *Keys) PutSecret(secret []byte) error {
 	k.mu.Unlock()
 	var n int64
 	err := k.db.run(func(ctx context.Context) error {
-		tag, err := k.db.pool.Exec(ctx, `INSERT INTO herken_keys (slot, state, owner, key) VALUES (0, $1, $2, $3) ON CONFLICT (slot) DO NOTHING`,
+		tag, err := k.db.side.Exec(ctx, `INSERT INTO herken_keys (slot, state, owner, key) VALUES (0, $1, $2, $3) ON CONFLICT (slot) DO NOTHING`,
 			stateSecret, make([]byte, keyfile.OwnerSize), stored)
 		n = tag.RowsAffected()
 		return err
@@ -242,7 +242,7 @@ func (k *Keys) Confirm(slots ...keyfile.Slot) error {
 		return nil
 	}
 	return k.db.run(func(ctx context.Context) error {
-		_, err := k.db.pool.Exec(ctx, `UPDATE herken_keys SET state = $1 WHERE slot = ANY($2) AND state = $3`, stateHeld, int64s(slots), stateWritten)
+		_, err := k.db.side.Exec(ctx, `UPDATE herken_keys SET state = $1 WHERE slot = ANY($2) AND state = $3`, stateHeld, int64s(slots), stateWritten)
 		return err
 	})
 }
@@ -253,7 +253,7 @@ func (k *Keys) Unconfirmed() []keyfile.Unconfirmed {
 	var out []keyfile.Unconfirmed
 	_ = k.db.run(func(ctx context.Context) error {
 		out = out[:0]
-		rows, err := k.db.pool.Query(ctx, `SELECT slot, owner FROM herken_keys WHERE state = $1 ORDER BY slot`, stateWritten)
+		rows, err := k.db.side.Query(ctx, `SELECT slot, owner FROM herken_keys WHERE state = $1 ORDER BY slot`, stateWritten)
 		if err != nil {
 			return err
 		}
@@ -277,7 +277,7 @@ func (k *Keys) Destroy(slots ...keyfile.Slot) error {
 		return nil
 	}
 	return k.db.run(func(ctx context.Context) error {
-		_, err := k.db.pool.Exec(ctx, `DELETE FROM herken_keys WHERE slot = ANY($1) AND slot <> 0`, int64s(slots))
+		_, err := k.db.side.Exec(ctx, `DELETE FROM herken_keys WHERE slot = ANY($1) AND slot <> 0`, int64s(slots))
 		return err
 	})
 }
@@ -303,7 +303,7 @@ func (k *Keys) Each(fn func(s keyfile.Slot, owner []byte, confirmed bool) error)
 		var page []row
 		err := k.db.run(func(ctx context.Context) error {
 			page = page[:0]
-			rows, err := k.db.pool.Query(ctx, `SELECT slot, owner, state FROM herken_keys WHERE slot > $1 ORDER BY slot LIMIT 4096`, after)
+			rows, err := k.db.side.Query(ctx, `SELECT slot, owner, state FROM herken_keys WHERE slot > $1 ORDER BY slot LIMIT 4096`, after)
 			if err != nil {
 				return err
 			}

@@ -26,7 +26,7 @@ func (d *DB) Lock(id int64, wait bool) (release func(), ok bool, err error) {
 	deadline := time.Now().Add(d.opts.Unavailable)
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(d.ctx, queryTimeout)
-		c, err := d.pool.Acquire(ctx)
+		c, err := d.side.Acquire(ctx)
 		if err == nil {
 			err = c.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, id).Scan(&ok)
 			if err != nil {

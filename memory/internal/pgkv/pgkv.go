@@ -69,7 +69,8 @@ const queryTimeout = 30 * time.Second
 
 // DB is a store in PostgreSQL. It is safe for concurrent use.
 type DB struct {
-	pool   *pgxpool.Pool
+	pool   *pgxpool.Pool // the connections of transactions
+	side   *pgxpool.Pool // of everything else: keys, locks, settling, deletes
 	opts   Options
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -115,12 +116,23 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgkv: %w", err)
 	}
-	d := &DB{pool: pool, opts: o}
+	// A transaction reads keys and takes slots while it holds its
+	// connection: those come from a pool of their own, so that transactions
+	// holding every connection of theirs never wait for one another's.
+	sc := pc.Copy()
+	sc.MaxConns = 8
+	side, err := pgxpool.NewWithConfig(context.WithoutCancel(ctx), sc)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgkv: %w", err)
+	}
+	d := &DB{pool: pool, side: side, opts: o}
 	_, _ = rand.Read(d.id[:])
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	if err := d.prepare(ctx); err != nil {
 		d.cancel()
 		pool.Close()
+		side.Close()
 		return nil, err
 	}
 	d.keys = &Keys{db: d}
@@ -138,6 +150,7 @@ func (d *DB) Keys() *Keys { return d.keys }
 func (d *DB) Close() error {
 	d.cancel()
 	d.pool.Close()
+	d.side.Close()
 	return nil
 }
 
@@ -162,9 +175,9 @@ func (d *DB) DeletePrefixes(prefixes ...[]byte) error {
 			var tag pgconn.CommandTag
 			err := d.run(func(ctx context.Context) (err error) {
 				if hi == nil {
-					tag, err = d.pool.Exec(ctx, `DELETE FROM herken_kv WHERE k IN (SELECT k FROM herken_kv WHERE k >= $1 LIMIT $2)`, lo, deleteBatch)
+					tag, err = d.side.Exec(ctx, `DELETE FROM herken_kv WHERE k IN (SELECT k FROM herken_kv WHERE k >= $1 LIMIT $2)`, lo, deleteBatch)
 				} else {
-					tag, err = d.pool.Exec(ctx, `DELETE FROM herken_kv WHERE k IN (SELECT k FROM herken_kv WHERE k >= $1 AND k < $2 LIMIT $3)`, lo, hi, deleteBatch)
+					tag, err = d.side.Exec(ctx, `DELETE FROM herken_kv WHERE k IN (SELECT k FROM herken_kv WHERE k >= $1 AND k < $2 LIMIT $3)`, lo, hi, deleteBatch)
 				}
 				return err
 			})
@@ -188,10 +201,10 @@ func (d *DB) DropPrefixes(prefixes ...[]byte) error { return d.DeletePrefixes(pr
 // holds it for a moment), so that destroyed keys leave its files.
 func (d *DB) Compact() error {
 	return d.run(func(ctx context.Context) error {
-		if _, err := d.pool.Exec(ctx, `VACUUM herken_kv`); err != nil {
+		if _, err := d.side.Exec(ctx, `VACUUM herken_kv`); err != nil {
 			return err
 		}
-		_, err := d.pool.Exec(ctx, `VACUUM FULL herken_keys`)
+		_, err := d.side.Exec(ctx, `VACUUM FULL herken_keys`)
 		return err
 	})
 }

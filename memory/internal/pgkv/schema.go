@@ -58,7 +58,7 @@ func (d *DB) prepare(ctx context.Context) error {
 	return translate(d.run(func(rctx context.Context) error {
 		rctx, cancel := mergeCancel(rctx, ctx)
 		defer cancel()
-		tx, err := d.pool.BeginTx(rctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+		tx, err := d.side.BeginTx(rctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 		if err != nil {
 			return err
 		}

@@ -203,6 +203,9 @@ func (t *txn) put(w write) error {
 		if err := checkKey(w.key); err != nil {
 			return err
 		}
+		if w.val == nil && !w.del {
+			w.val = []byte{} // not NULL
+		}
 		t.n += int64(len(w.key)+len(w.val)) + 64
 	}
 	t.queue = append(t.queue, w)
@@ -383,7 +386,7 @@ func (t *txn) release() {
 func (d *DB) settle(id []byte, cause error) error {
 	var applied bool
 	err := d.run(func(ctx context.Context) error {
-		tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+		tx, err := d.side.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 		if err != nil {
 			return err
 		}
