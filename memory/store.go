@@ -46,6 +46,8 @@ type Store struct {
 	commit [256]sync.Mutex
 	seed   maphash.Seed
 
+	feed *feed // PostgreSQL's change feed (store_feed.go); nil for Badger
+
 	watchMu  sync.Mutex // guards watchers
 	watchers map[*Watcher]struct{}
 }
@@ -110,6 +112,9 @@ func open(ctx context.Context, opts Options, load func(db kv.DB) error, keys *re
 	if err == nil {
 		err = s.erasePass()
 	}
+	if err == nil && pg != nil {
+		err = s.startFeed()
+	}
 	if err != nil {
 		if s.keyfile != nil {
 			err = errors.Join(err, s.keyfile.Close())
@@ -155,6 +160,9 @@ func (s *Store) Close() error {
 	}
 	s.closeWatchers()
 	s.stopEraser()
+	if s.feed != nil {
+		s.feed.close()
+	}
 	s.gate.Lock()
 	defer s.gate.Unlock()
 	// What Forget left to erase in the background is erased now.

@@ -57,6 +57,8 @@ type wtx struct {
 	order []*wcust          // in load order, for deterministic writes
 	keys  map[identRef]bool // identifiers written, to invalidate
 	out   []Event           // events to deliver to watchers after commit
+	// the same events as stored, for the change feed of PostgreSQL
+	sealedOut []sealedOut
 	held  []int             // commit stripes held for the whole write
 	after []func()          // work to run after a successful commit
 	start uint64            // the cache epoch when the write began
@@ -66,6 +68,7 @@ type wtx struct {
 	// surely did not commit
 	fresh      []keyfile.Fresh
 	committing bool // the transaction's commit was called
+	committed  bool // and returned nil
 	// erase is what the write must take out of histories (retention.go)
 	erase   map[CustomerID]*eraseIntent
 	rekeyed bool // customers were marked for a new key
@@ -274,10 +277,14 @@ func (w *wtx) emit(c *wcust, e Event, absorbed *profile) error {
 	if len(b) > MaxEventSize {
 		return &LimitError{What: "bytes in one event", Limit: MaxEventSize}
 	}
-	if _, err := w.put(e.Customer, keys.Event(string(e.Customer), e.Seq), b); err != nil {
+	sealed, err := w.put(e.Customer, keys.Event(string(e.Customer), e.Seq), b)
+	if err != nil {
 		return err
 	}
 	w.out = append(w.out, e)
+	if w.s.feed != nil {
+		w.sealedOut = append(w.sealedOut, sealedOut{e.Customer, e.Seq, sealed})
+	}
 	return nil
 }
 
@@ -382,10 +389,22 @@ func (w *wtx) commit() error {
 			w.s.commit[i].Unlock()
 		}
 	}()
+	if w.s.feed != nil {
+		token, err := w.announce()
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if !w.committed {
+				w.s.feed.forget(token)
+			}
+		}()
+	}
 	w.committing = true
 	if err := w.txn.Commit(); err != nil {
 		return err
 	}
+	w.committed = true
 	// Acknowledged only once on disk; concurrent writers share the sync.
 	if err := w.s.db.Durable(); err != nil {
 		return fmt.Errorf("memory: the write was committed but could not be synced to disk: %w", err)
@@ -406,7 +425,11 @@ func (w *wtx) commit() error {
 			w.s.profiles.Fill(c.p.ID, c.p, epoch)
 		}
 	}
-	w.s.publish(w.out)
+	if w.s.feed == nil {
+		// In PostgreSQL the feed delivers them, in commit order among
+		// every instance's.
+		w.s.publish(w.out)
+	}
 	for _, f := range w.after {
 		f()
 	}

@@ -42,6 +42,7 @@ type Cache[K comparable, V any] struct {
 	seed   maphash.Seed
 	cost   func(K, V) int64 // the bytes an entry takes, EntryOverhead aside
 	budget int64            // the bytes one shard may hold
+	off    atomic.Bool      // Suspend: nothing is cached
 	shards [shards]shard[K, V]
 }
 
@@ -88,7 +89,7 @@ func (c *Cache[K, V]) shard(key K) *shard[K, V] {
 // Get returns the cached value of key. Recency, for eviction, is kept
 // approximately.
 func (c *Cache[K, V]) Get(key K) (V, bool) {
-	if c == nil {
+	if c == nil || c.off.Load() {
 		var zero V
 		return zero, false
 	}
@@ -114,7 +115,7 @@ func (c *Cache[K, V]) Get(key K) (V, bool) {
 // the shard as its bound in bytes needs. A value larger than a shard's
 // share of the bound is not cached, and drops what key held.
 func (c *Cache[K, V]) Fill(key K, v V, start uint64) {
-	if c == nil {
+	if c == nil || c.off.Load() {
 		return
 	}
 	cost := EntryOverhead + c.cost(key, v)
@@ -180,6 +181,23 @@ func (c *Cache[K, V]) Bytes() int64 {
 		s.mu.Unlock()
 	}
 	return n
+}
+
+// Suspend purges the cache and makes it cache nothing until Resume: for a
+// source whose changes it may have missed.
+func (c *Cache[K, V]) Suspend() {
+	if c == nil {
+		return
+	}
+	c.off.Store(true)
+	c.Purge()
+}
+
+// Resume caches again after Suspend.
+func (c *Cache[K, V]) Resume() {
+	if c != nil {
+		c.off.Store(false)
+	}
 }
 
 // Purge drops every entry.
