@@ -1,0 +1,186 @@
+//go:build !wasip1 && unix
+
+package memory
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/herken/herken/memory/pgtest"
+)
+
+// Tests of many instances of one PostgreSQL store, each a Store of its own
+// as two processes would have. They run whenever PostgreSQL is installed.
+
+var (
+	instancesOnce   sync.Once
+	instancesServer *pgtest.Server
+	instancesErr    error
+)
+
+// openInstances opens n stores on one new database.
+func openInstances(t *testing.T, n int) []*Store {
+	t.Helper()
+	pgtest.Require(t, pgtest.PostgreSQL)
+	instancesOnce.Do(func() { instancesServer, instancesErr = pgtest.Start(context.Background()) })
+	require.NoError(t, instancesErr)
+	dsn := instancesServer.NewDatabase(t)
+	out := make([]*Store, n)
+	for i := range out {
+		s, err := Open(context.Background(), PostgresOptions(dsn).WithDefaultRegion("NL"))
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			require.NoError(t, s.Check(context.Background()), "store invariants")
+			require.NoError(t, s.Close())
+		})
+		out[i] = s
+	}
+	return out
+}
+
+// provenAfter waits until s's feed has proven freshness from a moment after
+// at: from then on, s serves nothing from its cache that a commit
+// acknowledged before at changed.
+func provenAfter(t *testing.T, s *Store, at time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Unix(0, s.feed.fresh.Load()).Before(at) {
+		require.False(t, time.Now().After(deadline), "the feed proved nothing after %v", at)
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestInstancesSeeEachOthersWrites(t *testing.T) {
+	ctx := context.Background()
+	st := openInstances(t, 2)
+	a, b := st[0], st[1]
+	r, err := a.Recognize(ctx, Email("ada@example.com").AsVerified())
+	require.NoError(t, err)
+	require.NoError(t, a.SetPreference(ctx, r.Customer, "language", "nl"))
+	// b finds her, and keeps her in its cache.
+	rb, err := b.Recognize(ctx, Email("ada@example.com"))
+	require.NoError(t, err)
+	require.Equal(t, r.Customer, rb.Customer)
+	provenAfter(t, b, time.Now())
+	for range 2 {
+		br, err := b.Brief(ctx, r.Customer, BriefQuery{})
+		require.NoError(t, err)
+		v, _ := br.Preference("language")
+		require.Equal(t, "nl", v)
+	}
+	_, cached := b.profiles.Get(r.Customer)
+	require.True(t, cached, "b serves her brief from its cache")
+
+	// a changes her; b sees it once its feed proved a moment after.
+	require.NoError(t, a.SetPreference(ctx, r.Customer, "language", "en"))
+	acked := time.Now()
+	provenAfter(t, b, acked)
+	br, err := b.Brief(ctx, r.Customer, BriefQuery{})
+	require.NoError(t, err)
+	v, _ := br.Preference("language")
+	require.Equal(t, "en", v, "b serves the change")
+
+	// a sees its own write at once, whatever its feed.
+	require.NoError(t, a.SetPreference(ctx, r.Customer, "language", "de"))
+	ba, err := a.Brief(ctx, r.Customer, BriefQuery{})
+	require.NoError(t, err)
+	v, _ = ba.Preference("language")
+	require.Equal(t, "de", v)
+
+	// A merge on b (a verified phone that a holds for another customer)
+	// is seen by a: the identifier leads to the survivor.
+	p, err := a.Recognize(ctx, Phone("+31612345678").AsVerified())
+	require.NoError(t, err)
+	m, err := b.Recognize(ctx, Email("ada@example.com").AsVerified(), Phone("+31612345678").AsVerified())
+	require.NoError(t, err)
+	require.NotEmpty(t, m.Merged)
+	provenAfter(t, a, time.Now())
+	got, err := a.Lookup(ctx, Phone("+31612345678"))
+	require.NoError(t, err)
+	require.Equal(t, m.Customer, got)
+	require.NotEqual(t, p.Customer, m.Customer)
+}
+
+func TestWatchAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	st := openInstances(t, 3)
+	w, err := st[2].Watch(ctx, EventPreferenceSet)
+	require.NoError(t, err)
+	defer w.Close()
+	r, err := st[0].Recognize(ctx, Email("bo@example.com").AsVerified())
+	require.NoError(t, err)
+	const n = 60
+	for i := range n {
+		require.NoError(t, st[i%2].SetPreference(ctx, r.Customer, "n", fmt.Sprint(i)))
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for i := range n {
+		e, err := w.Next(wctx)
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint(i), e.Value, "event %d in commit order", i)
+	}
+}
+
+func TestUseOnceAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	st := openInstances(t, 2)
+	require.NoError(t, st[0].UseOnce(ctx, "token-1", time.Minute))
+	require.ErrorIs(t, st[1].UseOnce(ctx, "token-1", time.Minute), ErrUsed)
+	require.NoError(t, st[1].UseOnce(ctx, "token-2", time.Minute))
+	require.ErrorIs(t, st[0].UseOnce(ctx, "token-2", time.Minute), ErrUsed)
+}
+
+// TestInstancesMergeConcurrently writes through two instances at once,
+// merging customers both ways: nothing acknowledged is lost, and the store
+// stays consistent.
+func TestInstancesMergeConcurrently(t *testing.T) {
+	ctx := context.Background()
+	st := openInstances(t, 2)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	acked := map[string]CustomerID{}
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := st[g%2]
+			for i := range 30 {
+				email := Email(fmt.Sprintf("p%d@example.com", i%5)).AsVerified()
+				phone := Phone(fmt.Sprintf("+3161234%04d", (i+g)%5)).AsVerified()
+				r, err := s.Recognize(ctx, email, phone)
+				if err != nil {
+					t.Errorf("recognize: %v", err)
+					return
+				}
+				note := fmt.Sprintf("n-%d-%d", g, i)
+				if _, err := s.RecordContact(ctx, r.Customer, Contact{Channel: ChannelChat, Summary: note}); err != nil {
+					t.Errorf("record: %v", err)
+					return
+				}
+				mu.Lock()
+				acked[note] = r.Customer
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	found := map[string]int{}
+	for _, id := range acked {
+		h, err := st[0].History(ctx, id)
+		require.NoError(t, err)
+		for _, e := range h {
+			if e.Kind == EventContactRecorded && e.Contact != nil {
+				found[e.Contact.Summary]++
+			}
+		}
+	}
+	for note := range acked {
+		require.GreaterOrEqual(t, found[note], 1, "acknowledged contact %s", note)
+	}
+}
