@@ -33,7 +33,7 @@ type Options struct {
 	inMemory     bool
 	onPostgres   bool   // a PostgreSQL store (postgres.go) ...
 	postgres     string // ... in the database of this DSN
-	syncDisabled bool // negative so that the zero value syncs
+	syncDisabled bool   // negative so that the zero value syncs
 	cacheSize    int
 	cacheBytes   int64
 	region       string

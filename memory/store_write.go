@@ -59,9 +59,9 @@ type wtx struct {
 	out   []Event           // events to deliver to watchers after commit
 	// the same events as stored, for the change feed of PostgreSQL
 	sealedOut []sealedOut
-	held  []int             // commit stripes held for the whole write
-	after []func()          // work to run after a successful commit
-	start uint64            // the cache epoch when the write began
+	held      []int    // commit stripes held for the whole write
+	after     []func() // work to run after a successful commit
+	start     uint64   // the cache epoch when the write began
 	// keys of the customers, new ones included
 	ciphers map[CustomerID]*seal.Keys
 	// fresh keys this attempt took for new customers: given back when it
