@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	fs.SetOutput(out)
 	addr := fs.String("addr", "127.0.0.1:8081", "address to listen on")
 	data := fs.String("data", defaultDataDir(), "folder for the help desk's customer memory")
+	postgres := fs.String("postgres", "", "keep the customer memory in the PostgreSQL database of this DSN (the shop's, with its -postgres) instead of in -data")
 	simulate := fs.Bool("simulate", true, "simulate inbound contacts every few seconds")
 	every := fs.Duration("every", 6*time.Second, "average time between simulated steps (a contact, or an agent solving an issue)")
 	fs.Usage = func() {
@@ -65,7 +66,11 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		}
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	store, err := memory.Open(ctx, memory.DefaultOptions(filepath.Join(*data, "memory")).WithDefaultRegion("NL"))
+	opts := memory.DefaultOptions(filepath.Join(*data, "memory"))
+	if *postgres != "" {
+		opts = memory.PostgresOptions(*postgres)
+	}
+	store, err := memory.Open(ctx, opts.WithDefaultRegion("NL"))
 	if err != nil {
 		return err
 	}

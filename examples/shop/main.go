@@ -57,7 +57,8 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		fs.PrintDefaults()
 	}
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	data := fs.String("data", defaultDataDir(), "folder for the shop's customer memory")
+	data := fs.String("data", defaultDataDir(), "folder for the shop's customer memory (and its plugin secrets)")
+	postgres := fs.String("postgres", "", "keep the customer memory in the PostgreSQL database of this DSN, shared by every instance of the shop, instead of in -data")
 	agentPassword := fs.String("agent-password", "", "the agents' password for the agent page (default: a new random one, printed at start)")
 	rotate := fs.Bool("rotate-secret", false, "sign with a new plugin secret from now on; devices of the old one keep their memory until it is dropped")
 	drop := fs.Bool("drop-old-secrets", false, "drop the plugin secrets a rotation replaced: their devices become strangers")
@@ -71,7 +72,11 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	if err != nil {
 		return err
 	}
-	store, err := memory.Open(ctx, memory.DefaultOptions(filepath.Join(*data, "memory")).WithDefaultRegion("NL"))
+	opts := memory.DefaultOptions(filepath.Join(*data, "memory"))
+	if *postgres != "" {
+		opts = memory.PostgresOptions(*postgres)
+	}
+	store, err := memory.Open(ctx, opts.WithDefaultRegion("NL"))
 	if err != nil {
 		return err
 	}
