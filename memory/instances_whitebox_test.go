@@ -48,10 +48,17 @@ func openInstances(t *testing.T, n int) []*Store {
 // acknowledged before at changed.
 func provenAfter(t *testing.T, s *Store, at time.Time) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Unix(0, s.feed.fresh.Load()).Before(at) {
-		require.False(t, time.Now().After(deadline), "the feed proved nothing after %v", at)
-		time.Sleep(time.Millisecond)
+	deadline := time.After(30 * time.Second)
+	for {
+		next := s.feed.nextProof()
+		if !time.Unix(0, s.feed.fresh.Load()).Before(at) {
+			return
+		}
+		select {
+		case <-next:
+		case <-deadline:
+			t.Fatalf("the feed proved nothing after %v", at)
+		}
 	}
 }
 

@@ -61,6 +61,7 @@ type feed struct {
 
 	mu      sync.Mutex
 	pending map[uint64][]Event // this instance's events, by token, until released
+	proof   chan struct{}      // closed at the next proof of freshness
 
 	stop chan struct{}
 	done chan struct{}
@@ -126,12 +127,28 @@ func (fd *feed) suspend() {
 // delivered.
 func (fd *feed) proven(at time.Time) {
 	fd.fresh.Store(at.UnixNano())
+	fd.mu.Lock()
+	if fd.proof != nil {
+		close(fd.proof)
+		fd.proof = nil
+	}
+	fd.mu.Unlock()
 	if fd.stale.Load() && time.Since(at) < FeedBound {
 		fd.stale.Store(false)
 		fd.s.profiles.Resume()
 		fd.s.idents.Resume()
 		fd.s.ciphers.Resume()
 	}
+}
+
+// nextProof returns a channel closed at the next proof of freshness.
+func (fd *feed) nextProof() <-chan struct{} {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	if fd.proof == nil {
+		fd.proof = make(chan struct{})
+	}
+	return fd.proof
 }
 
 // lost is the feed's word that it may have missed commits.

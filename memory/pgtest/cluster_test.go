@@ -47,8 +47,9 @@ type ack struct {
 type writer struct {
 	pool *pgxpool.Pool
 
-	mu     sync.Mutex // guards acks and last
+	mu     sync.Mutex // guards acks, last and more
 	acks   []ack
+	more   chan struct{} // closed at the next acknowledgement
 	last   error // the latest failed attempt's error
 	wait   sync.WaitGroup
 	stop   context.CancelFunc
@@ -105,6 +106,10 @@ func (w *writer) fill(t *testing.T, n int) {
 func (w *writer) record(a ack) {
 	w.mu.Lock()
 	w.acks = append(w.acks, a)
+	if w.more != nil {
+		close(w.more)
+		w.more = nil
+	}
 	w.mu.Unlock()
 }
 
@@ -172,14 +177,19 @@ func (w *writer) resumed(t *testing.T, at time.Time, n int) (gap time.Duration) 
 			}
 		}
 		last := w.last
+		if w.more == nil {
+			w.more = make(chan struct{})
+		}
+		more := w.more
 		w.mu.Unlock()
 		if len(after) >= n {
 			return gap
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-more:
+		case <-time.After(time.Until(deadline)):
 			t.Fatalf("writes did not resume within %v after the fault: %d acknowledged since; last error: %v", faultBound, len(after), last)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -205,6 +215,7 @@ func requireAcked(t *testing.T, primary *pgtest.Member, members []*pgtest.Member
 				break
 			}
 			require.NoError(t, ctx.Err(), "%s did not replay up to %s", m.Name, lsn)
+			// Another process's replay tells no one: ask again in a moment.
 			time.Sleep(50 * time.Millisecond)
 		}
 		rows, err := c.Query(ctx, "SELECT id FROM acked")
