@@ -50,7 +50,7 @@ type writer struct {
 	mu     sync.Mutex // guards acks, last and more
 	acks   []ack
 	more   chan struct{} // closed at the next acknowledgement
-	last   error // the latest failed attempt's error
+	last   error         // the latest failed attempt's error
 	wait   sync.WaitGroup
 	stop   context.CancelFunc
 	nextID int64 // used by the loop goroutine alone
