@@ -206,6 +206,8 @@ func storeErr(err error) error {
 		return fmt.Errorf("%w: %v", ErrFormat, err)
 	case errors.Is(err, kv.ErrTooBig):
 		return &LimitError{What: "bytes in one write", Limit: kv.MaxTxnBytes}
+	case errors.Is(err, pgkv.ErrConfig):
+		return fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	case errors.Is(err, pgkv.ErrSchema), errors.Is(err, pgkv.ErrBackup):
 		return fmt.Errorf("%w: %v", ErrFormat, err)
 	case errors.Is(err, pgkv.ErrUnavailable):

@@ -44,6 +44,10 @@ var ErrUnavailable = errors.New("pgkv: the database is unavailable")
 // been applied.
 var ErrUncertain = errors.New("pgkv: the outcome of the commit is unknown")
 
+// ErrConfig is returned by Open for a connection string it cannot read, or a
+// server that is not set up as the engine needs.
+var ErrConfig = errors.New("pgkv: not usable as configured")
+
 // Options configures the engine.
 type Options struct {
 	DSN    string       // a libpq connection string or URL
@@ -87,7 +91,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	}
 	pc, err := pgxpool.ParseConfig(o.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("pgkv: the connection string: %w", err)
+		return nil, fmt.Errorf("%w: the connection string: %v", ErrConfig, err)
 	}
 	if o.MaxConns > 0 {
 		pc.MaxConns = o.MaxConns
@@ -226,13 +230,20 @@ func (d *DB) Load(r io.Reader) error { return d.load(r) }
 
 // run runs fn, a statement outside the engine's transactions, again while
 // no server takes writes, up to the engine's bound.
-func (d *DB) run(fn func(ctx context.Context) error) error {
+func (d *DB) run(fn func(ctx context.Context) error) error { return d.runIn(d.ctx, fn) }
+
+// runIn is run for a caller whose ctx ends the tries: ctx must end when
+// the engine closes, or be Open's.
+func (d *DB) runIn(ctx context.Context, fn func(ctx context.Context) error) error {
 	deadline := time.Now().Add(d.opts.Unavailable)
 	for attempt := 0; ; attempt++ {
-		ctx, cancel := context.WithTimeout(d.ctx, queryTimeout)
-		err := fn(ctx)
+		actx, cancel := context.WithTimeout(ctx, queryTimeout)
+		err := fn(actx)
 		cancel()
-		if err == nil || !retryable(err) || d.ctx.Err() != nil {
+		if ctx.Err() != nil && err != nil {
+			return fmt.Errorf("%w: %v", ctx.Err(), err)
+		}
+		if err == nil || !retryable(err) {
 			return translate(err)
 		}
 		if time.Now().After(deadline) {
@@ -298,8 +309,11 @@ func retryable(err error) bool {
 		}
 		return false
 	}
-	if errors.Is(err, context.Canceled) {
-		return false
+	for _, final := range []error{context.Canceled, pgx.ErrNoRows, ErrSchema, ErrConfig, ErrBackup, ErrUncertain,
+		kv.ErrNotFound, kv.ErrConflict, kv.ErrTooBig, kv.ErrClosed, kv.ErrCorrupt} {
+		if errors.Is(err, final) {
+			return false
+		}
 	}
 	// Anything else from the driver is the connection's: refused, reset,
 	// timed out, closed.
@@ -324,7 +338,8 @@ func translate(err error) error {
 			return fmt.Errorf("%w: PostgreSQL: %s", kv.ErrTooBig, pe.Message)
 		}
 		return fmt.Errorf("pgkv: PostgreSQL: %w", err)
-	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrUncertain), errors.Is(err, kv.ErrClosed):
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrUncertain), errors.Is(err, kv.ErrClosed),
+		errors.Is(err, ErrConfig), errors.Is(err, ErrSchema):
 		return err
 	}
 	return fmt.Errorf("pgkv: %w", err)

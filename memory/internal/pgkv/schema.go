@@ -58,9 +58,7 @@ var schema = []string{
 // prepare checks the server and creates the tables, or checks their
 // version, under an advisory lock.
 func (d *DB) prepare(ctx context.Context) error {
-	return translate(d.run(func(rctx context.Context) error {
-		rctx, cancel := mergeCancel(rctx, ctx)
-		defer cancel()
+	return translate(d.runIn(ctx, func(rctx context.Context) error {
 		tx, err := d.side.BeginTx(rctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 		if err != nil {
 			return err
@@ -71,7 +69,7 @@ func (d *DB) prepare(ctx context.Context) error {
 			return err
 		}
 		if level != "logical" {
-			return fmt.Errorf("%w: PostgreSQL's wal_level is %s; herken's change feed needs logical: set wal_level = logical and restart the server", ErrSchema, level)
+			return fmt.Errorf("%w: PostgreSQL's wal_level is %s; herken's change feed needs logical: set wal_level = logical and restart the server", ErrConfig, level)
 		}
 		if _, err := tx.Exec(rctx, `SELECT pg_advisory_xact_lock($1)`, int64(lockSchema)); err != nil {
 			return err
@@ -107,11 +105,4 @@ func (d *DB) prepare(ctx context.Context) error {
 		}
 		return tx.Commit(rctx)
 	}))
-}
-
-// mergeCancel returns a context that ends when either does.
-func mergeCancel(a, b context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(a)
-	stop := context.AfterFunc(b, cancel)
-	return ctx, func() { stop(); cancel() }
 }
