@@ -39,6 +39,10 @@ import (
 // standbys, everything decoded before it is on them too: only then are the
 // changes before it released to the store (Release).
 
+// silence is how long a stream may bring back none of the follower's beats
+// before the follower gives it up and makes a new one.
+const silence = 5 * time.Second
+
 // FeedPrefix is the prefix of the store's change messages.
 const FeedPrefix = "herken"
 
@@ -190,7 +194,14 @@ func (f *Feed) session(ctx context.Context, started func()) error {
 	var held [][]byte // changes decoded, not yet proven durable
 	done := start
 	status := time.Now()
+	proof := time.Now() // of the last beat seen
 	for {
+		if time.Since(proof) > silence {
+			// A server that hung keeps its connections open and sends
+			// nothing: the beats, sent to whichever server takes writes,
+			// no longer come back here.
+			return fmt.Errorf("no beat came back for %v", silence)
+		}
 		if time.Since(status) > time.Second {
 			// Lets the server recycle what the slot no longer needs.
 			if err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: done}); err != nil {
@@ -261,13 +272,16 @@ func (f *Feed) session(ctx context.Context, started func()) error {
 					return ctx.Err()
 				}
 				if b.err != nil {
-					return fmt.Errorf("a beat of the feed did not commit: %w", b.err)
+					// Seen, so committed, but perhaps not yet on the
+					// standbys: the next beat proves it.
+					continue
 				}
 				if len(held) > 0 {
 					f.opts.Release(held)
 					held = nil
 				}
 				f.opts.Fresh(b.sent)
+				proof = time.Now()
 			}
 		}
 	}
@@ -319,7 +333,9 @@ func (f *Feed) beat(ctx context.Context) {
 		}
 		f.mu.Unlock()
 		content := binary.BigEndian.AppendUint64(bytes.Clone(f.db.id[:]), n)
-		cctx, cancel := context.WithTimeout(ctx, queryTimeout)
+		// A beat that takes longer proves nothing in time; the next one
+		// goes to whichever server takes writes by then.
+		cctx, cancel := context.WithTimeout(ctx, silence/2)
 		_, b.err = f.db.side.Exec(cctx, `SELECT pg_logical_emit_message(true, '`+beatPrefix+`', $1::bytea)`, content)
 		cancel()
 		if b.err != nil && errors.Is(b.err, context.Canceled) {

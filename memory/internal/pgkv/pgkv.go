@@ -205,6 +205,10 @@ func (d *DB) DropPrefixes(prefixes ...[]byte) error { return d.DeletePrefixes(pr
 // holds it for a moment), so that destroyed keys leave its files.
 func (d *DB) Compact() error {
 	return d.run(func(ctx context.Context) error {
+		// A vacuum of a large table takes long: the statement bound is not
+		// its.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Hour)
+		defer cancel()
 		if _, err := d.side.Exec(ctx, `VACUUM herken_kv`); err != nil {
 			return err
 		}
