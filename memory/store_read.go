@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"time"
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
 	"github.com/herken/herken/memory/internal/kv"
+	"github.com/herken/herken/memory/internal/pgkv"
 )
 
 // indexEntry is the stored value of an identifier key: whose it is and
@@ -117,11 +119,18 @@ func (s *Store) view(ctx context.Context, fn func(r *reader) error) error {
 		return err
 	}
 	defer s.leave()
+	began := time.Now()
 	for attempt := 1; ; attempt++ {
 		r := &reader{s: s, start: s.epoch.Now()}
 		r.t = s.db.Begin(false)
 		err := fn(r)
 		r.t.Discard()
+		if (errors.Is(err, ErrUnavailable) || errors.Is(err, pgkv.ErrUnavailable)) && ctx.Err() == nil && time.Since(began) < pgkv.DefaultUnavailable {
+			// The connection broke during the read (a failover): read
+			// again, from a server that takes writes.
+			attempt--
+			continue
+		}
 		var stale *staleKeyError
 		if !errors.As(err, &stale) || attempt == maxStaleRetries {
 			return err

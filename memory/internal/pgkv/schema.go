@@ -58,7 +58,7 @@ var schema = []string{
 // prepare checks the server and creates the tables, or checks their
 // version, under an advisory lock.
 func (d *DB) prepare(ctx context.Context) error {
-	return translate(d.runIn(ctx, func(rctx context.Context) error {
+	return d.runIn(ctx, func(rctx context.Context) error {
 		tx, err := d.side.BeginTx(rctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 		if err != nil {
 			return err
@@ -104,5 +104,5 @@ func (d *DB) prepare(ctx context.Context) error {
 			return fmt.Errorf("%w: herken_schema says version %d", ErrSchema, version)
 		}
 		return tx.Commit(rctx)
-	}))
+	})
 }
