@@ -243,6 +243,10 @@ func TestMain(m *testing.M) {
 		crashWriter(dir, os.Getenv("HERKEN_CRASH_TRIAL"))
 		return
 	}
+	if dsn := os.Getenv("HERKEN_PG_WRITER"); dsn != "" {
+		pgWriter(dsn)
+		return
+	}
 	code := m.Run()
 	stopPostgres()
 	os.Exit(code)
