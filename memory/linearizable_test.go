@@ -110,69 +110,108 @@ func TestLinearizable(t *testing.T) {
 			require.NoError(t, err)
 			defer s.Close()
 
-			const customers, goroutines, perGoroutine = 4, 8, 150
-			address := func(c int) memory.Identifier {
-				return memory.Email(fmt.Sprintf("lin-%d@example.com", c)).AsVerified()
-			}
-			start := time.Now()
-			var (
-				mu      sync.Mutex
-				history []porcupine.Operation
-			)
-			var wg sync.WaitGroup
-			for g := range goroutines {
-				wg.Go(func() {
-					rng := rand.New(rand.NewPCG(uint64(g), 1))
-					known := map[int]memory.CustomerID{}
-					var ops []porcupine.Operation
-					call := func(in linInput, fn func() linOutput) linOutput {
-						begin := time.Since(start).Nanoseconds()
-						out := fn()
-						ops = append(ops, porcupine.Operation{ClientId: g, Input: in, Call: begin, Output: out, Return: time.Since(start).Nanoseconds()})
-						return out
-					}
-					for i := range perGoroutine {
-						c := rng.IntN(customers)
-						switch id, ok := known[c]; {
-						case !ok || rng.IntN(4) == 0:
-							out := call(linInput{op: opRecognize, cust: c}, func() linOutput {
-								r, err := s.Recognize(ctx, address(c))
-								return linOutput{id: r.Customer, err: err}
-							})
-							known[c] = out.id
-						case rng.IntN(2) == 0:
-							v := fmt.Sprintf("g%d-%d", g, i)
-							call(linInput{op: opRemember, cust: c, id: id, value: v}, func() linOutput {
-								return linOutput{err: s.Remember(ctx, id, memory.Fact{Key: "size", Value: v})}
-							})
-						default:
-							call(linInput{op: opBrief, cust: c}, func() linOutput {
-								b, err := s.BriefFor(ctx, address(c), memory.BriefQuery{})
-								if errors.Is(err, memory.ErrNotFound) {
-									return linOutput{}
-								}
-								v, _ := b.Fact("size")
-								return linOutput{found: true, value: v, err: err}
-							})
-						}
-					}
-					mu.Lock()
-					history = append(history, ops...)
-					mu.Unlock()
-				})
-			}
-			wg.Wait()
+			history := linHistory(t, []*memory.Store{s}, 0)
 
-			res, info := porcupine.CheckOperationsVerbose(customerModel, history, time.Minute)
-			if res != porcupine.Ok {
-				// Kept after the test, for a person to open.
-				f, err := os.CreateTemp("", "herken-history-*.html")
-				require.NoError(t, err)
-				require.NoError(t, porcupine.Visualize(customerModel, info, f))
-				f.Close()
-				t.Fatalf("the history of %d calls is %v; see %s", len(history), res, f.Name())
-			}
-			t.Logf("%d calls on %d customers from %d goroutines: linearizable", len(history), customers, goroutines)
+			requireLinearizable(t, history)
 		})
 	}
+}
+
+// TestLinearizableAcrossInstances is TestLinearizable on two instances of
+// one PostgreSQL store, each goroutine calling one of them, with the
+// staleness bound modelled: a brief may answer from as long as FeedBound
+// before it was called (its call is taken to begin FeedBound earlier), and
+// nothing older. Recognitions and writes are as strict as in one process.
+func TestLinearizableAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	dsn := postgres(t).NewDatabase(t)
+	var stores []*memory.Store
+	for range 2 {
+		s, err := memory.Open(ctx, memory.PostgresOptions(dsn))
+		require.NoError(t, err)
+		defer s.Close()
+		stores = append(stores, s)
+	}
+	requireLinearizable(t, linHistory(t, stores, memory.FeedBound))
+}
+
+const linCustomers, linGoroutines, linPerGoroutine = 4, 8, 150
+
+// linHistory runs the calls of the linearizability tests, goroutine g on
+// stores[g%len(stores)], and returns their history; briefs are taken to
+// begin stale earlier than they were called.
+func linHistory(t *testing.T, stores []*memory.Store, stale time.Duration) []porcupine.Operation {
+	ctx := context.Background()
+	const customers, goroutines, perGoroutine = linCustomers, linGoroutines, linPerGoroutine
+	address := func(c int) memory.Identifier {
+		return memory.Email(fmt.Sprintf("lin-%d@example.com", c)).AsVerified()
+	}
+	start := time.Now()
+	var (
+		mu      sync.Mutex
+		history []porcupine.Operation
+	)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		s := stores[g%len(stores)]
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 1))
+			known := map[int]memory.CustomerID{}
+			var ops []porcupine.Operation
+			call := func(in linInput, fn func() linOutput) linOutput {
+				begin := time.Since(start).Nanoseconds()
+				if in.op == opBrief {
+					begin -= stale.Nanoseconds()
+				}
+				out := fn()
+				ops = append(ops, porcupine.Operation{ClientId: g, Input: in, Call: begin, Output: out, Return: time.Since(start).Nanoseconds()})
+				return out
+			}
+			for i := range perGoroutine {
+				c := rng.IntN(customers)
+				switch id, ok := known[c]; {
+				case !ok || rng.IntN(4) == 0:
+					out := call(linInput{op: opRecognize, cust: c}, func() linOutput {
+						r, err := s.Recognize(ctx, address(c))
+						return linOutput{id: r.Customer, err: err}
+					})
+					known[c] = out.id
+				case rng.IntN(2) == 0:
+					v := fmt.Sprintf("g%d-%d", g, i)
+					call(linInput{op: opRemember, cust: c, id: id, value: v}, func() linOutput {
+						return linOutput{err: s.Remember(ctx, id, memory.Fact{Key: "size", Value: v})}
+					})
+				default:
+					call(linInput{op: opBrief, cust: c}, func() linOutput {
+						b, err := s.BriefFor(ctx, address(c), memory.BriefQuery{})
+						if errors.Is(err, memory.ErrNotFound) {
+							return linOutput{}
+						}
+						v, _ := b.Fact("size")
+						return linOutput{found: true, value: v, err: err}
+					})
+				}
+			}
+			mu.Lock()
+			history = append(history, ops...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return history
+}
+
+// requireLinearizable checks a history with porcupine, and keeps a picture
+// of one that is not, for a person to open.
+func requireLinearizable(t *testing.T, history []porcupine.Operation) {
+	t.Helper()
+	res, info := porcupine.CheckOperationsVerbose(customerModel, history, time.Minute)
+	if res != porcupine.Ok {
+		f, err := os.CreateTemp("", "herken-history-*.html")
+		require.NoError(t, err)
+		require.NoError(t, porcupine.Visualize(customerModel, info, f))
+		f.Close()
+		t.Fatalf("the history of %d calls is %v; see %s", len(history), res, f.Name())
+	}
+	t.Logf("%d calls on %d customers from %d goroutines: linearizable", len(history), linCustomers, linGoroutines)
 }
