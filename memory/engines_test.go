@@ -63,7 +63,7 @@ func postgres(t testing.TB) *pgtest.Server {
 
 // stopPostgres stops the run's server, if one started.
 func stopPostgres() {
-	memory.StopInstancesServer()
+	memory.StopTestServers()
 	if pgServer != nil {
 		if err := pgServer.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, "stop PostgreSQL:", err)

@@ -35,10 +35,7 @@ const faultBound = 2 * time.Minute
 // each instance's briefs are what the database says; and every node holds
 // the same data.
 func TestFailoverLosesNothingAcknowledged(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a three-member Patroni cluster, which -short leaves out; go test ./memory runs it")
-	}
-	cluster := pgtest.NewCluster(t, pgtest.ClusterOptions{})
+	cluster := testCluster(t)
 	faults := []struct {
 		name   string
 		inject func(t *testing.T, primary *pgtest.Member, standby *pgtest.Member)
@@ -70,6 +67,29 @@ func TestFailoverLosesNothingAcknowledged(t *testing.T) {
 			})
 		}
 	}
+}
+
+// The run's Patroni cluster, shared by the tests that need one: started by
+// the first, stopped by TestMain (StopTestServers).
+var (
+	clusterOnce sync.Once
+	cluster     *pgtest.Cluster
+	clusterErr  error
+)
+
+func testCluster(t *testing.T) *pgtest.Cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a three-member Patroni cluster, which -short leaves out; go test ./memory runs it")
+	}
+	pgtest.Require(t, pgtest.PostgreSQL, pgtest.Patroni, pgtest.Etcd)
+	clusterOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), faultBound)
+		defer cancel()
+		cluster, clusterErr = pgtest.StartCluster(ctx, pgtest.ClusterOptions{})
+	})
+	require.NoError(t, clusterErr)
+	return cluster
 }
 
 // outcome is what the writers saw of one write.

@@ -6,7 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/herken/herken/memory/internal/pgkv"
 )
@@ -65,6 +68,63 @@ func (s *Store) exclusive(id int64, wait bool, fn func() error) error {
 	}
 	defer release()
 	return fn()
+}
+
+// finals are the compactions of a PostgreSQL store whose WAL may still
+// hold the keys they vacuumed away: each rewrote the key table after its
+// WAL position and is final once the primary holds no WAL from then.
+type finals struct {
+	mu    sync.Mutex
+	marks []final // oldest first
+}
+
+type final struct {
+	lsn   string    // the WAL position after the key table was rewritten
+	began time.Time // keys destroyed before this are gone from the table
+}
+
+// compactPostgres vacuums the data and rewrites the key table, checkpoints,
+// and stamps Final on the receipts of customers forgotten before a
+// compaction whose WAL the primary no longer holds: this one's, or, as the
+// primary keeps wal_keep_size of WAL past its checkpoints, an earlier
+// one's (the marks are kept in memory: after a restart, the next Compact
+// starts them again).
+func (s *Store) compactPostgres() error {
+	s.finals.mu.Lock()
+	defer s.finals.mu.Unlock()
+	began := s.now()
+	if err := storeErr(s.db.Compact()); err != nil {
+		return err
+	}
+	lsn, err := s.pg.WALPosition()
+	if err != nil {
+		return storeErr(err)
+	}
+	marks := append(s.finals.marks, final{lsn, began})
+	if len(marks) > 16 {
+		marks = marks[len(marks)-16:] // a later one covers what they did
+	}
+	if err := s.pg.Checkpoint(); err != nil {
+		return storeErr(err)
+	}
+	done := -1
+	for i := len(marks) - 1; i >= 0; i-- {
+		gone, err := s.pg.Gone(marks[i].lsn)
+		if err != nil {
+			return storeErr(err)
+		}
+		if gone {
+			done = i
+			break
+		}
+	}
+	if done >= 0 {
+		if err := s.finalReceipts(marks[done].began); err != nil {
+			return err
+		}
+	}
+	s.finals.marks = slices.Clone(marks[done+1:])
+	return nil
 }
 
 // checkPostgres checks the options of a PostgreSQL store.

@@ -17,4 +17,14 @@ type Receipt struct {
 	// was deleted from the store; zero until then. The files give its
 	// space back as they are compacted, which Compact forces.
 	Purged time.Time `json:"purged,omitzero" msgpack:"pu,omitempty"`
+	// Final is when no copy of their keys was left in the store's files:
+	// At for a store on disk, whose key file overwrites a destroyed key in
+	// place. PostgreSQL keeps a deleted row in its table's files and its
+	// WAL until they are rewritten and recycled: there Final is when a
+	// Compact after the forget had rewritten the key table, switched the
+	// WAL and checkpointed, so that the primary holds no copy. Each
+	// standby drops its copy at its next restartpoint (CHECKPOINT on the
+	// standby forces one), and base backups and WAL archives keep theirs
+	// for as long as they are kept (see PostgresOptions).
+	Final time.Time `json:"final,omitzero" msgpack:"fi,omitempty"`
 }

@@ -46,7 +46,8 @@ type Store struct {
 	commit [256]sync.Mutex
 	seed   maphash.Seed
 
-	feed *feed // PostgreSQL's change feed (store_feed.go); nil for Badger
+	feed   *feed  // PostgreSQL's change feed (store_feed.go); nil for Badger
+	finals finals // PostgreSQL's compactions not yet final (postgres.go)
 
 	watchMu  sync.Mutex // guards watchers
 	watchers map[*Watcher]struct{}
@@ -243,7 +244,10 @@ func (s *Store) Compact(ctx context.Context) error {
 	if err := s.collectKeys(); err != nil {
 		return err
 	}
-	return storeErr(s.db.Compact())
+	if s.pg == nil {
+		return storeErr(s.db.Compact())
+	}
+	return s.compactPostgres()
 }
 
 // RotateEncryptionKey changes the key that the store in dir, closed, is

@@ -3,9 +3,11 @@
 package memory
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/keys"
@@ -60,6 +62,9 @@ func (w *wtx) forget(id CustomerID) (Receipt, []CustomerID, error) {
 		}
 	}
 	r := Receipt{ID: randomID(10), Customer: top.p.ID, At: w.now, Erased: map[string]int{}}
+	if w.s.pg == nil {
+		r.Final = w.now // the key file destroys keys in place
+	}
 	p := top.p
 	r.Erased["customers"] = len(members)
 	r.Erased["identifiers"] = len(p.Idents)
@@ -137,6 +142,41 @@ func (w *wtx) countKeys(prefix []byte) (int, error) {
 	return n, err
 }
 
+// finalReceipts stamps Final on the receipts of customers whose keys were
+// destroyed before a Compact that began at began (PostgreSQL, postgres.go).
+func (s *Store) finalReceipts(began time.Time) error {
+	return storeErr(retry(func() error {
+		t := s.db.Begin(true)
+		defer t.Discard()
+		var due [][2][]byte
+		err := t.Scan(keys.Receipts, false, func(k, v []byte) error {
+			var r Receipt
+			if err := codec.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			if !r.Final.IsZero() || r.At.After(began) {
+				return nil
+			}
+			r.Final = s.now()
+			b, err := codec.Marshal(&r)
+			if err != nil {
+				return err
+			}
+			due = append(due, [2][]byte{bytes.Clone(k), b})
+			return nil
+		})
+		if err != nil || len(due) == 0 {
+			return err
+		}
+		for _, kv := range due {
+			if err := t.Set(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		return t.Commit()
+	}))
+}
+
 // Receipts returns the receipts of every Forget, oldest first.
 func (s *Store) Receipts(ctx context.Context) ([]Receipt, error) {
 	var rs []Receipt
@@ -146,6 +186,9 @@ func (s *Store) Receipts(ctx context.Context) ([]Receipt, error) {
 			var r Receipt
 			if err := codec.Unmarshal(v, &r); err != nil {
 				return storeErr(err)
+			}
+			if r.Final.IsZero() && s.pg == nil {
+				r.Final = r.At // written before receipts said so
 			}
 			rs = append(rs, r)
 			return nil

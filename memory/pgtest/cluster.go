@@ -195,11 +195,12 @@ var clusterParameters = map[string]any{
 	"max_replication_slots": 64,
 	"max_wal_senders":       64,
 	"synchronous_commit":    "on",
-	// Old WAL is removed, not renamed for reuse, and none is kept beyond
-	// what slots and checkpoints need: tests check that erased bytes leave
-	// the WAL.
+	// Old WAL is removed, not renamed for reuse, and as little is kept
+	// beyond what slots and checkpoints need as Patroni allows (it refuses
+	// a wal_keep_size under 16MB and sets 128MB instead): tests check that
+	// erased bytes leave the WAL.
 	"wal_recycle":   "off",
-	"wal_keep_size": 0,
+	"wal_keep_size": "16MB",
 	// A hung standby's WAL sender ends after this, so that Patroni sees it
 	// gone and stops waiting for it; a hung primary is noticed as fast.
 	"wal_sender_timeout":           "3s",

@@ -282,6 +282,9 @@ func (f *Feed) session(ctx context.Context, started func()) error {
 				}
 				f.opts.Fresh(b.sent)
 				proof = time.Now()
+				// Confirms what was read at once, so that the slot holds
+				// no WAL back for long (see Finalize).
+				status = time.Time{}
 			}
 		}
 	}

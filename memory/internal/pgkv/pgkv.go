@@ -348,3 +348,36 @@ func translate(err error) error {
 	}
 	return fmt.Errorf("pgkv: %w", err)
 }
+
+// WALPosition returns the primary's WAL position now.
+func (d *DB) WALPosition() (string, error) {
+	var lsn string
+	err := d.run(func(ctx context.Context) error {
+		return d.side.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn)
+	})
+	return lsn, err
+}
+
+// Checkpoint switches the WAL and checkpoints, so that the WAL segments
+// before it can go: the primary keeps WAL from before its last checkpoint
+// only for wal_keep_size, replication slots (the change feeds' own, which
+// confirm at every beat, among them) and archiving. It needs the right to
+// checkpoint (the pg_checkpoint role, or a superuser).
+func (d *DB) Checkpoint() error {
+	return d.run(func(ctx context.Context) error {
+		if _, err := d.side.Exec(ctx, `SELECT pg_switch_wal()`); err != nil {
+			return err
+		}
+		_, err := d.side.Exec(ctx, `CHECKPOINT`)
+		return err
+	})
+}
+
+// Gone reports whether the primary holds no WAL from position lsn or
+// before. It needs the right to list the WAL (pg_monitor, or a superuser).
+func (d *DB) Gone(lsn string) (gone bool, err error) {
+	err = d.run(func(ctx context.Context) error {
+		return d.side.QueryRow(ctx, `SELECT coalesce(min(name), '') > pg_walfile_name($1::pg_lsn) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'`, lsn).Scan(&gone)
+	})
+	return gone, err
+}
