@@ -35,6 +35,20 @@ import (
 // connection lost is settled on the new primary, never reported as failed
 // when it was applied (ErrUncertain only when that could not be read
 // within the same bound).
+//
+// Forget destroys the customer's key before it returns, as on disk: what
+// is left of them, sealed with it, no longer opens. PostgreSQL keeps the
+// deleted row of the key, though, until its files and WAL are rewritten:
+// in the table herken_keys (until a VACUUM FULL), in the WAL (until a
+// checkpoint after wal_keep_size more of it, and as long as a replication
+// slot or the archive needs it), on each standby (until its next
+// restartpoint) and in base backups (for their retention). The
+// finalization: call Compact (it vacuums, rewrites herken_keys, switches
+// the WAL and checkpoints; the store's role needs pg_checkpoint and
+// pg_monitor) until the receipts of the customers forgotten say Final,
+// then CHECKPOINT on each standby, and let base backups and WAL archives
+// from before Final expire. Then no copy of the key is left in any node's
+// data directory, as TestForgetLeavesNoKeyOnAnyNode checks.
 func PostgresOptions(dsn string) Options {
 	o := DefaultOptions("")
 	o.onPostgres, o.postgres = true, dsn
