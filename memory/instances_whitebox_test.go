@@ -191,3 +191,22 @@ func TestInstancesMergeConcurrently(t *testing.T) {
 		require.GreaterOrEqual(t, found[note], 1, "acknowledged contact %s", note)
 	}
 }
+
+// TestAllowAcrossInstances takes from one bucket through two instances:
+// the bound holds for both together, and the key is kept hashed.
+func TestAllowAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	st := openInstances(t, 2)
+	taken := 0
+	for i := range 10 {
+		ok, _, err := st[i%2].Allow(ctx, "198.51.100.7", time.Hour, 4)
+		require.NoError(t, err)
+		if ok {
+			taken++
+		}
+	}
+	require.Equal(t, 4, taken, "a burst of 4 across both instances")
+	var n int
+	require.NoError(t, st[0].pg.Pool().QueryRow(ctx, `SELECT count(*) FROM herken_limits WHERE position('198.51.100.7'::bytea in k) > 0`).Scan(&n))
+	require.Zero(t, n, "the key is stored hashed")
+}

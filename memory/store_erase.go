@@ -134,6 +134,9 @@ func (s *Store) erasePass() error {
 		if err := s.settleKeys(); err != nil {
 			return err
 		}
+		if err := storeErr(s.pg.Sweep()); err != nil {
+			return err
+		}
 		return s.erasePassHeld()
 	})
 }

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -80,6 +81,9 @@ type DB struct {
 	cancel context.CancelFunc
 	id     [16]byte // this process's own, for its connections' names
 	keys   *Keys
+
+	sweepMu sync.Mutex // guards swept
+	swept   time.Time  // the last Sweep
 }
 
 // Open connects to the database that dsn names, creates the engine's

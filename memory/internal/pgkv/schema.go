@@ -29,6 +29,8 @@ const lockSchema = 0x6865726b656e0001 // "herken" 1
 //     the store's secret.
 //   - herken_commits: one row a write transaction, to settle a commit of
 //     unknown outcome (txn.go); rows older than a day are deleted.
+//   - herken_limits: rate buckets shared by the store's processes
+//     (rate.go), unlogged.
 //   - herken_feed: a publication of no table, which the change feed's
 //     pgoutput plugin needs (feed.go).
 var schema = []string{
@@ -51,6 +53,9 @@ var schema = []string{
 		applied boolean NOT NULL,
 		at timestamptz NOT NULL DEFAULT now())`,
 	`CREATE INDEX herken_commits_at ON herken_commits (at)`,
+	`CREATE UNLOGGED TABLE herken_limits (
+		k bytea PRIMARY KEY,
+		tat timestamptz NOT NULL)`,
 	`CREATE PUBLICATION herken_feed`,
 	`INSERT INTO herken_schema (version) VALUES (1)`,
 }
