@@ -163,3 +163,9 @@ func openPostgres(ctx context.Context, opts Options) (*pgkv.DB, error) {
 	}
 	return db, nil
 }
+
+// Shared reports whether other processes may have the store open at the
+// same time: a store in PostgreSQL. What a process keeps for a shared
+// store's callers (rate buckets, single-use nonces) belongs in the store
+// then (Allow, UseOnce).
+func (s *Store) Shared() bool { return s.pg != nil }

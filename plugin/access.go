@@ -61,7 +61,7 @@ const (
 // as it is encoded, a piece at a time, so that the handler never holds the
 // encoded file whole.
 func (h *Handler) export(c *call) error {
-	if ok, wait := h.limits.allowExport(c.device); !ok {
+	if ok, wait := h.limits.allowExport(c.r.Context(), c.device); !ok {
 		c.w.Header().Set("Retry-After", strconv.FormatInt(int64(wait.Seconds())+1, 10))
 		return &problem{status: http.StatusTooManyRequests, code: "rate_limited",
 			detail: "this browser downloaded its data a moment ago; try again in a minute"}

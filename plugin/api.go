@@ -140,7 +140,7 @@ func (h *Handler) sync(c *call) error {
 // newCustomer takes a new customer from the client address's bucket, and
 // refuses the request when it is empty.
 func (h *Handler) newCustomer(c *call) error {
-	ok, wait := h.limits.newCustomer(c.client)
+	ok, wait := h.limits.newCustomer(c.r.Context(), c.client)
 	if ok {
 		return nil
 	}

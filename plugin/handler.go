@@ -181,7 +181,11 @@ func New(store *memory.Store, opts Options) (*Handler, error) {
 	}
 	h.opts = opts
 	var err error
-	if h.limits, err = newLimiter(&h.opts); err != nil {
+	var shared *memory.Store
+	if h.store.Shared() {
+		shared = h.store
+	}
+	if h.limits, err = newLimiter(&h.opts, shared); err != nil {
 		return nil, err
 	}
 	if h.assets, err = newAssets(); err != nil {
@@ -253,7 +257,7 @@ func (h *Handler) api(fn func(c *call) error, csrf bool) http.HandlerFunc {
 			return
 		}
 		c := &call{w: w, r: r, client: h.clientKey(r)}
-		if !h.limits.allowAddress(c.client) {
+		if !h.limits.allowAddress(r.Context(), c.client) {
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, &problem{status: http.StatusTooManyRequests, code: "rate_limited", detail: "too many requests from this address; slow down"})
 			return
@@ -266,7 +270,7 @@ func (h *Handler) api(fn func(c *call) error, csrf bool) http.HandlerFunc {
 			h.fail(w, r, err)
 			return
 		}
-		if d.id != "" && !h.limits.allowDevice(d.id) {
+		if d.id != "" && !h.limits.allowDevice(r.Context(), d.id) {
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, &problem{status: http.StatusTooManyRequests, code: "rate_limited", detail: "too many requests from this device; slow down"})
 			return

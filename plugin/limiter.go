@@ -1,11 +1,14 @@
 package plugin
 
 import (
+	"context"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/time/rate"
+
+	"github.com/herken/herken/memory"
 )
 
 // The limiter remembers at most this many client addresses and devices,
@@ -25,8 +28,14 @@ const (
 
 // limiter keeps the rate buckets of client addresses and of devices, and
 // each address's bucket of new customers. It is safe for concurrent use.
+//
+// On a store that several processes share (PostgreSQL), the buckets are the
+// store's (Store.Allow), so that a bound holds across the shop's
+// instances; when the store cannot answer, the process's own buckets
+// below bound the request instead.
 type limiter struct {
-	opts *Options
+	opts   *Options
+	shared *memory.Store // nil: this process's buckets only
 
 	mu      sync.Mutex // guards addrs, devices and exports
 	addrs   *simplelru.LRU[string, *addrBuckets]
@@ -46,8 +55,8 @@ type addrBuckets struct {
 	customers *rate.Limiter // nil when new customers are not bounded
 }
 
-func newLimiter(opts *Options) (*limiter, error) {
-	l := &limiter{opts: opts}
+func newLimiter(opts *Options, shared *memory.Store) (*limiter, error) {
+	l := &limiter{opts: opts, shared: shared}
 	var err error
 	if l.addrs, err = simplelru.NewLRU[string, *addrBuckets](maxAddresses, nil); err != nil {
 		return nil, err
@@ -74,8 +83,25 @@ func (l *limiter) address(addr string) *addrBuckets {
 	return b
 }
 
+// fromStore takes a request from the store's bucket key, refilled at r a
+// second up to burst; answered is false when the store did not answer.
+func (l *limiter) fromStore(ctx context.Context, key string, r rate.Limit, burst int) (ok bool, wait time.Duration, answered bool) {
+	if l.shared == nil {
+		return false, 0, false
+	}
+	if r == rate.Inf {
+		return true, 0, true
+	}
+	every := time.Duration(float64(time.Second) / float64(r))
+	ok, wait, err := l.shared.Allow(ctx, key, max(every, time.Microsecond), burst)
+	return ok, wait, err == nil
+}
+
 // allowAddress takes a request from addr's bucket.
-func (l *limiter) allowAddress(addr string) bool {
+func (l *limiter) allowAddress(ctx context.Context, addr string) bool {
+	if ok, _, answered := l.fromStore(ctx, "address "+addr, l.opts.AddressRate, l.opts.AddressBurst); answered {
+		return ok
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.address(addr).requests.AllowN(l.opts.Now(), 1)
@@ -83,7 +109,10 @@ func (l *limiter) allowAddress(addr string) bool {
 
 // allowDevice takes a request from the device's bucket. Only devices whose
 // tokens the handler made, or the store knows, have one.
-func (l *limiter) allowDevice(device string) bool {
+func (l *limiter) allowDevice(ctx context.Context, device string) bool {
+	if ok, _, answered := l.fromStore(ctx, "device "+device, l.opts.Rate, l.opts.Burst); answered {
+		return ok
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.devices.Get(device)
@@ -96,7 +125,14 @@ func (l *limiter) allowDevice(device string) bool {
 
 // newCustomer takes a new customer from addr's bucket, or returns how long
 // until the bucket has one again.
-func (l *limiter) newCustomer(addr string) (bool, time.Duration) {
+func (l *limiter) newCustomer(ctx context.Context, addr string) (bool, time.Duration) {
+	n := l.opts.NewCustomers
+	if n <= 0 {
+		return true, 0
+	}
+	if ok, wait, answered := l.fromStore(ctx, "new customers "+addr, rate.Every(time.Hour/time.Duration(n)), n); answered {
+		return ok, wait
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.address(addr).customers
@@ -114,7 +150,10 @@ func (l *limiter) newCustomer(addr string) (bool, time.Duration) {
 
 // allowExport takes a download of its export from the device's bucket, or
 // returns how long until the bucket has one again.
-func (l *limiter) allowExport(device string) (bool, time.Duration) {
+func (l *limiter) allowExport(ctx context.Context, device string) (bool, time.Duration) {
+	if ok, wait, answered := l.fromStore(ctx, "export "+device, rate.Every(exportEvery*time.Second), exportsBurst); answered {
+		return ok, wait
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.exports.Get(device)

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"testing"
@@ -13,24 +14,25 @@ import (
 // it keeps, each key as long as they come: it keeps no more than its
 // bounds, in bounded memory.
 func TestLimiterMemory(t *testing.T) {
+	ctx := context.Background()
 	now := time.Now()
 	opts := Options{Rate: 5, Burst: 20, AddressRate: 20, AddressBurst: 80, NewCustomers: 60, Now: func() time.Time { return now }}
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	l, err := newLimiter(&opts)
+	l, err := newLimiter(&opts, nil)
 	require.NoError(t, err)
 	for i := range maxAddresses + 1000 {
 		addr := fmt.Sprintf("2001:db8:%04x:%04x::/64", i>>16, i&0xffff)
-		require.True(t, l.allowAddress(addr))
-		ok, _ := l.newCustomer(addr)
+		require.True(t, l.allowAddress(ctx, addr))
+		ok, _ := l.newCustomer(ctx, addr)
 		require.True(t, ok)
 	}
 	for i := range maxDevices + 1000 {
-		require.True(t, l.allowDevice(fmt.Sprintf("%043d", i)))
+		require.True(t, l.allowDevice(ctx, fmt.Sprintf("%043d", i)))
 	}
 	for i := range maxExporters + 1000 {
-		ok, _ := l.allowExport(fmt.Sprintf("%043d", i))
+		ok, _ := l.allowExport(ctx, fmt.Sprintf("%043d", i))
 		require.True(t, ok)
 	}
 	runtime.GC()
