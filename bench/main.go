@@ -12,6 +12,21 @@
 //	go run ./bench -only brief-warm -cpuprofile cpu.out
 //	go run ./bench -out report          # report.md, plots, results.json
 //	go run ./bench -engine both         # herken on Badger and on PostgreSQL (-postgres)
+//
+// # herken on PostgreSQL
+//
+// With -engine postgres (or both) the store also runs on the PostgreSQL
+// server of -postgres, which needs wal_level=logical, in a database of its
+// own (herken_bench, created afresh and dropped after), as system
+// herken-pg: a warm brief from an instance's cache, a cold one with the
+// cache off beside its two halves (identifier to customer, brief of an id)
+// and a bare SELECT 1, the unit a cold brief is counted in; record-contact
+// from -writers goroutines; and the delay until a preference set on one
+// instance shows in another instance's briefs (-visibility-writes). The
+// customers go in through Store calls, about 500 a second on two cores,
+// so -pg-customers defaults to 10,000 (about 20 s) where the others get
+// -customers. Point -postgres at a cluster with synchronous standbys for
+// the write figures that matter.
 package main
 
 import (
