@@ -29,7 +29,22 @@ func herkenLoad(ctx context.Context, cfg *config, dir string, n int) (time.Durat
 	if err != nil {
 		return 0, err
 	}
-	bar := cfg.bar(n, fmt.Sprintf("herken: %d customers", n))
+	took, err := herkenFill(ctx, cfg, s, n, fmt.Sprintf("herken: %d customers", n))
+	if err != nil {
+		s.Close()
+		return 0, err
+	}
+	// Measure a settled store, not one busy with the load's compactions.
+	if err := s.Compact(ctx); err != nil {
+		return 0, err
+	}
+	return took, s.Close()
+}
+
+// herkenFill writes customers 0..n-1 into s, from many goroutines, two
+// transactions a customer, and returns how long it took.
+func herkenFill(ctx context.Context, cfg *config, s *memory.Store, n int, what string) (time.Duration, error) {
+	bar := cfg.bar(n, what)
 	t0 := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -48,6 +63,7 @@ func herkenLoad(ctx context.Context, cfg *config, dir string, n int) (time.Durat
 					case errs <- fmt.Errorf("customer %d: %w", i, err):
 					default:
 					}
+					next.Store(int64(n)) // the others stop too
 					return
 				}
 				_ = bar.Add(1)
@@ -57,13 +73,6 @@ func herkenLoad(ctx context.Context, cfg *config, dir string, n int) (time.Durat
 	wg.Wait()
 	_ = bar.Finish()
 	took := time.Since(t0)
-	// Measure a settled store, not one busy with the load's compactions.
-	if err := s.Compact(ctx); err != nil {
-		return 0, err
-	}
-	if err := s.Close(); err != nil {
-		return 0, err
-	}
 	select {
 	case err := <-errs:
 		return 0, err

@@ -11,6 +11,22 @@
 //	go run ./bench -growth              # 10k, 100k and 1M customers
 //	go run ./bench -only brief-warm -cpuprofile cpu.out
 //	go run ./bench -out report          # report.md, plots, results.json
+//	go run ./bench -engine both         # herken on Badger and on PostgreSQL (-postgres)
+//
+// # herken on PostgreSQL
+//
+// With -engine postgres (or both) the store also runs on the PostgreSQL
+// server of -postgres, which needs wal_level=logical, in a database of its
+// own (herken_bench, created afresh and dropped after), as system
+// herken-pg: a warm brief from an instance's cache, a cold one with the
+// cache off beside its two halves (identifier to customer, brief of an id)
+// and a bare SELECT 1, the unit a cold brief is counted in; record-contact
+// from -writers goroutines; and the delay until a preference set on one
+// instance shows in another instance's briefs (-visibility-writes). The
+// customers go in through Store calls, about 500 a second on two cores,
+// so -pg-customers defaults to 10,000 (about 20 s) where the others get
+// -customers. Point -postgres at a cluster with synchronous standbys for
+// the write figures that matter.
 package main
 
 import (
@@ -36,33 +52,36 @@ import (
 )
 
 type config struct {
-	args       []string
-	customers  int
-	seed       uint64
-	duration   time.Duration
-	procs      int
-	writers    int
-	hot        int
-	cache      int
-	dir        string
-	redis      string
-	postgres   string
-	only       []string
-	out        string
-	growth     []int
-	noPeers    bool
-	noWasm     bool
-	noBrowser  bool
-	chromium   string
-	visitors   int
-	quiet      bool
-	cpuprofile string
-	memprofile string
-	tracefile  string
-	w          io.Writer
+	args        []string
+	customers   int
+	seed        uint64
+	duration    time.Duration
+	procs       int
+	writers     int
+	hot         int
+	cache       int
+	dir         string
+	redis       string
+	postgres    string
+	engine      string // badger, postgres or both
+	pgCustomers int
+	visibility  int
+	only        []string
+	out         string
+	growth      []int
+	noPeers     bool
+	noWasm      bool
+	noBrowser   bool
+	chromium    string
+	visitors    int
+	quiet       bool
+	cpuprofile  string
+	memprofile  string
+	tracefile   string
+	w           io.Writer
 }
 
-var scenarios = []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember", "forget", "claims", "redis", "postgres", "wasm", "browser"}
+var scenarios = []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember", "forget", "visibility", "claims", "redis", "postgres", "wasm", "browser"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -88,6 +107,9 @@ func parse(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&cfg.dir, "dir", "", "folder for the herken store (default: a temporary one, removed after)")
 	fs.StringVar(&cfg.redis, "redis", "127.0.0.1:6379", "Redis address")
 	fs.StringVar(&cfg.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL URL")
+	fs.StringVar(&cfg.engine, "engine", "badger", "herken's storage: badger (embedded), postgres (its tables in a new database "+pgDatabase+" on the server of -postgres, which needs wal_level=logical) or both")
+	fs.IntVar(&cfg.pgCustomers, "pg-customers", 10_000, "customers to load into herken on PostgreSQL (-engine postgres or both)")
+	fs.IntVar(&cfg.visibility, "visibility-writes", 300, "writes on one PostgreSQL instance timed until another sees them")
 	only := fs.String("only", "", "run only these scenarios, comma-separated: "+strings.Join(scenarios, ", "))
 	fs.StringVar(&cfg.out, "out", "", "write a Markdown report with plots into this folder")
 	growth := fs.Bool("growth", false, "measure warm and cold lookups as the store grows (see -growth-sizes)")
@@ -131,6 +153,12 @@ func parse(args []string, out io.Writer) (*config, error) {
 		if !set["visitors"] {
 			cfg.visitors = 6
 		}
+		if !set["pg-customers"] {
+			cfg.pgCustomers = 2_000
+		}
+		if !set["visibility-writes"] {
+			cfg.visibility = 100
+		}
 	}
 	if *only != "" {
 		for name := range strings.SplitSeq(*only, ",") {
@@ -146,11 +174,16 @@ func parse(args []string, out io.Writer) (*config, error) {
 		return nil, errors.New("-customers must be at least 1")
 	case cfg.duration <= 0:
 		return nil, errors.New("-duration must be positive")
-	case cfg.procs < 1 || cfg.writers < 1 || cfg.hot < 1 || cfg.visitors < 1:
-		return nil, errors.New("-procs, -writers, -hot and -visitors must be at least 1")
+	case cfg.procs < 1 || cfg.writers < 1 || cfg.hot < 1 || cfg.visitors < 1 || cfg.pgCustomers < 1 || cfg.visibility < 1:
+		return nil, errors.New("-procs, -writers, -hot, -visitors, -pg-customers and -visibility-writes must be at least 1")
+	case cfg.engine != "badger" && cfg.engine != "postgres" && cfg.engine != "both":
+		return nil, fmt.Errorf("-engine %q: choose badger, postgres or both", cfg.engine)
 	}
 	return cfg, nil
 }
+
+// on says whether herken runs on the engine, badger or postgres.
+func (cfg *config) on(engine string) bool { return cfg.engine == engine || cfg.engine == "both" }
 
 func (cfg *config) want(name string) bool {
 	return len(cfg.only) == 0 || slices.Contains(cfg.only, name)
@@ -235,6 +268,12 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	for _, s := range []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember", "forget"} {
 		herkenWanted = herkenWanted || cfg.want(s)
 	}
+	herkenWanted = herkenWanted && cfg.on("badger")
+	pgWanted := false
+	for _, s := range []string{"brief-warm", "miss", "brief-cold", "contact", "visibility"} {
+		pgWanted = pgWanted || cfg.want(s)
+	}
+	pgWanted = pgWanted && cfg.on("postgres")
 	if herkenWanted {
 		took, err := herkenLoad(ctx, cfg, dir, cfg.customers)
 		if err != nil {
@@ -252,6 +291,9 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		if err := herkenScenarios(ctx, cfg, dir, cfg.customers, rep); err != nil {
 			return err
 		}
+	}
+	if pgWanted {
+		herkenPGScenarios(ctx, cfg, rep)
 	}
 	if !cfg.noPeers && cfg.want("redis") {
 		t0 := time.Now()

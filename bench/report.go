@@ -17,21 +17,26 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/herken/herken/memory"
 )
 
 // report collects what a run measured.
 type report struct {
-	started    time.Time
-	customers  int
-	results    []*result
-	loads      map[string]time.Duration // system → time to load the customers
-	disk, rss  int64
-	wasmRaw    int
-	wasmGzip   int
-	wasmBrotli int
-	growth     []growthPoint
-	forgets    forgetStall
-	claims     claimOracle
+	started     time.Time
+	customers   int
+	pgCustomers int           // in herken on PostgreSQL, when it ran
+	pgLoad      time.Duration // to load them, sync writes off
+	pgTotal     time.Duration // to load them and measure
+	results     []*result
+	loads       map[string]time.Duration // system → time to load the customers
+	disk, rss   int64
+	wasmRaw     int
+	wasmGzip    int
+	wasmBrotli  int
+	growth      []growthPoint
+	forgets     forgetStall
+	claims      claimOracle
 
 	browser          string // Chromium's product and version
 	browserLoads     int    // pages loaded in it
@@ -131,6 +136,67 @@ func (r *report) ratios() []ratio {
 	return out
 }
 
+// pgRatios compares herken on PostgreSQL with herken on Badger and with the
+// peers, measured in the same run: the factor is herken-pg's median over
+// the other's (its throughput over the other's for the writes), so lower
+// is better for the latencies and higher for the writes.
+func (r *report) pgRatios() []ratio {
+	var out []ratio
+	pairs := []struct{ pgOp, otherOp, other, label string }{
+		{"brief", "brief", "herken", "recognize+brief, warm (p50)"},
+		{"brief", "brief", "redis", "recognize+brief, warm (p50)"},
+		{"brief", "brief", "postgres", "recognize+brief, warm (p50)"},
+		{"brief-cold", "brief-cold", "herken", "recognize+brief, cold (p50)"},
+		{"brief-cold", "brief", "postgres", "recognize+brief, cold (p50)"},
+		{"brief-cold", "roundtrip", "herken-pg", "recognize+brief, cold, in round trips (p50)"},
+		{"lookup-cold", "roundtrip", "herken-pg", "identifier to customer, cold, in round trips (p50)"},
+		{"brief-id-cold", "roundtrip", "herken-pg", "brief of an id, cold, in round trips (p50)"},
+		{"miss", "miss", "herken", "unknown email (p50)"},
+		{"miss", "miss", "postgres", "unknown email (p50)"},
+		{"contact-sync writes on", "contact-sync writes on", "herken", "record-contact, sync on (throughput)"},
+		{"contact-sync writes on", "contact-sync writes on", "postgres", "record-contact, sync on (throughput)"},
+		{"contact-sync writes off", "contact-sync writes off", "postgres", "record-contact, sync off (throughput)"},
+	}
+	for _, p := range pairs {
+		h, o := r.find("herken-pg", p.pgOp), r.find(p.other, p.otherOp)
+		if h == nil || o == nil {
+			continue
+		}
+		x := ratio{op: p.label, peer: p.other}
+		if strings.HasPrefix(p.pgOp, "contact") {
+			x.herken, x.other = rate(h.PerSecond()), rate(o.PerSecond())
+			x.factor = h.PerSecond() / max(o.PerSecond(), 1e-9)
+		} else {
+			x.herken, x.other = dur(h.Quantile(50)), dur(o.Quantile(50))
+			x.factor = float64(h.Quantile(50)) / float64(max(o.Quantile(50), 1))
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// pgLines is what herken on PostgreSQL adds to the text: its size, the
+// comparisons and the visibility of writes across instances.
+func (r *report) pgLines() []string {
+	if r.pgCustomers == 0 {
+		return nil
+	}
+	lines := []string{fmt.Sprintf("herken-pg: herken on PostgreSQL, %d customers (herken on Badger and the peers: %d); loading them took %s (through Store calls, sync writes off), loading and measuring %s",
+		r.pgCustomers, r.customers, dur(r.pgLoad), dur(r.pgTotal))}
+	if v := r.find("herken-pg", "visibility"); v != nil {
+		lines = append(lines, fmt.Sprintf("herken-pg: a write on one instance seen on another after p50 %s, p90 %s, p99 %s, max %s, over %d writes (FeedBound %s)%s",
+			dur(v.Quantile(50)), dur(v.Quantile(90)), dur(v.Quantile(99)), dur(v.Max()), v.Ops, memory.FeedBound, noteOf(v)))
+	}
+	return lines
+}
+
+func noteOf(r *result) string {
+	if r.Note == "" {
+		return ""
+	}
+	return "; " + r.Note
+}
+
 // writeText writes the readable table.
 func (r *report) writeText(w io.Writer) {
 	fmt.Fprintf(w, "\nherken benchmark: %d customers, %s, GOMAXPROCS %d, %s\n\n", r.customers, cpuModel(), runtime.GOMAXPROCS(0), runtime.Version())
@@ -153,7 +219,18 @@ func (r *report) writeText(w io.Writer) {
 		}
 		tw.Flush()
 	}
+	if rs := r.pgRatios(); len(rs) > 0 {
+		fmt.Fprintln(w, "\nherken on PostgreSQL against the others (herken-pg / other: lower is better for latencies, higher for throughput):")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, x := range rs {
+			fmt.Fprintf(tw, "  %s\t%s\therken-pg %s\t%s %s\t%.2f×\n", x.op, x.peer, x.herken, x.peer, x.other, x.factor)
+		}
+		tw.Flush()
+	}
 	fmt.Fprintln(w)
+	for _, line := range r.pgLines() {
+		fmt.Fprintln(w, line)
+	}
 	for sys, d := range r.loads {
 		fmt.Fprintf(w, "loading %d customers into %s: %s\n", r.customers, sys, dur(d))
 	}
@@ -195,6 +272,16 @@ func (r *report) writeMarkdown(dir string, cfg *config) error {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f× |\n", x.op, x.peer, x.herken, x.other, x.factor)
 		}
 		b.WriteString("\n")
+	}
+	if rs := r.pgRatios(); len(rs) > 0 {
+		b.WriteString("## herken on PostgreSQL against the others\n\nThe factor is herken-pg's over the other's: lower is better for the latencies, higher for the throughputs.\n\n| operation | other | herken-pg | other | factor |\n|---|---|---|---|---|\n")
+		for _, x := range rs {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %.2f× |\n", x.op, x.peer, x.herken, x.other, x.factor)
+		}
+		b.WriteString("\n")
+		for _, line := range r.pgLines() {
+			b.WriteString(line + ".\n\n")
+		}
 	}
 	b.WriteString("## All operations\n\n| operation | throughput | p50 | p90 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n")
 	for _, res := range r.results {
