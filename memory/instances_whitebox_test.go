@@ -210,3 +210,21 @@ func TestAllowAcrossInstances(t *testing.T) {
 	require.NoError(t, st[0].pg.Pool().QueryRow(ctx, `SELECT count(*) FROM herken_limits WHERE position('198.51.100.7'::bytea in k) > 0`).Scan(&n))
 	require.Zero(t, n, "the key is stored hashed")
 }
+
+// TestCloseDropsTheFeedsSlot closes an instance: its replication slot is
+// gone when Close returns, so that nothing of it holds WAL or the
+// database.
+func TestCloseDropsTheFeedsSlot(t *testing.T) {
+	ctx := context.Background()
+	st := openInstances(t, 1)
+	other, err := Open(ctx, PostgresOptions(st[0].opts.postgres))
+	require.NoError(t, err)
+	slots := func() int {
+		var n int
+		require.NoError(t, st[0].pg.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_replication_slots WHERE database = current_database()`).Scan(&n))
+		return n
+	}
+	require.Equal(t, 2, slots())
+	require.NoError(t, other.Close())
+	require.Equal(t, 1, slots())
+}

@@ -226,7 +226,17 @@ func (s *Server) NewDatabase(t testing.TB) string {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := s.pool.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		// FORCE ends the database's sessions but refuses while a logical
+		// replication slot in it is active: a client that left its slot
+		// to the server's noticing gets its WAL sender ended first.
+		if _, err := s.pool.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL`, name); err != nil {
+			t.Errorf("pgtest: end the WAL senders of %s: %v", name, err)
+		}
+		err := poll(ctx, 20*time.Millisecond, func() error {
+			_, err := s.pool.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+			return err
+		})
+		if err != nil {
 			t.Errorf("pgtest: drop database %s: %v", name, err)
 		}
 	})

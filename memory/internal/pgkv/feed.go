@@ -190,6 +190,19 @@ func (f *Feed) session(ctx context.Context, started func()) error {
 	if err != nil {
 		return fmt.Errorf("start the feed: %w", err)
 	}
+	defer func() {
+		if ctx.Err() == nil {
+			return
+		}
+		// Closed: the slot goes before Close returns, not whenever the
+		// server notices the connection gone, so that the database can be
+		// dropped at once.
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if _, err := pglogrepl.SendStandbyCopyDone(cctx, conn); err == nil {
+			_ = pglogrepl.DropReplicationSlot(cctx, conn, slot, pglogrepl.DropReplicationSlotOptions{Wait: true})
+		}
+	}()
 	started()
 	var held [][]byte // changes decoded, not yet proven durable
 	done := start
