@@ -105,7 +105,7 @@ const (
 type ledger struct {
 	mu       sync.Mutex
 	contacts map[string]outcome // by summary
-	updates  map[string]outcome // by token, a fact and a preference
+	updates  map[string]outcome // by token, two contacts ("u " and "v ")
 	merges   map[[2]int]outcome // email i and phone j, verified together
 	forgets  map[string]outcome // by email of a customer made to forget
 	seen     map[CustomerID]bool
@@ -241,11 +241,15 @@ func failoverTrial(t *testing.T, cluster *pgtest.Cluster, inject func(t *testing
 				case 3, 4:
 					id, err := s.Lookup(ctx, target)
 					if err == nil {
+						// Two contacts: the history keeps every one (a
+						// fact or preference set again has its older value
+						// erased).
 						err = s.Update(ctx, id, func(tx *Tx) error {
-							if err := tx.Remember(Fact{Key: fmt.Sprintf("u.%d", i%50), Value: token}); err != nil {
+							if _, err := tx.RecordContact(Contact{Channel: ChannelEmail, Summary: "u " + token}); err != nil {
 								return err
 							}
-							return tx.SetPreference(fmt.Sprintf("u%d", i%20), token)
+							_, err := tx.RecordContact(Contact{Channel: ChannelPhone, Summary: "v " + token})
+							return err
 						})
 					}
 					if err == nil || !errors.Is(err, ErrNotFound) {
@@ -299,7 +303,7 @@ func failoverTrial(t *testing.T, cluster *pgtest.Cluster, inject func(t *testing
 		ids[id] = true
 	}
 	found := map[string]int{}
-	factOf, prefOf := map[string]int{}, map[string]int{}
+	factOf, prefOf := map[string]int{}, map[string]int{} // an update's two contacts
 	for id := range ids {
 		h, err := verifier.History(ctx, id)
 		if errors.Is(err, ErrNotFound) {
@@ -309,11 +313,13 @@ func failoverTrial(t *testing.T, cluster *pgtest.Cluster, inject func(t *testing
 		for _, e := range h {
 			switch {
 			case e.Kind == EventContactRecorded && e.Contact != nil:
-				found[e.Contact.Summary]++
-			case e.Kind == EventFactRemembered && e.Fact != nil:
-				factOf[e.Fact.Value]++
-			case e.Kind == EventPreferenceSet:
-				prefOf[e.Value]++
+				if token, ok := strings.CutPrefix(e.Contact.Summary, "u "); ok {
+					factOf[token]++
+				} else if token, ok := strings.CutPrefix(e.Contact.Summary, "v "); ok {
+					prefOf[token]++
+				} else {
+					found[e.Contact.Summary]++
+				}
 			}
 		}
 	}

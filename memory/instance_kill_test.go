@@ -29,7 +29,7 @@ import (
 func TestKilledInstanceLeavesNothingHalfDone(t *testing.T) {
 	ctx := context.Background()
 	dsn := postgres(t).NewDatabase(t)
-	s, err := memory.Open(ctx, memory.PostgresOptions(dsn).WithDefaultRegion("NL"))
+	s, err := memory.Open(ctx, killOptions(dsn))
 	require.NoError(t, err)
 	defer s.Close()
 	id := recognize(t, s, memory.Email("ada@example.com").AsVerified()).Customer
@@ -54,7 +54,7 @@ func TestKilledInstanceLeavesNothingHalfDone(t *testing.T) {
 	go func() {
 		var acked []string
 		defer func() { mine <- acked }()
-		for i := 0; i < 10000; i++ {
+		for i := range killParentWrites {
 			select {
 			case <-stop:
 				return
@@ -102,15 +102,16 @@ func TestKilledInstanceLeavesNothingHalfDone(t *testing.T) {
 		acked[token] = true
 	}
 
-	facts, prefs := map[string]int{}, map[string]int{}
+	facts, prefs := map[string]int{}, map[string]int{} // the update's two contacts
 	h, err := s.History(ctx, id)
 	require.NoError(t, err)
 	for _, e := range h {
-		switch {
-		case e.Kind == memory.EventFactRemembered && e.Fact != nil:
-			facts[e.Fact.Value]++
-		case e.Kind == memory.EventPreferenceSet:
-			prefs[e.Value]++
+		if e.Kind == memory.EventContactRecorded && e.Contact != nil {
+			if token, ok := strings.CutSuffix(e.Contact.Summary, " second"); ok {
+				prefs[token]++
+			} else {
+				facts[token]++
+			}
 		}
 	}
 	for token := range acked {
@@ -145,14 +146,28 @@ func TestKilledInstanceLeavesNothingHalfDone(t *testing.T) {
 	}
 }
 
-// update writes token as a fact and a preference of id, in one Update.
+// update records two contacts of id with token, in one Update: contacts,
+// because the history keeps every one (a fact or preference set again has
+// its older value erased).
 func update(ctx context.Context, s *memory.Store, id memory.CustomerID, token string) error {
 	return s.Update(ctx, id, func(tx *memory.Tx) error {
-		if err := tx.Remember(memory.Fact{Key: "k." + token[len(token)-1:], Value: token}); err != nil {
+		if _, err := tx.RecordContact(memory.Contact{Channel: memory.ChannelChat, Summary: token}); err != nil {
 			return err
 		}
-		return tx.SetPreference("p", token)
+		_, err := tx.RecordContact(memory.Contact{Channel: memory.ChannelEmail, Summary: token + " second"})
+		return err
 	})
+}
+
+// killParentWrites bounds the updates of the test's own instance, and
+// killOptions has room in the history and the contacts for all of them
+// and the child's.
+const killParentWrites = 1000
+
+func killOptions(dsn string) memory.Options {
+	lim := memory.DefaultLimits()
+	lim.Contacts, lim.History = 2*killParentWrites+400, 1<<20
+	return memory.PostgresOptions(dsn).WithDefaultRegion("NL").WithLimits(lim)
 }
 
 // pgWriter is the child of TestKilledInstanceLeavesNothingHalfDone: it
@@ -160,7 +175,7 @@ func update(ctx context.Context, s *memory.Store, id memory.CustomerID, token st
 // update before it begins ("try") and once acknowledged ("ack").
 func pgWriter(dsn string) {
 	ctx := context.Background()
-	s, err := memory.Open(ctx, memory.PostgresOptions(dsn).WithDefaultRegion("NL"))
+	s, err := memory.Open(ctx, killOptions(dsn))
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(1)
@@ -170,7 +185,7 @@ func pgWriter(dsn string) {
 		fmt.Println("lookup:", err)
 		os.Exit(1)
 	}
-	for i := 0; i < 1_000_000; i++ {
+	for i := range 150 {
 		token := fmt.Sprintf("child-%d", i)
 		fmt.Println("try", token)
 		if err := update(ctx, s, id, token); err == nil {
