@@ -67,6 +67,7 @@ type wtx struct {
 	// fresh keys this attempt took for new customers: given back when it
 	// surely did not commit
 	fresh      []keyfile.Fresh
+	busy       int  // the stripe another writer held at commit, or -1
 	committing bool // the transaction's commit was called
 	committed  bool // and returned nil
 	// erase is what the write must take out of histories (retention.go)
@@ -113,7 +114,7 @@ func (s *Store) writeIn(ctx context.Context, id CustomerID, fn func(w *wtx) erro
 			return err
 		}
 		w := &wtx{s: s, now: s.now(), custs: map[CustomerID]*wcust{}, keys: map[identRef]bool{},
-			ciphers: map[CustomerID]*seal.Keys{}}
+			ciphers: map[CustomerID]*seal.Keys{}, busy: -1}
 		if id != "" {
 			i := s.stripe(id)
 			s.commit[i].Lock()
@@ -157,9 +158,18 @@ func (s *Store) writeIn(ctx context.Context, id CustomerID, fn func(w *wtx) erro
 			attempt--
 			continue
 		}
-		if errors.Is(err, pgkv.ErrUnavailable) && !w.committing && time.Since(began) < pgkv.DefaultUnavailable {
+		if (errors.Is(err, pgkv.ErrUnavailable) || errors.Is(err, ErrUnavailable)) && !w.committing && time.Since(began) < pgkv.DefaultUnavailable {
 			// The connection broke before the commit (a failover): nothing
 			// of the attempt was applied; the engine waits for a server.
+			attempt--
+			continue
+		}
+		if w.busy >= 0 && s.pg != nil {
+			// Another writer held a stripe this one needed: with this
+			// attempt's transaction rolled back, wait for it, then try
+			// again, without counting it as a conflict.
+			s.commit[w.busy].Lock()
+			s.commit[w.busy].Unlock()
 			attempt--
 			continue
 		}
@@ -381,6 +391,7 @@ func (w *wtx) commit() error {
 			for _, j := range stripes[:n] {
 				w.s.commit[j].Unlock()
 			}
+			w.busy = i
 			return kv.ErrConflict
 		}
 	}
