@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -66,7 +67,7 @@ func newWriter(t *testing.T, c *pgtest.Cluster) *writer {
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	_, err = pool.Exec(ctx, "CREATE TABLE acked (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())")
+	_, err = pool.Exec(ctx, "DROP TABLE IF EXISTS acked; CREATE TABLE acked (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())")
 	require.NoError(t, err)
 	return &writer{pool: pool}
 }
@@ -245,16 +246,38 @@ func requireStandby(t *testing.T, m *pgtest.Member) {
 	require.True(t, standby, "%s is not a standby", m.Name)
 }
 
+// The package's cluster, shared by its fault tests (each waits for it to be
+// whole again), stopped by TestMain.
+var shared struct {
+	once sync.Once
+	c    *pgtest.Cluster
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.c != nil {
+		_ = shared.c.Close()
+	}
+	os.Exit(code)
+}
+
 func newTestCluster(t *testing.T) (*pgtest.Cluster, *writer, *pgtest.Member) {
 	if testing.Short() {
-		t.Skip("starts a three-member cluster; skipped with -short")
+		t.Skip("starts a three-member Patroni cluster, which -short leaves out; go test ./memory/pgtest runs it")
 	}
-	start := time.Now()
-	c := pgtest.NewCluster(t, pgtest.ClusterOptions{})
-	t.Logf("cluster healthy %v after start", time.Since(start).Round(time.Millisecond))
-	w := newWriter(t, c)
+	pgtest.Require(t, pgtest.PostgreSQL, pgtest.Patroni, pgtest.Etcd)
+	shared.once.Do(func() {
+		start := time.Now()
+		shared.c, shared.err = pgtest.StartCluster(context.Background(), pgtest.ClusterOptions{})
+		t.Logf("cluster healthy %v after start", time.Since(start).Round(time.Millisecond))
+	})
+	require.NoError(t, shared.err)
+	c := shared.c
 	ctx, cancel := context.WithTimeout(context.Background(), faultBound)
 	defer cancel()
+	require.NoError(t, c.WaitHealthy(ctx))
+	w := newWriter(t, c)
 	p, err := c.Primary(ctx)
 	require.NoError(t, err)
 	return c, w, p

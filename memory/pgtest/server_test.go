@@ -6,10 +6,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -100,18 +98,10 @@ func TestServerCleanup(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
 
-// TestNewDatabaseTime logs how long NewDatabase takes; the figure is for
-// the report, not an assert.
-func TestNewDatabaseTime(t *testing.T) {
-	s := pgtest.NewServer(t)
-	var took []time.Duration
-	for range 20 {
-		t.Run("db", func(t *testing.T) {
-			start := time.Now()
-			s.NewDatabase(t)
-			took = append(took, time.Since(start))
-		})
+// BenchmarkNewDatabase measures what a test's database costs.
+func BenchmarkNewDatabase(b *testing.B) {
+	s := pgtest.NewServer(b)
+	for b.Loop() {
+		s.NewDatabase(b)
 	}
-	slices.Sort(took)
-	t.Logf("NewDatabase: median %v, min %v, max %v of %d", took[len(took)/2], took[0], took[len(took)-1], len(took))
 }
