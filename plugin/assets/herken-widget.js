@@ -163,8 +163,21 @@
     const ownLabels = own.labels || {};
     if (typeof ownLabels[key] === "string") return ownLabels[key];
     if (snap && snap.labels && typeof snap.labels[key] === "string" && snap.labels[key].trim()) return snap.labels[key].trim();
-    const field = [...document.querySelectorAll("[data-herken-fact]")].find((f) => f.dataset.herkenFact === key);
-    if (field) {
+    const fields = [...document.querySelectorAll("[data-herken-fact]")].filter((f) => f.dataset.herkenFact === key);
+    const field = fields[0];
+    if (field && !field.dataset.herkenLabel && (fields.length > 1 || field.type === "radio")) {
+      // A group is named by its legend, as the forms code names it when
+      // it captures labels (herken.js, labelOf), never by one choice.
+      const legend = field.closest("fieldset")?.querySelector("legend");
+      if (legend) {
+        const c = legend.cloneNode(true);
+        c.querySelectorAll("input,select,textarea,button").forEach((n) => n.remove());
+        const text = c.textContent.replace(/\s+/g, " ").trim();
+        if (text) return text;
+      }
+      const group = field.closest("[role=radiogroup],[role=group],fieldset");
+      if (group && group.getAttribute("aria-label")) return group.getAttribute("aria-label");
+    } else if (field) {
       if (field.dataset.herkenLabel) return field.dataset.herkenLabel;
       const l = field.labels && field.labels[0];
       if (l) {
