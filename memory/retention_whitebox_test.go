@@ -246,3 +246,30 @@ func TestReadOlderThanTwoRekeys(t *testing.T) {
 	_, ok := b.Fact("keep")
 	require.True(t, ok)
 }
+
+// TestOneMarkOneRekey runs the rekey of one marked customer twice, as two
+// passes that read the marks at the same time do (the background eraser
+// and Compact): the customer gets one new key, not two.
+func TestOneMarkOneRekey(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, DefaultOptions(t.TempDir()).WithSyncWrites(false))
+	require.NoError(t, err)
+	defer s.Close()
+	r, err := s.Recognize(ctx, Email("once@example.com"))
+	require.NoError(t, err)
+	id := r.Customer
+	genOf := func() byte {
+		t.Helper()
+		tx := s.db.Begin(false)
+		defer tx.Discard()
+		ref, err := readKeyRef(tx, id)
+		require.NoError(t, err)
+		return ref.Gen
+	}
+	require.NoError(t, s.Remember(ctx, id, Fact{Key: "gone", Value: "x"}))
+	before := genOf()
+	require.NoError(t, s.ForgetFact(ctx, id, "gone")) // marks one rekey
+	require.NoError(t, s.rekey(id))
+	require.NoError(t, s.rekey(id))
+	require.Equal(t, before+1, genOf(), "one mark, one new key")
+}

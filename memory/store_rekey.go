@@ -57,7 +57,9 @@ func (s *Store) rekey(id CustomerID) error {
 	s.eraser.rekeyMu.Lock()
 	defer s.eraser.rekeyMu.Unlock()
 	mark, err := s.readMark(keys.Rekey(string(id)))
-	if err != nil {
+	if err != nil || mark == nil {
+		// No mark: another pass, which read the marks at the same time,
+		// gave the customer its new key already.
 		return err
 	}
 	ref, err := s.beginRekey(id)
