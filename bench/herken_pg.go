@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/herken/herken/memory"
@@ -74,6 +75,21 @@ func pgFreshDatabase(ctx context.Context, dsn, name string) (string, func(), err
 		}
 	}
 	u.Path = "/" + name
+	// On a cluster a standby may not have replayed the CREATE DATABASE
+	// yet, and a client that reaches it first gives up on every host: wait
+	// until the new database answers.
+	for {
+		c, err := pgx.Connect(cctx, u.String())
+		if err == nil {
+			c.Close(context.Background())
+			break
+		}
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "3D000" || cctx.Err() != nil {
+			return "", nil, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	drop := func() {
 		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
