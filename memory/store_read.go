@@ -156,6 +156,9 @@ func (r *reader) current(id CustomerID) (*profile, error) {
 		if p, ok := r.s.profiles.Get(id); ok {
 			return p, nil
 		}
+		if _, ok := r.s.ciphers.Get(id); !ok {
+			r.t.Prefetch(keys.Profile(string(id)), keys.KeyRef(string(id)))
+		}
 		p, err := r.s.readProfile(r.t, r.start, id)
 		if err != nil {
 			return nil, err

@@ -199,6 +199,11 @@ func (w *wtx) loadExact(id CustomerID) (*wcust, error) {
 		return c, nil
 	}
 	cached, _ := w.s.profiles.Get(id)
+	if _, ok := w.ciphers[id]; !ok {
+		// The write reads the key reference after the profile: in one
+		// round trip where there are round trips.
+		w.txn.Prefetch(keys.Profile(string(id)), keys.KeyRef(string(id)))
+	}
 	p, err := w.s.readProfileFrom(w.txn, w.start, id, cached)
 	if err != nil {
 		return nil, err

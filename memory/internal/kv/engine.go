@@ -50,6 +50,11 @@ type Txn interface {
 	Get(key []byte, fn func(val []byte) error) error
 	// Has reports whether key exists.
 	Has(key []byte) (bool, error)
+	// Prefetch says that the transaction is about to Get the keys: an
+	// engine that answers over a network reads them together at the next
+	// Get of one of them, in one round trip. It is a hint, and changes no
+	// answer.
+	Prefetch(keys ...[]byte)
 	// Set writes key.
 	Set(key, val []byte) error
 	// SetExpiring writes key, a small value, until ttl has passed by the

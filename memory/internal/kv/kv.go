@@ -384,6 +384,9 @@ func (t *badgerTxn) value(item *badger.Item, fn func(val []byte) error) error {
 	return fn(val)
 }
 
+// Prefetch does nothing: Badger reads from memory and local files.
+func (t *badgerTxn) Prefetch(...[]byte) {}
+
 // Has reports whether key exists.
 func (t *badgerTxn) Has(key []byte) (bool, error) {
 	_, err := t.t.Get(key)

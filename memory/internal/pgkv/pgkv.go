@@ -53,8 +53,8 @@ var ErrConfig = errors.New("pgkv: not usable as configured")
 type Options struct {
 	DSN    string       // a libpq connection string or URL
 	Logger *slog.Logger // nil discards the engine's messages
-	// MaxConns bounds the connections of the pool; 0 is 4 per CPU, at
-	// least 8.
+	// MaxConns bounds the connections of the pool; 0 is pgxpool's
+	// default (pool_max_conns in the DSN), at least 16.
 	MaxConns int32
 	// Unavailable bounds how long a transaction waits for a server that
 	// takes writes, and how long a commit of unknown outcome is settled

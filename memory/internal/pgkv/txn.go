@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,16 +18,27 @@ import (
 
 // txn is a transaction on one connection: serializable when it writes,
 // repeatable read when it only reads, so that every read of it sees one
-// snapshot. Writes are queued and sent together before the next read and
-// with the commit, in one round trip.
+// snapshot. Statements go in as few round trips as the transaction's reads
+// allow: BEGIN goes with the first statement, queued writes go with the
+// next read or with the commit, and keys named by Prefetch are read
+// together.
 type txn struct {
 	db     *DB
 	update bool
 	conn   *pgxpool.Conn
+	begun  bool  // BEGIN was sent on conn
 	err    error // the first failure: the transaction is over
 	queue  []write
 	n      int64 // bytes of keys and values written, against kv.MaxTxnBytes
 	done   bool
+	want   [][]byte         // keys to read at the next Get of one of them
+	ahead  map[string]ahead // what was read of them, until written
+}
+
+// ahead is a value read before its Get, or its absence.
+type ahead struct {
+	val   []byte
+	found bool
 }
 
 // write is a queued change: a set, an expiring set (ttl > 0) or a delete.
@@ -42,6 +54,7 @@ type write struct {
 // Statements of the transactions.
 const (
 	sqlGet    = `SELECT v FROM herken_kv WHERE k = $1 AND (expires IS NULL OR expires > now())`
+	sqlGetAll = `SELECT k, v FROM herken_kv WHERE k = ANY($1) AND (expires IS NULL OR expires > now())`
 	sqlHas    = `SELECT true FROM herken_kv WHERE k = $1 AND (expires IS NULL OR expires > now())`
 	sqlSet    = `INSERT INTO herken_kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v, expires = NULL`
 	sqlExpire = `INSERT INTO herken_kv (k, v, expires) VALUES ($1, $2, now() + $3 * interval '1 microsecond') ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v, expires = EXCLUDED.expires`
@@ -49,39 +62,94 @@ const (
 	sqlCommit = `INSERT INTO herken_commits (id, applied) VALUES ($1, true)`
 )
 
-// begin takes a connection and begins the transaction, waiting through a
-// failover up to the engine's bound: nothing has been done yet, so a
-// broken connection costs only a new one.
-func (t *txn) begin() error {
+// beginSQL is the statement that begins the transaction.
+func (t *txn) beginSQL() string {
+	if t.update {
+		return `BEGIN ISOLATION LEVEL SERIALIZABLE`
+	}
+	return `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`
+}
+
+// usable reports why the transaction takes no more statements.
+func (t *txn) usable() error {
 	if t.err != nil {
 		return t.err
 	}
 	if t.done {
 		return fmt.Errorf("pgkv: the transaction is over")
 	}
-	if t.conn != nil {
+	return nil
+}
+
+// roundTrip sends the queued writes and then what build queues, in one
+// round trip, and hands the results of build's statements to read. The
+// first round trip begins the transaction too; until it is answered
+// nothing of the transaction is done, so through a failover it is sent
+// again, on a new connection, up to the engine's bound.
+func (t *txn) roundTrip(build func(b *pgx.Batch), read func(br pgx.BatchResults) error) error {
+	if err := t.usable(); err != nil {
+		return err
+	}
+	send := func(ctx context.Context, c *pgxpool.Conn) error {
+		b := &pgx.Batch{}
+		if !t.begun {
+			b.Queue(t.beginSQL())
+		}
+		t.add(b)
+		writes := b.Len()
+		if build != nil {
+			build(b)
+		}
+		br := c.SendBatch(ctx, b)
+		var err error
+		for range writes {
+			if _, err = br.Exec(); err != nil {
+				break
+			}
+		}
+		if err == nil && read != nil {
+			err = read(br)
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	if t.begun {
+		ctx, cancel := t.ctx()
+		defer cancel()
+		if err := send(ctx, t.conn); err != nil {
+			return t.fail(err)
+		}
+		t.queue = t.queue[:0]
 		return nil
 	}
-	begin := `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`
-	if t.update {
-		begin = `BEGIN ISOLATION LEVEL SERIALIZABLE`
-	}
+	var failed error // a failure that ends the transaction, not the try
 	err := t.db.run(func(ctx context.Context) error {
 		c, err := t.db.pool.Acquire(ctx)
 		if err != nil {
 			return err
 		}
-		if _, err := c.Exec(ctx, begin); err != nil {
-			c.Release()
-			return err
+		if err := send(ctx, c); err != nil {
+			if retryable(err) {
+				c.Release() // a broken connection, or one in a failed transaction: the pool drops it
+				return err
+			}
+			t.conn, t.begun, failed = c, true, err // Discard rolls it back
+			return nil
 		}
-		t.conn = c
+		t.conn, t.begun = c, true
 		return nil
 	})
+	if err == nil && failed != nil {
+		return t.fail(failed)
+	}
 	if err != nil {
 		t.err = t.closedOr(err)
+		return t.err
 	}
-	return t.err
+	t.queue = t.queue[:0]
+	return nil
 }
 
 // fail ends the transaction with err, which a statement of it returned: a
@@ -117,20 +185,11 @@ func (t *txn) flush() error {
 	if len(t.queue) == 0 {
 		return nil
 	}
-	if err := t.begin(); err != nil {
-		return err
-	}
-	ctx, cancel := t.ctx()
-	defer cancel()
-	b := &pgx.Batch{}
-	t.add(b)
-	if err := t.conn.SendBatch(ctx, b).Close(); err != nil {
-		return t.fail(err)
-	}
-	return nil
+	return t.roundTrip(nil, nil)
 }
 
-// add adds the queued writes to b and empties the queue.
+// add adds the queued writes to b; the queue is emptied once they are
+// sent.
 func (t *txn) add(b *pgx.Batch) {
 	for _, w := range t.queue {
 		switch {
@@ -144,49 +203,134 @@ func (t *txn) add(b *pgx.Batch) {
 			b.Queue(sqlSet, w.key, w.val)
 		}
 	}
-	t.queue = t.queue[:0]
 }
 
-// ready begins the transaction and sends what is queued, before a read.
+// ready begins the transaction and sends what is queued, before a read of
+// its own.
 func (t *txn) ready() error {
-	if err := t.begin(); err != nil {
+	if t.begun && len(t.queue) == 0 {
+		return t.usable()
+	}
+	return t.roundTrip(nil, nil)
+}
+
+// Prefetch notes keys to read together at the next Get of one of them.
+func (t *txn) Prefetch(keys ...[]byte) {
+	for _, k := range keys {
+		if _, ok := t.ahead[string(k)]; !ok && len(k) > 0 && len(k) <= kv.MaxKeySize {
+			t.want = append(t.want, k)
+		}
+	}
+}
+
+// wanted reports whether key is one Prefetch named and was not read yet.
+func (t *txn) wanted(key []byte) bool {
+	for _, k := range t.want {
+		if string(k) == string(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// readAhead reads the keys Prefetch named, with the queued writes.
+func (t *txn) readAhead() error {
+	want := t.want
+	got := map[string]ahead{}
+	err := t.roundTrip(func(b *pgx.Batch) {
+		b.Queue(sqlGetAll, want)
+	}, func(br pgx.BatchResults) error {
+		clear(got)
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k, v []byte
+			if err := rows.Scan(&k, &v); err != nil {
+				rows.Close()
+				return err
+			}
+			got[string(k)] = ahead{val: v, found: true}
+		}
+		rows.Close()
+		return rows.Err()
+	})
+	if err != nil {
 		return err
 	}
-	return t.flush()
+	if t.ahead == nil {
+		t.ahead = make(map[string]ahead, len(want))
+	}
+	for _, k := range want {
+		t.ahead[string(k)] = got[string(k)]
+	}
+	t.want = t.want[:0]
+	return nil
+}
+
+// lookup returns the value of key, from what was read ahead or in one
+// round trip with the queued writes.
+func (t *txn) lookup(key []byte) ([]byte, bool, error) {
+	if a, ok := t.ahead[string(key)]; ok {
+		if err := t.usable(); err != nil {
+			return nil, false, err
+		}
+		return a.val, a.found, nil
+	}
+	if t.wanted(key) {
+		if err := t.readAhead(); err != nil {
+			return nil, false, err
+		}
+		a := t.ahead[string(key)]
+		return a.val, a.found, nil
+	}
+	var v []byte
+	found := false
+	err := t.roundTrip(func(b *pgx.Batch) {
+		b.Queue(sqlGet, key)
+	}, func(br pgx.BatchResults) error {
+		found = false
+		err := br.QueryRow().Scan(&v)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	return v, found, err
 }
 
 func (t *txn) Get(key []byte, fn func(val []byte) error) error {
-	if err := t.ready(); err != nil {
+	v, found, err := t.lookup(key)
+	if err != nil {
 		return err
 	}
-	ctx, cancel := t.ctx()
-	defer cancel()
-	var v []byte
-	err := t.conn.QueryRow(ctx, sqlGet, key).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if !found {
 		return kv.ErrNotFound
-	}
-	if err != nil {
-		return t.fail(err)
 	}
 	return fn(v)
 }
 
 func (t *txn) Has(key []byte) (bool, error) {
-	if err := t.ready(); err != nil {
-		return false, err
+	if _, ok := t.ahead[string(key)]; ok || t.wanted(key) {
+		_, found, err := t.lookup(key)
+		return found, err
 	}
-	ctx, cancel := t.ctx()
-	defer cancel()
-	var ok bool
-	err := t.conn.QueryRow(ctx, sqlHas, key).Scan(&ok)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, t.fail(err)
-	}
-	return true, nil
+	var found bool
+	err := t.roundTrip(func(b *pgx.Batch) {
+		b.Queue(sqlHas, key)
+	}, func(br pgx.BatchResults) error {
+		var ok bool
+		err := br.QueryRow().Scan(&ok)
+		if errors.Is(err, pgx.ErrNoRows) {
+			found = false
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	return found, err
 }
 
 // maxQueue is how many writes wait for the next round trip at most.
@@ -207,6 +351,10 @@ func (t *txn) put(w write) error {
 			w.val = []byte{} // not NULL
 		}
 		t.n += int64(len(w.key)+len(w.val)) + 64
+	}
+	if w.sql == "" {
+		delete(t.ahead, string(w.key))
+		t.want = slices.DeleteFunc(t.want, func(k []byte) bool { return string(k) == string(w.key) })
 	}
 	t.queue = append(t.queue, w)
 	if len(t.queue) >= maxQueue {
@@ -319,17 +467,31 @@ func (t *txn) Commit() error {
 	if t.n > kv.MaxTxnBytes {
 		return fmt.Errorf("%w: %d bytes", kv.ErrTooBig, t.n)
 	}
-	if !t.update || t.conn == nil && len(t.queue) == 0 {
+	if !t.update || !t.begun && len(t.queue) == 0 {
 		t.Discard()
 		return nil
 	}
-	if err := t.begin(); err != nil {
-		return err
+	if !t.begun {
+		// A transaction of writes only: BEGIN goes with them. Nothing is
+		// sent before the connection is there.
+		err := t.db.run(func(ctx context.Context) (err error) {
+			t.conn, err = t.db.pool.Acquire(ctx)
+			return err
+		})
+		if err != nil {
+			t.err = t.closedOr(err)
+			return t.err
+		}
 	}
 	var id [16]byte
 	_, _ = rand.Read(id[:])
 	b := &pgx.Batch{}
+	if !t.begun {
+		b.Queue(t.beginSQL())
+		t.begun = true
+	}
 	t.add(b)
+	t.queue = nil
 	b.Queue(sqlCommit, id[:])
 	b.Queue(`COMMIT`)
 	// A commit is never cancelled: a cancel while the server waits for its
