@@ -53,7 +53,7 @@ type Txn interface {
 	// Prefetch says that the transaction is about to Get the keys: an
 	// engine that answers over a network reads them together at the next
 	// Get of one of them, in one round trip. It is a hint, and changes no
-	// answer.
+	// answer; the keys must not change until the transaction ends.
 	Prefetch(keys ...[]byte)
 	// Set writes key.
 	Set(key, val []byte) error
