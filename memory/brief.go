@@ -18,7 +18,10 @@ type BriefQuery struct {
 }
 
 // Brief is what an agent screen or a help widget needs about a customer
-// now. Its slices are the caller's own.
+// now. A Store's briefs share their slices with its cache, so that a
+// repeated brief costs no copy: read them, and clone a slice
+// (slices.Clone) before changing it. Appending to one never changes the
+// cache.
 type Brief struct {
 	Customer CustomerID `json:"customer"`
 	// Name is the customer's name: the newer of the name set directly and
@@ -67,13 +70,58 @@ func (b Brief) Fact(key string) (string, bool) {
 // Preference returns the value of a preference in the brief.
 func (b Brief) Preference(key string) (string, bool) { return findPref(b.Preferences, key) }
 
+// briefChanges returns the first instant after q.Now at which the brief of
+// p for q may be other than at q.Now with no write in between, or the zero
+// time when it stays as it is: a fact's expiry, a negative experience
+// entering or leaving the at-risk window, the end of a pause, a minute of
+// the contact hours' zone (or a change of its offset). It may be earlier
+// than the real change, never later.
+func (p *profile) briefChanges(q BriefQuery, window time.Duration) time.Time {
+	var next time.Time
+	at := func(t time.Time) {
+		if t.After(q.Now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for i := range p.Facts {
+		if e := p.Facts[i].Expires; !e.IsZero() {
+			at(e)
+		}
+	}
+	for _, t := range p.Negatives {
+		at(t)
+		at(t.Add(window))
+	}
+	if v, ok := findPref(p.Prefs, PrefPauseUntil); ok {
+		if until, ok := parsePause(v); ok {
+			at(until)
+		}
+	}
+	if v, ok := findPref(p.Prefs, PrefHours); ok {
+		if h, err := parseHours(v); err == nil {
+			at(h.nextMinute(q.Now))
+		}
+	}
+	return next
+}
+
 // brief builds the brief of p. It reads p and copies what it returns.
 func (p *profile) brief(q BriefQuery, window time.Duration) Brief {
+	b := p.sharedBrief(q, window)
+	b.OpenIssues = slices.Clone(b.OpenIssues)
+	b.LastContacts = slices.Clone(b.LastContacts)
+	b.Preferences = slices.Clone(b.Preferences)
+	return b
+}
+
+// sharedBrief builds the brief of p with p's own slices in it, capped so
+// that appending to them copies: p and the brief must not change.
+func (p *profile) sharedBrief(q BriefQuery, window time.Duration) Brief {
 	b := Brief{
 		Customer:     p.ID,
-		OpenIssues:   slices.Clone(p.Open),
-		LastContacts: slices.Clone(p.Last),
-		Preferences:  slices.Clone(p.Prefs),
+		OpenIssues:   p.Open[:len(p.Open):len(p.Open)],
+		LastContacts: p.Last[:len(p.Last):len(p.Last)],
+		Preferences:  p.Prefs[:len(p.Prefs):len(p.Prefs)],
 		AtRisk:       atRisk(p.Negatives, q.Now, window),
 	}
 	purpose := q.Purpose

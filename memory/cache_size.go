@@ -74,8 +74,28 @@ func issueStrings(is *Issue) int64 {
 		allocSize(len(is.Status)) + allocSize(len(is.LastChannel)) + allocSize(len(is.Resolution))
 }
 
+// memoSize bounds the heap p's brief memo takes when it is full: each of
+// its briefs shares p's slices and strings but for its own facts and the
+// reason it gives not to contact the customer now, which quotes a
+// preference (the pause, the hours or the channel) or the channel's
+// preference in "no consent for service on ...".
+func (p *profile) memoSize() int64 {
+	if p.memo == nil {
+		return 0
+	}
+	longest := 0
+	for _, f := range p.Prefs {
+		longest = max(longest, len(f.Value))
+	}
+	reason := len("asked not to be contacted until ") + longest // the longest of the reasons
+	one := allocSize(int(unsafe.Sizeof(memoEntry{}))) + allocSize(len(p.Facts)*int(unsafe.Sizeof(Fact{}))) + allocSize(reason)
+	return allocSize(int(unsafe.Sizeof(briefMemo{}))) + memoQueries*one
+}
+
 // profileCost is the profile cache's cost function.
-func profileCost(id CustomerID, p *profile) int64 { return allocSize(len(id)) + p.size() }
+func profileCost(id CustomerID, p *profile) int64 {
+	return allocSize(len(id)) + p.size() + p.memoSize()
+}
 
 // identCost is the identifier cache's cost function: the key's strings and
 // the entry's customer.

@@ -52,7 +52,7 @@ func fullProfile() *profile {
 
 // TestCacheCostsBoundTheHeap decodes profiles as the store reads them and
 // checks that the estimate the profile cache is bounded by is no less than
-// what they take on the heap, and not wildly more, for a customer at every
+// what they take on the heap with a full memo of briefs, and not wildly more, for a customer at every
 // limit and for a small one. The identifier and key caches' estimates are
 // checked the same way.
 func TestCacheCostsBoundTheHeap(t *testing.T) {
@@ -69,6 +69,7 @@ func TestCacheCostsBoundTheHeap(t *testing.T) {
 				copies[i] = new(profile)
 				require.NoError(t, codec.Unmarshal(b, copies[i]))
 				copies[i].intern()
+				fillMemo(copies[i])
 			}
 		})
 		per := heap / n
@@ -94,6 +95,22 @@ func TestCacheCostsBoundTheHeap(t *testing.T) {
 	k, v := identRef{KindEmail, strings.Repeat("a", 256)}, indexEntry{Customer: newCustomerID()}
 	require.GreaterOrEqual(t, identCost(k, v), int64(256+len(v.Customer)))
 	runtime.KeepAlive(entries)
+}
+
+// fillMemo gives p a memo with a brief for as many queries as it keeps,
+// as a cached profile that briefs are asked of has.
+func fillMemo(p *profile) {
+	p.memo = new(briefMemo)
+	now := time.Now().UTC()
+	for _, q := range []BriefQuery{
+		{Purpose: PurposeService},
+		{Purpose: PurposePersonalization},
+		{Purpose: PurposeMarketing, Channel: ChannelEmail},
+		{Purpose: PurposeService, Channel: ChannelPhone},
+	} {
+		q.Now = now
+		p.memoBrief(q, true, DefaultAtRiskWindow)
+	}
 }
 
 // heapGrowth returns how much more of the heap is in use after fn than
@@ -122,7 +139,7 @@ func heapGrowth(fn func()) int64 {
 // within WithCacheBytes, and every brief is still right.
 func TestCachesBoundedInBytes(t *testing.T) {
 	ctx := context.Background()
-	const bound = 512 << 10 // 8 KiB a shard: one of these customers each
+	const bound = 1 << 20 // 16 KiB a shard: one of these customers, with its briefs, each
 	s, err := Open(ctx, InMemoryOptions().WithCacheBytes(bound).WithSyncWrites(false))
 	require.NoError(t, err)
 	defer s.Close()

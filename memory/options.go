@@ -41,6 +41,7 @@ type Options struct {
 	logger       *slog.Logger
 	limits       Limits
 	clock        func() time.Time
+	wallClock    bool // clock is time.Now, which the store may read coarsely (see Store.instant)
 	key          []byte
 	memTableSize int64 // the engine's; 0 is its default (64 MiB); for tests on small disks
 	// stopMigration, for tests, is asked before each step of a migration;
@@ -193,7 +194,7 @@ func (o *Options) check() error {
 		return invalid("options", "an encryption key has 16, 24 or 32 bytes")
 	}
 	if o.clock == nil {
-		o.clock = time.Now
+		o.clock, o.wallClock = time.Now, true
 	}
 	return nil
 }

@@ -262,6 +262,22 @@ func (h hours) contains(t time.Time) bool {
 	return false
 }
 
+// nextMinute returns the next start of a minute after t on the clock of the
+// hours' zone, or the next change of the zone's offset when that comes
+// first: whether the hours contain a time changes only there.
+func (h hours) nextMinute(t time.Time) time.Time {
+	loc, err := loadZone(h.zone)
+	if err != nil {
+		loc = time.UTC
+	}
+	local := t.In(loc)
+	next := local.Add(time.Minute - time.Duration(local.Second())*time.Second - time.Duration(local.Nanosecond()))
+	if _, end := local.ZoneBounds(); !end.IsZero() && end.Before(next) {
+		next = end
+	}
+	return next
+}
+
 func findPref(ps []Preference, key string) (string, bool) {
 	for i := range ps {
 		if ps[i].Key == key {

@@ -35,6 +35,9 @@ type profile struct {
 	// written as, so that a writer can tell a cached profile is the stored
 	// one without decoding; 0 when unknown.
 	sum uint64
+	// memo keeps the briefs built from this profile once it is cached;
+	// nil for a profile that is not.
+	memo *briefMemo
 }
 
 // link is an identifier of the customer and when it was linked. A typed
@@ -61,6 +64,7 @@ func newProfile(id CustomerID, at time.Time) *profile {
 // clone returns a deep copy that a writer may change.
 func (p *profile) clone() *profile {
 	c := *p
+	c.memo = nil
 	c.Idents = slices.Clone(p.Idents)
 	c.Facts = slices.Clone(p.Facts)
 	c.Prefs = slices.Clone(p.Prefs)

@@ -49,6 +49,7 @@ type Store struct {
 	feed   *feed  // PostgreSQL's change feed (store_feed.go); nil for Badger
 	finals finals // PostgreSQL's compactions not yet final (postgres.go)
 	rates  rates  // the rate buckets of a store one process holds (store_rate.go)
+	clock  clock  // the clock briefs read (clock.go)
 
 	watchMu  sync.Mutex // guards watchers
 	watchers map[*Watcher]struct{}

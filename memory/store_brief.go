@@ -21,7 +21,7 @@ func (s *Store) Brief(ctx context.Context, id CustomerID, q BriefQuery) (Brief, 
 	if err != nil {
 		return Brief{}, err
 	}
-	return p.brief(q, s.opts.atRiskWindow), nil
+	return s.briefOf(p, q), nil
 }
 
 // BriefFor returns the brief of the customer an identifier belongs to,
@@ -39,7 +39,18 @@ func (s *Store) BriefFor(ctx context.Context, ident Identifier, q BriefQuery) (B
 	if err != nil {
 		return Brief{}, err
 	}
-	return p.brief(q, s.opts.atRiskWindow), nil
+	return s.briefOf(p, q), nil
+}
+
+// briefOf returns the brief of p, a shared profile, for q, a checked query:
+// from p's memo when it holds one for q's instant, which is now when q.Now
+// is zero.
+func (s *Store) briefOf(p *profile, q BriefQuery) Brief {
+	now := q.Now.IsZero()
+	if now {
+		q.Now = time.Unix(0, s.instant()).UTC()
+	}
+	return p.memoBrief(q, now, s.opts.atRiskWindow)
 }
 
 func (s *Store) checkQuery(q *BriefQuery) error {
@@ -52,9 +63,6 @@ func (s *Store) checkQuery(q *BriefQuery) error {
 		if err := q.Channel.check("brief channel"); err != nil {
 			return err
 		}
-	}
-	if q.Now.IsZero() {
-		q.Now = s.now()
 	}
 	return nil
 }

@@ -164,12 +164,22 @@ func (r *reader) current(id CustomerID) (*profile, error) {
 			return nil, err
 		}
 		if p.MergedInto == "" {
-			r.s.profiles.Fill(id, p, r.start)
+			r.s.cacheProfile(p, r.start)
 			return p, nil
 		}
 		id = p.MergedInto
 	}
 	return nil, fmt.Errorf("%w: customer %s: more than %d merges deep", ErrFormat, id, maxRedirects)
+}
+
+// cacheProfile caches p, a customer's current profile read or written
+// after epoch start, with a memo for its briefs. p must be the caller's
+// own until then; it is shared after.
+func (s *Store) cacheProfile(p *profile, start uint64) {
+	if p.memo == nil {
+		p.memo = new(briefMemo)
+	}
+	s.profiles.Fill(p.ID, p, start)
 }
 
 // customerOf returns the shared profile of the customer that holds id now,

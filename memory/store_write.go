@@ -438,7 +438,7 @@ func (w *wtx) commit() error {
 	epoch := w.s.epoch.Now()
 	for _, c := range w.order {
 		if c.dirty && !c.erased && c.p.MergedInto == "" {
-			w.s.profiles.Fill(c.p.ID, c.p, epoch)
+			w.s.cacheProfile(c.p, epoch)
 		}
 	}
 	if w.s.feed == nil {
