@@ -136,9 +136,12 @@ func TestBriefFromMemoIsBriefBuiltNow(t *testing.T) {
 		}
 		clock.Set(next)
 
-		for _, id := range ids {
+		for c, id := range ids {
 			for _, q := range briefQueries[:1+rng.IntN(len(briefQueries))] {
 				got, err := s.Brief(ctx, id, q)
+				if rng.IntN(2) == 0 {
+					got, err = s.BriefFor(ctx, Email(fmt.Sprintf("memo-%d@example.com", c)), q)
+				}
 				require.NoError(t, err)
 				require.Equal(t, built(t, s, id, q, clock.Now()), got, "step %d, %s at %s, %+v", step, id, clock.Now(), q)
 			}
@@ -203,6 +206,51 @@ func TestBriefChangesNoLaterThanTheBrief(t *testing.T) {
 			require.Equal(t, want, p.brief(later, window), "at %s, next change %s", at, next)
 		}
 	}
+}
+
+// TestPointedBriefLeavesWithItsProfile briefs more customers by email
+// than the profile cache holds, and writes to some of them: an
+// identifier's cache entry points only at a brief of a profile the cache
+// holds now, so that what the entries keep is what the profile cache
+// counts, and a brief served through the pointer is never one of a
+// profile a write replaced.
+func TestPointedBriefLeavesWithItsProfile(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, InMemoryOptions().WithCacheSize(128).WithSyncWrites(false))
+	require.NoError(t, err)
+	defer s.Close()
+	email := func(i int) Identifier { return Email(fmt.Sprintf("pointed-%d@example.com", i)) }
+	const customers = 600
+	ids := make([]CustomerID, customers)
+	for i := range customers {
+		r, err := s.Recognize(ctx, email(i).AsVerified())
+		require.NoError(t, err)
+		ids[i] = r.Customer
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	pointed := 0
+	for round := range 5 {
+		for range 4 * customers {
+			i := rng.IntN(customers)
+			if rng.IntN(10) == 0 {
+				require.NoError(t, s.Remember(ctx, ids[i], Fact{Key: "size", Value: fmt.Sprint(round)}))
+			}
+			b, err := s.BriefFor(ctx, email(i), BriefQuery{})
+			require.NoError(t, err)
+			require.Equal(t, ids[i], b.Customer)
+		}
+		for i := range customers {
+			e, ok := s.idents.Get(identKey(email(i)))
+			if !ok || e.hot == nil {
+				continue
+			}
+			pointed++
+			p, ok := s.profiles.Get(e.Customer)
+			require.True(t, ok, "an entry points at a brief of a profile the cache dropped")
+			require.Same(t, p.memo, e.hot.memo, "an entry points at a brief of a profile a write replaced")
+		}
+	}
+	require.Positive(t, pointed, "no entry pointed at a brief: the test saw nothing")
 }
 
 // TestBriefFromMemoDoesNotAllocate guards the warm path: a brief of a

@@ -78,7 +78,8 @@ func issueStrings(is *Issue) int64 {
 // its briefs shares p's slices and strings but for its own facts and the
 // reason it gives not to contact the customer now, which quotes a
 // preference (the pause, the hours or the channel) or the channel's
-// preference in "no consent for service on ...".
+// preference in "no consent for service on ...". The memo also names the
+// identifiers whose cache entries point at its briefs.
 func (p *profile) memoSize() int64 {
 	if p.memo == nil {
 		return 0
@@ -89,7 +90,8 @@ func (p *profile) memoSize() int64 {
 	}
 	reason := len("asked not to be contacted until ") + longest // the longest of the reasons
 	one := allocSize(int(unsafe.Sizeof(memoEntry{}))) + allocSize(len(p.Facts)*int(unsafe.Sizeof(Fact{}))) + allocSize(reason)
-	return allocSize(int(unsafe.Sizeof(briefMemo{}))) + memoQueries*one
+	pointed := allocSize(maxPointed*int(unsafe.Sizeof(identRef{}))) + maxPointed*(allocSize(maxKindLen)+allocSize(maxValueLen))
+	return allocSize(int(unsafe.Sizeof(briefMemo{}))) + memoQueries*one + pointed
 }
 
 // profileCost is the profile cache's cost function.
@@ -98,7 +100,9 @@ func profileCost(id CustomerID, p *profile) int64 {
 }
 
 // identCost is the identifier cache's cost function: the key's strings and
-// the entry's customer.
+// the entry's customer. The brief an entry may point at is counted with
+// its profile, in the profile cache, which the entry never outlives (see
+// briefMemo.point).
 func identCost(k identRef, e indexEntry) int64 {
 	return int64(unsafe.Sizeof(k)+unsafe.Sizeof(e)) + allocSize(len(k.kind)) + allocSize(len(k.value)) + allocSize(len(e.Customer))
 }

@@ -94,6 +94,7 @@ func open(ctx context.Context, opts Options, load func(db kv.DB) error, keys *re
 		restored: keys,
 	}
 	if s.profiles, err = cache.New(opts.cacheSize, opts.cacheBytes, profileCost, &s.epoch); err == nil {
+		s.profiles.OnRemove(s.profileGone)
 		s.idents, err = cache.New(opts.cacheSize*2, opts.cacheBytes/4, identCost, &s.epoch)
 	}
 	if err == nil {

@@ -21,7 +21,8 @@ func (s *Store) Brief(ctx context.Context, id CustomerID, q BriefQuery) (Brief, 
 	if err != nil {
 		return Brief{}, err
 	}
-	return s.briefOf(p, q), nil
+	b, _ := s.briefOf(p, q)
+	return b, nil
 }
 
 // BriefFor returns the brief of the customer an identifier belongs to,
@@ -35,17 +36,49 @@ func (s *Store) BriefFor(ctx context.Context, ident Identifier, q BriefQuery) (B
 	if err != nil {
 		return Brief{}, err
 	}
-	p, err := s.customerByIdent(ctx, n)
+	key := identKey(n)
+	start := s.epoch.Now()
+	e, ok := s.idents.Get(key)
+	if !ok {
+		p, err := s.customerByIdent(ctx, n)
+		if err != nil {
+			return Brief{}, err
+		}
+		b, _ := s.briefOf(p, q)
+		return b, nil
+	}
+	now := q.Now.IsZero()
+	if now {
+		q.Now = time.Unix(0, s.instant()).UTC()
+	}
+	if h := e.hot; h != nil && h.holds(q.Purpose, q.Channel, q.Now.UnixNano()) {
+		if s.closed.Load() {
+			return Brief{}, ErrClosed
+		}
+		return h.brief, nil
+	}
+	// Any transaction customerOf starts is at least as new as the entry.
+	p, err := s.customerOf(ctx, e.Customer)
 	if err != nil {
 		return Brief{}, err
 	}
-	return s.briefOf(p, q), nil
+	b, kept := p.memoBrief(q, now, s.opts.atRiskWindow)
+	if kept != nil && now && kept != e.hot && p.ID == e.Customer {
+		// The identifier's entry points at the brief, so that the next
+		// brief by it is one lookup, unless the entry changed since it was
+		// read.
+		kept.memo.point(key, func() {
+			e.hot = kept
+			s.idents.Fill(key, e, start)
+		})
+	}
+	return b, nil
 }
 
 // briefOf returns the brief of p, a shared profile, for q, a checked query:
 // from p's memo when it holds one for q's instant, which is now when q.Now
-// is zero.
-func (s *Store) briefOf(p *profile, q BriefQuery) Brief {
+// is zero, and the memo's entry for it.
+func (s *Store) briefOf(p *profile, q BriefQuery) (Brief, *memoEntry) {
 	now := q.Now.IsZero()
 	if now {
 		q.Now = time.Unix(0, s.instant()).UTC()

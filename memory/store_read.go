@@ -26,20 +26,16 @@ type indexEntry struct {
 	// both move with the identifier.
 	Applied uint64 `msgpack:"a,omitempty"`
 	Head    string `msgpack:"h,omitempty"`
+	// hot is, in the identifier cache, the brief last built by this
+	// identifier, from the memo of its customer's cached profile, while
+	// that profile is cached (see briefMemo.point); nil elsewhere. Never
+	// stored.
+	hot *memoEntry `msgpack:"-"`
 }
 
 // maxRedirects bounds how many merges a lookup follows from a merged
 // customer's ID to the customer that holds it now.
 const maxRedirects = 64
-
-// identRef is the cache key of a normalized identifier: comparable, and
-// made without allocating.
-type identRef struct {
-	kind  Kind
-	value string
-}
-
-func identKey(id Identifier) identRef { return identRef{id.Kind, id.Value} }
 
 // normalize normalizes id with the store's region.
 func (s *Store) normalize(id Identifier) (Identifier, error) {
@@ -176,10 +172,34 @@ func (r *reader) current(id CustomerID) (*profile, error) {
 // after epoch start, with a memo for its briefs. p must be the caller's
 // own until then; it is shared after.
 func (s *Store) cacheProfile(p *profile, start uint64) {
+	if cur, ok := s.profiles.Get(p.ID); ok && cur == p {
+		return
+	}
 	if p.memo == nil {
 		p.memo = new(briefMemo)
 	}
-	s.profiles.Fill(p.ID, p, start)
+	if !s.profiles.Fill(p.ID, p, start) {
+		p.memo.retire(s.unpoint)
+	}
+}
+
+// profileGone is the profile cache's OnRemove: a profile that left the
+// cache may be older than the store, so the briefs it kept are stale, and
+// no identifier's entry may keep one.
+func (s *Store) profileGone(_ CustomerID, p *profile) {
+	if p.memo != nil {
+		p.memo.retire(s.unpoint)
+	}
+}
+
+// unpoint takes back the pointer of identifier k's cache entry at a brief
+// of memo m, if it has one.
+func (s *Store) unpoint(k identRef, m *briefMemo) {
+	s.idents.Update(k, func(e *indexEntry) {
+		if e.hot != nil && e.hot.memo == m {
+			e.hot = nil
+		}
+	})
 }
 
 // customerOf returns the shared profile of the customer that holds id now,

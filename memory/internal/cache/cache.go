@@ -43,6 +43,7 @@ type Cache[K comparable, V any] struct {
 	cost   func(K, V) int64 // the bytes an entry takes, EntryOverhead aside
 	budget int64            // the bytes one shard may hold
 	off    atomic.Bool      // Suspend: nothing is cached
+	gone   func(K, V)       // see OnRemove
 	shards [shards]shard[K, V]
 }
 
@@ -73,13 +74,28 @@ func New[K comparable, V any](size int, maxBytes int64, cost func(K, V) int64, e
 	per := max(size/shards, 1)
 	for i := range c.shards {
 		s := &c.shards[i]
-		lru, err := simplelru.NewLRU[K, entry[V]](per, func(_ K, e entry[V]) { s.bytes -= e.cost })
+		lru, err := simplelru.NewLRU[K, entry[V]](per, func(k K, e entry[V]) {
+			s.bytes -= e.cost
+			if c.gone != nil {
+				c.gone(k, e.v)
+			}
+		})
 		if err != nil {
 			return nil, err
 		}
 		s.lru = lru
 	}
 	return c, nil
+}
+
+// OnRemove makes the cache call fn with every entry that leaves it, by
+// Invalidate, eviction, Purge, Suspend or a Fill that replaces it, before
+// the call that removes it returns; fn runs with the entry's shard locked
+// and must not use the cache. Call it before the cache is used.
+func (c *Cache[K, V]) OnRemove(fn func(K, V)) {
+	if c != nil {
+		c.gone = fn
+	}
 }
 
 func (c *Cache[K, V]) shard(key K) *shard[K, V] {
@@ -112,31 +128,47 @@ func (c *Cache[K, V]) Get(key K) (V, bool) {
 
 // Fill caches v, read from the source after epoch start, unless key's
 // shard was invalidated since, evicting the least recently used entries of
-// the shard as its bound in bytes needs. A value larger than a shard's
-// share of the bound is not cached, and drops what key held.
-func (c *Cache[K, V]) Fill(key K, v V, start uint64) {
+// the shard as its bound in bytes needs, and reports whether it did. A
+// value larger than a shard's share of the bound is not cached, and drops
+// what key held.
+func (c *Cache[K, V]) Fill(key K, v V, start uint64) bool {
 	if c == nil || c.off.Load() {
-		return
+		return false
 	}
 	cost := EntryOverhead + c.cost(key, v)
 	s := c.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.last > start {
-		return
+		return false
 	}
 	if cost > c.budget {
 		s.lru.Remove(key)
-		return
+		return false
 	}
-	if old, ok := s.lru.Peek(key); ok {
-		s.bytes -= old.cost // Add replaces it without evicting
-	}
+	s.lru.Remove(key) // Add would replace it without telling OnRemove's fn
 	s.lru.Add(key, entry[V]{v, cost})
 	s.bytes += cost
 	// Each pass evicts an entry other than key's, which is the newest.
 	for s.bytes > c.budget && s.lru.Len() > 1 {
 		s.lru.RemoveOldest()
+	}
+	return true
+}
+
+// Update calls fn with key's cached value, if any, under its shard's lock,
+// for a change that neither makes the value older nor changes what the
+// cost function counts of it.
+func (c *Cache[K, V]) Update(key K, fn func(*V)) {
+	if c == nil {
+		return
+	}
+	s := c.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.lru.Peek(key); ok {
+		fn(&e.v)
+		s.lru.Add(key, e) // replaces the value in place, recency aside
 	}
 }
 
@@ -151,6 +183,15 @@ func (c *Cache[K, V]) Invalidate(key K) {
 	s.last = c.epoch.n.Add(1)
 	s.lru.Remove(key)
 	s.mu.Unlock()
+}
+
+// Share returns the bytes one shard may hold: an entry that costs more is
+// never cached; 0 for a nil cache.
+func (c *Cache[K, V]) Share() int64 {
+	if c == nil {
+		return 0
+	}
+	return c.budget
 }
 
 // Len returns the number of cached entries.

@@ -165,3 +165,41 @@ func TestHammerNeverServesStale(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestOnRemoveSeesEveryEntryThatLeaves checks that every way an entry
+// leaves the cache tells OnRemove's function, and only those.
+func TestOnRemoveSeesEveryEntryThatLeaves(t *testing.T) {
+	c, err := New[string, int](shards, 1<<30, unitCost, new(Epoch))
+	require.NoError(t, err)
+	var gone []int
+	c.OnRemove(func(_ string, v int) { gone = append(gone, v) })
+
+	require.True(t, c.Fill("a", 1, c.epoch.Now()))
+	require.True(t, c.Fill("a", 2, c.epoch.Now()), "a newer value")
+	require.Equal(t, []int{1}, gone, "the value a Fill replaced")
+	c.Invalidate("a")
+	require.Equal(t, []int{1, 2}, gone, "the invalidated value")
+
+	start := c.epoch.Now()
+	c.Invalidate("b")
+	require.False(t, c.Fill("b", 3, start), "a Fill of a read from before an invalidation")
+	require.Equal(t, []int{1, 2}, gone, "nothing was cached, so nothing left")
+
+	// One entry a shard: a second key of a shard evicts the first.
+	gone = nil
+	var keys []string
+	for i := 0; len(keys) < 2; i++ {
+		k := strconv.Itoa(i)
+		if len(keys) == 0 || c.shard(k) == c.shard(keys[0]) {
+			keys = append(keys, k)
+		}
+	}
+	require.True(t, c.Fill(keys[0], 10, c.epoch.Now()))
+	require.True(t, c.Fill(keys[1], 11, c.epoch.Now()))
+	require.Equal(t, []int{10}, gone, "the evicted value")
+
+	c.Purge()
+	require.Equal(t, []int{10, 11}, gone, "the purged value")
+	c.Suspend()
+	require.False(t, c.Fill("c", 4, c.epoch.Now()), "a suspended cache caches nothing")
+}
