@@ -5,6 +5,7 @@ package memory_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -112,6 +113,35 @@ func BenchmarkLookupMiss(b *testing.B) {
 			b.Fatal("found")
 		}
 	}
+}
+
+// BenchmarkBriefForStranger measures the brief by an identifier nobody
+// has, as a hostile page or a new visitor asks: asked again, and asked
+// for the first time (each iteration a new identifier, whose making is in
+// the figure).
+func BenchmarkBriefForStranger(b *testing.B) {
+	ctx := context.Background()
+	s := openBench(b, memory.DefaultOptions(b.TempDir()).WithSyncWrites(false))
+	seed(b, s, 1000)
+	b.Run("again", func(b *testing.B) {
+		miss := memory.Email("nobody@example.com")
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.BriefFor(ctx, miss, memory.BriefQuery{}); err == nil {
+				b.Fatal("found")
+			}
+		}
+	})
+	b.Run("first", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			if _, err := s.BriefFor(ctx, memory.Email("nobody"+strconv.Itoa(i)+"@example.com"), memory.BriefQuery{}); err == nil {
+				b.Fatal("found")
+			}
+		}
+	})
 }
 
 // BenchmarkRecordContact measures recording a contact, with sync writes

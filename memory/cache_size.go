@@ -107,6 +107,12 @@ func identCost(k identRef, e indexEntry) int64 {
 	return int64(unsafe.Sizeof(k)+unsafe.Sizeof(e)) + allocSize(len(k.kind)) + allocSize(len(k.value)) + allocSize(len(e.Customer))
 }
 
+// absentCost is the cost function of the cache of identifiers of no one:
+// the key's strings.
+func absentCost(k identRef, _ struct{}) int64 {
+	return int64(unsafe.Sizeof(k)) + allocSize(len(k.kind)) + allocSize(len(k.value))
+}
+
 // aeadSize bounds the heap of one customer key made ready to seal with
 // (AES-GCM: the expanded key schedules and the multiplication table); about
 // 800 bytes were measured.

@@ -72,6 +72,26 @@ type identRef struct {
 
 func identKey(id Identifier) identRef { return identRef{id.Kind, id.Value} }
 
+// own returns k with strings of its own, for a cache to keep: a value
+// normalized from a caller's string may share that string's memory, which
+// may be much larger (the spaces Normalize trimmed, a body it was cut from).
+func (k identRef) own() identRef {
+	switch k.kind {
+	case KindEmail:
+		k.kind = KindEmail
+	case KindPhone:
+		k.kind = KindPhone
+	case KindAccount:
+		k.kind = KindAccount
+	case KindDevice:
+		k.kind = KindDevice
+	default:
+		k.kind = Kind(strings.Clone(string(k.kind)))
+	}
+	k.value = strings.Clone(k.value)
+	return k
+}
+
 // Normalize returns id in the form the store keeps: emails trimmed and
 // case-folded, phone numbers in E.164 (numbers without a country code are
 // read in region, an ISO 3166 code such as "NL"), other values trimmed. It

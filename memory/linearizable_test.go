@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -169,7 +170,21 @@ func linHistory(t *testing.T, stores []*memory.Store, stale time.Duration) []por
 			}
 			for i := range perGoroutine {
 				c := rng.IntN(customers)
+				brief := func() {
+					call(linInput{op: opBrief, cust: c}, func() linOutput {
+						b, err := s.BriefFor(ctx, address(c), memory.BriefQuery{})
+						if errors.Is(err, memory.ErrNotFound) {
+							return linOutput{}
+						}
+						v, _ := b.Fact("size")
+						return linOutput{found: true, value: v, err: err}
+					})
+				}
 				switch id, ok := known[c]; {
+				case !ok && rng.IntN(2) == 0:
+					// Perhaps no one's yet: what the store remembers of
+					// an identifier of no one must not outlive its link.
+					brief()
 				case !ok || rng.IntN(4) == 0:
 					out := call(linInput{op: opRecognize, cust: c}, func() linOutput {
 						r, err := s.Recognize(ctx, address(c))
@@ -182,14 +197,7 @@ func linHistory(t *testing.T, stores []*memory.Store, stale time.Duration) []por
 						return linOutput{err: s.Remember(ctx, id, memory.Fact{Key: "size", Value: v})}
 					})
 				default:
-					call(linInput{op: opBrief, cust: c}, func() linOutput {
-						b, err := s.BriefFor(ctx, address(c), memory.BriefQuery{})
-						if errors.Is(err, memory.ErrNotFound) {
-							return linOutput{}
-						}
-						v, _ := b.Fact("size")
-						return linOutput{found: true, value: v, err: err}
-					})
+					brief()
 				}
 			}
 			mu.Lock()
@@ -207,6 +215,9 @@ func requireLinearizable(t *testing.T, history []porcupine.Operation) {
 	t.Helper()
 	res, info := porcupine.CheckOperationsVerbose(customerModel, history, time.Minute)
 	if res != porcupine.Ok {
+		dumpIllegal(t, history)
+	}
+	if res != porcupine.Ok {
 		f, err := os.CreateTemp("", "herken-history-*.html")
 		require.NoError(t, err)
 		require.NoError(t, porcupine.Visualize(customerModel, info, f))
@@ -214,4 +225,17 @@ func requireLinearizable(t *testing.T, history []porcupine.Operation) {
 		t.Fatalf("the history of %d calls is %v; see %s", len(history), res, f.Name())
 	}
 	t.Logf("%d calls on %d customers from %d goroutines: linearizable", len(history), linCustomers, linGoroutines)
+}
+
+func dumpIllegal(t *testing.T, history []porcupine.Operation) {
+	for _, part := range customerModel.Partition(history) {
+		if porcupine.CheckOperations(customerModel, part) {
+			continue
+		}
+		sort.Slice(part, func(i, j int) bool { return part[i].Call < part[j].Call })
+		for _, op := range part {
+			t.Logf("%8d %8d g%d %s", op.Call/1000, op.Return/1000, op.ClientId, customerModel.DescribeOperation(op.Input, op.Output))
+		}
+		return
+	}
 }

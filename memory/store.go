@@ -15,6 +15,7 @@ import (
 	"github.com/herken/herken/memory/internal/codec"
 	"github.com/herken/herken/memory/internal/kv"
 	"github.com/herken/herken/memory/internal/pgkv"
+	"golang.org/x/sync/singleflight"
 )
 
 // Store is a customer memory. It is safe for concurrent use by many
@@ -27,9 +28,11 @@ type Store struct {
 	epoch    cache.Epoch // orders cache fills against invalidations
 	profiles *cache.Cache[CustomerID, *profile]
 	idents   *cache.Cache[identRef, indexEntry]
-	ciphers  *cache.Cache[CustomerID, keyed] // of the customers' keys
-	secret   []byte                          // keys the hashes of identifiers and draft names
-	keyfile  keyStore                        // the customers' keys
+	absent   *cache.Cache[identRef, struct{}] // identifiers of no one, apart so that they evict no one's
+	flight   singleflight.Group               // reads in flight (store_flight.go)
+	ciphers  *cache.Cache[CustomerID, keyed]  // of the customers' keys
+	secret   []byte                           // keys the hashes of identifiers and draft names
+	keyfile  keyStore                         // the customers' keys
 
 	eraser    eraser    // erases in the background what Forget left
 	restoring bool      // Open restores a backup: the key file is made anew
@@ -96,6 +99,9 @@ func open(ctx context.Context, opts Options, load func(db kv.DB) error, keys *re
 	if s.profiles, err = cache.New(opts.cacheSize, opts.cacheBytes, profileCost, &s.epoch); err == nil {
 		s.profiles.OnRemove(s.profileGone)
 		s.idents, err = cache.New(opts.cacheSize*2, opts.cacheBytes/4, identCost, &s.epoch)
+	}
+	if err == nil {
+		s.absent, err = cache.New(opts.cacheSize, opts.cacheBytes/16, absentCost, &s.epoch)
 	}
 	if err == nil {
 		s.ciphers, err = cache.New(opts.cacheSize*2, opts.cacheBytes/4, keysCost, &s.epoch)
@@ -173,6 +179,7 @@ func (s *Store) Close() error {
 	err := s.erasePass()
 	s.profiles.Purge()
 	s.idents.Purge()
+	s.absent.Purge()
 	s.ciphers.Purge()
 	return errors.Join(err, s.keyfile.Close(), s.db.Close())
 }

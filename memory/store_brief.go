@@ -40,7 +40,7 @@ func (s *Store) BriefFor(ctx context.Context, ident Identifier, q BriefQuery) (B
 	start := s.epoch.Now()
 	e, ok := s.idents.Get(key)
 	if !ok {
-		p, err := s.customerByIdent(ctx, n)
+		p, err := s.identMissed(ctx, n, key)
 		if err != nil {
 			return Brief{}, err
 		}
@@ -69,7 +69,7 @@ func (s *Store) BriefFor(ctx context.Context, ident Identifier, q BriefQuery) (B
 		// read.
 		kept.memo.point(key, func() {
 			e.hot = kept
-			s.idents.Fill(key, e, start)
+			s.idents.Fill(key.own(), e, start)
 		})
 	}
 	return b, nil

@@ -120,6 +120,7 @@ func (fd *feed) suspend() {
 	fd.stale.Store(true)
 	fd.s.profiles.Suspend()
 	fd.s.idents.Suspend()
+	fd.s.absent.Suspend()
 	fd.s.ciphers.Suspend()
 }
 
@@ -137,6 +138,7 @@ func (fd *feed) proven(at time.Time) {
 		fd.stale.Store(false)
 		fd.s.profiles.Resume()
 		fd.s.idents.Resume()
+		fd.s.absent.Resume()
 		fd.s.ciphers.Resume()
 	}
 }
@@ -169,7 +171,7 @@ func (fd *feed) change(body []byte) {
 		fd.s.profiles.Invalidate(id)
 	}
 	for _, id := range c.Idents {
-		fd.s.idents.Invalidate(identRef{id.Kind, id.Value})
+		fd.s.identChanged(identRef{id.Kind, id.Value})
 	}
 	for _, id := range c.Ciphers {
 		fd.s.ciphers.Invalidate(id)

@@ -138,7 +138,7 @@ func (s *Store) view(ctx context.Context, fn func(r *reader) error) error {
 func (r *reader) index(key identRef) (indexEntry, bool, error) {
 	e, ok, err := readIndex(r.t, r.s.identifierKey(Identifier{Kind: key.kind, Value: key.value}))
 	if err == nil && ok {
-		r.s.idents.Fill(key, e, r.start)
+		r.s.idents.Fill(key.own(), e, r.start)
 	}
 	return e, ok, err
 }
@@ -214,13 +214,7 @@ func (s *Store) customerOf(ctx context.Context, id CustomerID) (*profile, error)
 		}
 		return p, nil
 	}
-	var p *profile
-	err := s.view(ctx, func(r *reader) error {
-		var err error
-		p, err = r.current(id)
-		return err
-	})
-	return p, err
+	return s.readCustomer(ctx, id)
 }
 
 // Lookup returns the customer an identifier belongs to, or ErrNotFound. It
@@ -245,17 +239,51 @@ func (s *Store) customerByIdent(ctx context.Context, n Identifier) (*profile, er
 		// Any transaction customerOf starts is at least as new as the entry.
 		return s.customerOf(ctx, e.Customer)
 	}
-	var p *profile
-	err := s.view(ctx, func(r *reader) error {
-		e, ok, err := r.index(key)
-		if err != nil {
-			return err
+	return s.identMissed(ctx, n, key)
+}
+
+// identMissed is customerByIdent for an identifier the identifier cache
+// does not hold: no one's, as the cache of absent identifiers says at the
+// cost of a hit, or read from the store.
+func (s *Store) identMissed(ctx context.Context, n Identifier, key identRef) (*profile, error) {
+	if _, ok := s.absent.Get(key); ok {
+		if s.closed.Load() {
+			return nil, ErrClosed
 		}
-		if !ok {
-			return fmt.Errorf("%w: no customer with this %s", ErrNotFound, n.Kind)
-		}
-		p, err = r.current(e.Customer)
-		return err
-	})
-	return p, err
+		return nil, unknown(n.Kind)
+	}
+	return s.readIdent(ctx, n, key)
+}
+
+// identChanged drops what the caches hold of identifier k, after a commit
+// that set or deleted it.
+func (s *Store) identChanged(k identRef) {
+	s.idents.Invalidate(k)
+	s.absent.Invalidate(k)
+}
+
+// The errors of identifiers of no one, made once for the usual kinds, so
+// that a miss costs what a hit does.
+var (
+	unknownEmail   = unknownOf(KindEmail)
+	unknownPhone   = unknownOf(KindPhone)
+	unknownAccount = unknownOf(KindAccount)
+	unknownDevice  = unknownOf(KindDevice)
+)
+
+func unknownOf(k Kind) error { return fmt.Errorf("%w: no customer with this %s", ErrNotFound, k) }
+
+// unknown returns the error of an identifier of kind k that is no one's.
+func unknown(k Kind) error {
+	switch k {
+	case KindEmail:
+		return unknownEmail
+	case KindPhone:
+		return unknownPhone
+	case KindAccount:
+		return unknownAccount
+	case KindDevice:
+		return unknownDevice
+	}
+	return unknownOf(k)
 }

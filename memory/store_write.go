@@ -416,6 +416,15 @@ func (w *wtx) commit() error {
 			}
 		}()
 	}
+	// From the commit on, a reader of the store may see the change: until
+	// the caches drop what it changed, they hold none of it.
+	w.hold(true)
+	held := true
+	defer func() {
+		if held {
+			w.hold(false)
+		}
+	}()
 	w.committing = true
 	if err := w.txn.Commit(); err != nil {
 		return err
@@ -425,14 +434,8 @@ func (w *wtx) commit() error {
 	if err := w.s.db.Durable(); err != nil {
 		return fmt.Errorf("memory: the write was committed but could not be synced to disk: %w", err)
 	}
-	for _, c := range w.order {
-		if c.dirty || c.erased {
-			w.s.profiles.Invalidate(c.p.ID)
-		}
-	}
-	for k := range w.keys {
-		w.s.idents.Invalidate(k)
-	}
+	w.hold(false)
+	held = false
 	// What this write stored is what the next brief or write of these
 	// customers needs: keep it, unless another write invalidated it since.
 	epoch := w.s.epoch.Now()
@@ -453,6 +456,29 @@ func (w *wtx) commit() error {
 		w.s.wakeEraser()
 	}
 	return nil
+}
+
+// hold holds, or releases and so invalidates, the cache entries of what
+// the write changes: its customers' profiles and its identifiers.
+func (w *wtx) hold(on bool) {
+	for _, c := range w.order {
+		if c.dirty || c.erased {
+			if on {
+				w.s.profiles.Hold(c.p.ID)
+			} else {
+				w.s.profiles.Release(c.p.ID)
+			}
+		}
+	}
+	for k := range w.keys {
+		if on {
+			w.s.idents.Hold(k)
+			w.s.absent.Hold(k)
+		} else {
+			w.s.idents.Release(k)
+			w.s.absent.Release(k)
+		}
+	}
 }
 
 // stripe returns the index of the commit stripe of customer id.

@@ -56,10 +56,11 @@ type entry[V any] struct {
 type shard[K comparable, V any] struct {
 	mu    sync.Mutex // guards lru, bytes, last and hits; orders Fill against Invalidate
 	lru   *simplelru.LRU[K, entry[V]]
-	bytes int64    // the costs of the entries in lru
-	last  uint64   // the epoch of the shard's last invalidation
-	hits  uint32   // counts hits, to refresh recency on some of them
-	_     [28]byte // keep shards on separate cache lines
+	bytes int64     // the costs of the entries in lru
+	last  uint64    // the epoch of the shard's last invalidation
+	hits  uint32    // counts hits, to refresh recency on some of them
+	held  map[K]int // keys held by writers (Hold), with how many hold each
+	_     [20]byte  // keep shards on separate cache lines
 }
 
 // New returns a cache of about size entries and at most maxBytes bytes, as
@@ -139,7 +140,7 @@ func (c *Cache[K, V]) Fill(key K, v V, start uint64) bool {
 	s := c.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.last > start {
+	if s.last > start || s.held[key] > 0 {
 		return false
 	}
 	if cost > c.budget {
@@ -183,6 +184,57 @@ func (c *Cache[K, V]) Invalidate(key K) {
 	s.last = c.epoch.n.Add(1)
 	s.lru.Remove(key)
 	s.mu.Unlock()
+}
+
+// Hold drops key and keeps the cache from holding it again until as many
+// Releases: a writer holds what it changes while its commit becomes
+// visible, so that no reader is answered from the cache with what the
+// source no longer holds once another reader may have seen the change
+// there.
+func (c *Cache[K, V]) Hold(key K) {
+	if c == nil {
+		return
+	}
+	s := c.shard(key)
+	s.mu.Lock()
+	if s.held == nil {
+		s.held = map[K]int{}
+	}
+	s.held[key]++
+	s.last = c.epoch.n.Add(1)
+	s.lru.Remove(key)
+	s.mu.Unlock()
+}
+
+// Release ends a Hold of key, and invalidates it as Invalidate does.
+func (c *Cache[K, V]) Release(key K) {
+	if c == nil {
+		return
+	}
+	s := c.shard(key)
+	s.mu.Lock()
+	if n := s.held[key]; n > 1 {
+		s.held[key] = n - 1
+	} else {
+		delete(s.held, key)
+	}
+	s.last = c.epoch.n.Add(1)
+	s.lru.Remove(key)
+	s.mu.Unlock()
+}
+
+// Stamp returns the epoch of the last invalidation of key's shard, and
+// false while the cache caches nothing (nil or suspended). Two reads of the
+// source that began with the same stamp of key began with no Invalidate of
+// key between them, so the later may take the earlier's answer.
+func (c *Cache[K, V]) Stamp(key K) (uint64, bool) {
+	if c == nil || c.off.Load() {
+		return 0, false
+	}
+	s := c.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last, !c.off.Load()
 }
 
 // Share returns the bytes one shard may hold: an entry that costs more is

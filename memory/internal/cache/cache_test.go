@@ -203,3 +203,55 @@ func TestOnRemoveSeesEveryEntryThatLeaves(t *testing.T) {
 	c.Suspend()
 	require.False(t, c.Fill("c", 4, c.epoch.Now()), "a suspended cache caches nothing")
 }
+
+func TestStampMovesWithEveryInvalidation(t *testing.T) {
+	c := newCache(t, 1<<10)
+	before, ok := c.Stamp("a")
+	require.True(t, ok)
+	c.Fill("a", 1, c.epoch.Now())
+	same, _ := c.Stamp("a")
+	require.Equal(t, before, same, "a fill is no invalidation")
+
+	c.Invalidate("a")
+	after, ok := c.Stamp("a")
+	require.True(t, ok)
+	require.Greater(t, after, before, "a read that began before the invalidation must not answer for one after")
+
+	c.Purge()
+	purged, _ := c.Stamp("a")
+	require.Greater(t, purged, after)
+
+	c.Suspend()
+	_, ok = c.Stamp("a")
+	require.False(t, ok, "a suspended cache vouches for no read")
+	c.Resume()
+	resumed, ok := c.Stamp("a")
+	require.True(t, ok)
+	require.Greater(t, resumed, purged, "suspending purged")
+
+	var none *Cache[string, int]
+	_, ok = none.Stamp("a")
+	require.False(t, ok)
+}
+
+func TestHeldKeyIsNeverCached(t *testing.T) {
+	c := newCache(t, 1<<10)
+	c.Fill("a", 1, c.epoch.Now())
+	c.Fill("b", 1, c.epoch.Now())
+	c.Hold("a") // a writer is about to commit a change of a
+	_, ok := c.Get("a")
+	require.False(t, ok, "a held key's old value is still served")
+	require.False(t, c.Fill("a", 2, c.epoch.Now()), "a read that began while the change is committed may have read either side of it")
+	require.True(t, c.Fill("b", 2, c.epoch.Now()), "a hold keeps only its key out")
+
+	c.Hold("a") // a second writer
+	c.Release("a")
+	require.False(t, c.Fill("a", 3, c.epoch.Now()), "held twice, released once")
+	start := c.epoch.Now()
+	c.Release("a")
+	require.False(t, c.Fill("a", 4, start), "a read that began before the release may have read before the commit")
+	require.True(t, c.Fill("a", 5, c.epoch.Now()))
+	v, ok := c.Get("a")
+	require.True(t, ok)
+	require.Equal(t, 5, v)
+}
