@@ -81,7 +81,7 @@ type config struct {
 	w           io.Writer
 }
 
-var scenarios = []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember", "forget", "visibility", "claims", "redis", "postgres", "wasm", "browser"}
+var scenarios = []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember", "forget", "visibility", "claims", "floor", "redis", "postgres", "wasm", "browser"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -252,7 +252,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep := &report{started: time.Now(), customers: cfg.customers, loads: map[string]time.Duration{}}
+	rep := &report{started: time.Now(), customers: cfg.customers, loads: map[string]time.Duration{}, paths: map[string]string{}, loadStart: loadAverage()}
 
 	dir := cfg.dir
 	if dir == "" {
@@ -295,6 +295,9 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	if pgWanted {
 		herkenPGScenarios(ctx, cfg, rep)
 	}
+	if !cfg.noPeers && cfg.want("floor") {
+		floorScenarios(ctx, cfg, rep)
+	}
 	if !cfg.noPeers && cfg.want("redis") {
 		t0 := time.Now()
 		redisScenarios(ctx, cfg, cfg.customers, rep)
@@ -324,6 +327,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	stopProfiles()
+	rep.loadEnd = loadAverage()
 	rep.writeText(out)
 	if cfg.out != "" {
 		if err := rep.writeMarkdown(cfg.out, cfg); err != nil {

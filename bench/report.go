@@ -38,6 +38,9 @@ type report struct {
 	forgets     forgetStall
 	claims      claimOracle
 
+	paths              map[string]string // peer → the code path of its operations
+	loadStart, loadEnd string            // /proc/loadavg at the start and the end
+
 	browser          string // Chromium's product and version
 	browserLoads     int    // pages loaded in it
 	browserLongLoads int    // of which had a main-thread task of 50 ms or more
@@ -99,41 +102,97 @@ func bytesStr(n int64) string {
 	return strconv.FormatInt(n, 10) + " B"
 }
 
-// ratios compares each peer with herken on the operations both ran: the
-// headline. It compares medians, and throughput for the writes.
+// side is one row of the headline: an operation, as herken and each peer
+// did it in this run.
+type side struct {
+	label, short string
+	rate         bool    // throughput, not latency
+	q            float64 // the latency's quantile
+	herken       *result
+	peers        map[string]*result
+}
+
+// sides are the headline's rows, for the operations herken and a peer
+// both ran, with the peers' round-trip floors last.
+func (r *report) sides() []side {
+	specs := []struct {
+		label, short, herkenOp, peerOp string
+		q                              float64
+	}{
+		{"recognize+brief, warm (p50)", "warm p50", "brief", "brief", 50},
+		{"recognize+brief, warm (p99)", "warm p99", "brief", "brief", 99},
+		{"recognize+brief, cold (p50)", "cold p50", "brief-cold", "brief", 50},
+		{"recognize+brief, cold (p99)", "cold p99", "brief-cold", "brief", 99},
+		{"unknown email (p50)", "miss p50", "miss", "miss", 50},
+		{"record-contact, sync off (throughput)", "contact, sync off", "contact-sync writes off", "contact-sync writes off", 0},
+		{"record-contact, sync on (throughput)", "contact, sync on", "contact-sync writes on", "contact-sync writes on", 0},
+	}
+	var out []side
+	for _, sp := range specs {
+		row := side{label: sp.label, short: sp.short, rate: sp.q == 0, q: sp.q, herken: r.find("herken", sp.herkenOp), peers: map[string]*result{}}
+		for _, peer := range peers {
+			if o := r.find(peer, sp.peerOp); o != nil {
+				row.peers[peer] = o
+			}
+		}
+		if row.herken != nil && len(row.peers) > 0 {
+			out = append(out, row)
+		}
+	}
+	floor := side{label: "round-trip floor: GET / SELECT 1 (p50)", q: 50, peers: map[string]*result{}}
+	for peer, op := range map[string]string{"redis": "floor-get", "postgres": "floor-select1"} {
+		if o := r.find(peer, op); o != nil {
+			floor.peers[peer] = o
+		}
+	}
+	if len(floor.peers) > 0 {
+		out = append(out, floor)
+	}
+	return out
+}
+
+var peers = []string{"redis", "postgres"}
+
+// value is a result's figure in the row: its throughput or its quantile.
+func (x side) value(res *result) string {
+	switch {
+	case res == nil:
+		return "-"
+	case x.rate:
+		return rate(res.PerSecond())
+	}
+	return dur(res.Quantile(x.q))
+}
+
+// factor is how many times herken beats the peer in the row: the peer's
+// latency over herken's, or herken's throughput over the peer's; 0 when
+// either did not run.
+func (x side) factor(peer string) float64 {
+	o := x.peers[peer]
+	if x.herken == nil || o == nil {
+		return 0
+	}
+	if x.rate {
+		return x.herken.PerSecond() / max(o.PerSecond(), 1e-9)
+	}
+	return float64(o.Quantile(x.q)) / float64(max(x.herken.Quantile(x.q), 1))
+}
+
+func factorStr(f float64) string {
+	if f == 0 {
+		return "-"
+	}
+	if f < 10 {
+		return strconv.FormatFloat(f, 'f', 2, 64) + "×"
+	}
+	return strconv.FormatFloat(f, 'f', 1, 64) + "×"
+}
+
+// ratio is one comparison of herken on PostgreSQL with another system.
 type ratio struct {
 	op, peer      string
 	herken, other string
 	factor        float64
-}
-
-func (r *report) ratios() []ratio {
-	var out []ratio
-	pairs := []struct{ herkenOp, peerOp, label string }{
-		{"brief", "brief", "recognize+brief, warm (p50)"},
-		{"brief-cold", "brief", "recognize+brief, cold (p50)"},
-		{"miss", "miss", "unknown email (p50)"},
-		{"contact-sync writes off", "contact-sync writes off", "record-contact, sync off (throughput)"},
-		{"contact-sync writes on", "contact-sync writes on", "record-contact, sync on (throughput)"},
-	}
-	for _, peer := range []string{"redis", "postgres"} {
-		for _, p := range pairs {
-			h, o := r.find("herken", p.herkenOp), r.find(peer, p.peerOp)
-			if h == nil || o == nil {
-				continue
-			}
-			x := ratio{op: p.label, peer: peer}
-			if strings.HasPrefix(p.herkenOp, "contact") {
-				x.herken, x.other = rate(h.PerSecond()), rate(o.PerSecond())
-				x.factor = h.PerSecond() / o.PerSecond()
-			} else {
-				x.herken, x.other = dur(h.Quantile(50)), dur(o.Quantile(50))
-				x.factor = float64(o.Quantile(50)) / float64(max(h.Quantile(50), 1))
-			}
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // pgRatios compares herken on PostgreSQL with herken on Badger and with the
@@ -199,7 +258,8 @@ func noteOf(r *result) string {
 
 // writeText writes the readable table.
 func (r *report) writeText(w io.Writer) {
-	fmt.Fprintf(w, "\nherken benchmark: %d customers, %s, GOMAXPROCS %d, %s\n\n", r.customers, cpuModel(), runtime.GOMAXPROCS(0), runtime.Version())
+	fmt.Fprintf(w, "\nherken benchmark: %d customers, %s, GOMAXPROCS %d, %s\n", r.customers, cpuModel(), runtime.GOMAXPROCS(0), runtime.Version())
+	fmt.Fprintf(w, "load average (1, 5, 15 min): %s at the start, %s at the end\n\n", r.loadStart, r.loadEnd)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "operation\tthroughput\tp50\tp90\tp99\tp99.9\tmax\t")
 	for _, res := range r.results {
@@ -211,13 +271,23 @@ func (r *report) writeText(w io.Writer) {
 			dur(res.Quantile(50)), dur(res.Quantile(90)), dur(res.Quantile(99)), dur(res.Quantile(99.9)), dur(res.Max()))
 	}
 	tw.Flush()
-	if rs := r.ratios(); len(rs) > 0 {
-		fmt.Fprintln(w, "\nherken against the alternatives (peer / herken; higher is better for herken):")
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		for _, x := range rs {
-			fmt.Fprintf(tw, "  %s\t%s\therken %s\t%s %s\t%.1f×\n", x.op, x.peer, x.herken, x.peer, x.other, x.factor)
+	if rows := r.sides(); len(rows) > 0 {
+		fmt.Fprintln(w, "\nherken against the alternatives, side by side (× is how many times herken is faster; higher is better for herken):")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "operation\therken\tredis\tpostgres\t× redis\t× postgres\t")
+		for _, x := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", x.label, x.value(x.herken), x.value(x.peers["redis"]), x.value(x.peers["postgres"]),
+				factorStr(x.factor("redis")), factorStr(x.factor("postgres")))
 		}
 		tw.Flush()
+		for _, line := range r.floorLines() {
+			fmt.Fprintln(w, line)
+		}
+	}
+	for _, peer := range peers {
+		if p := r.paths[peer]; p != "" {
+			fmt.Fprintf(w, "\n%s's code path:\n%s\n", peer, p)
+		}
 	}
 	if rs := r.pgRatios(); len(rs) > 0 {
 		fmt.Fprintln(w, "\nherken on PostgreSQL against the others (herken-pg / other: lower is better for latencies, higher for throughput):")
@@ -263,16 +333,34 @@ func (r *report) writeMarkdown(dir string, cfg *config) error {
 		return err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# herken benchmark\n\nRun %s with `go run ./bench %s`.\n\n", r.started.Format(time.RFC3339), strings.Join(cfg.args, " "))
-	fmt.Fprintf(&b, "## Machine\n\n| | |\n|---|---|\n| CPU | %s |\n| cores | %d (GOMAXPROCS %d) |\n| Go | %s, %s/%s |\n| memory | %s |\n| herken store | Badger v4 on disk, group-committed sync writes, profile cache %d customers |\n| customers | %d |\n\n",
-		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, memTotal(), cfg.cache, r.customers)
-	if rs := r.ratios(); len(rs) > 0 {
-		b.WriteString("## Headline: herken against the alternatives\n\n| operation | peer | herken | peer | ratio |\n|---|---|---|---|---|\n")
-		for _, x := range rs {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f× |\n", x.op, x.peer, x.herken, x.other, x.factor)
+	fmt.Fprintf(&b, "# herken benchmark\n\nRun %s with `go run ./bench %s`; load average (1, 5, 15 min) %s at the start, %s at the end.\n\n",
+		r.started.Format(time.RFC3339), strings.Join(cfg.args, " "), r.loadStart, r.loadEnd)
+	if rows := r.sides(); len(rows) > 0 {
+		b.WriteString("## Headline: herken side by side with Redis and PostgreSQL\n\n")
+		b.WriteString("Each on loopback in this run, done as a skilled user would (the code paths are below). × is how many times herken is faster: the peer's latency over herken's, herken's throughput over the peer's. A peer's cold brief is its only brief: every one reads the server.\n\n")
+		b.WriteString("| operation | herken | redis | postgres | × redis | × postgres |\n|---|---|---|---|---|---|\n")
+		for _, x := range rows {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", x.label, x.value(x.herken), x.value(x.peers["redis"]), x.value(x.peers["postgres"]),
+				factorStr(x.factor("redis")), factorStr(x.factor("postgres")))
 		}
 		b.WriteString("\n")
+		for _, line := range r.floorLines() {
+			b.WriteString(line + "\n\n")
+		}
+		if r.plotRatios(filepath.Join(dir, "ratios.png"), rows) {
+			b.WriteString("![herken's speed over each peer's](ratios.png)\n\n")
+		}
 	}
+	if len(r.paths) > 0 {
+		b.WriteString("## The peers' code paths\n\n")
+		for _, peer := range peers {
+			if p := r.paths[peer]; p != "" {
+				fmt.Fprintf(&b, "%s:\n\n```\n%s\n```\n\n", peer, p)
+			}
+		}
+	}
+	fmt.Fprintf(&b, "## Machine\n\n| | |\n|---|---|\n| CPU | %s |\n| cores | %d (GOMAXPROCS %d) |\n| Go | %s, %s/%s |\n| memory | %s |\n| herken store | Badger v4 on disk, group-committed sync writes, profile cache %d customers |\n| customers | %d |\n| load average | %s at the start, %s at the end |\n\n",
+		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, memTotal(), cfg.cache, r.customers, r.loadStart, r.loadEnd)
 	if rs := r.pgRatios(); len(rs) > 0 {
 		b.WriteString("## herken on PostgreSQL against the others\n\nThe factor is herken-pg's over the other's: lower is better for the latencies, higher for the throughputs.\n\n| operation | other | herken-pg | other | factor |\n|---|---|---|---|---|\n")
 		for _, x := range rs {
@@ -312,8 +400,11 @@ func (r *report) writeMarkdown(dir string, cfg *config) error {
 			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s |\n", g.customers, dur(g.warm.Quantile(50)), dur(g.warm.Quantile(99)),
 				dur(g.cold.Quantile(50)), dur(g.cold.Quantile(99)), bytesStr(g.disk/int64(g.customers)))
 		}
-		b.WriteString("\n![growth](growth.png)\n")
+		b.WriteString("\n![growth: latency](growth.png)\n\n![growth: bytes on disk per customer](growth-disk.png)\n")
 		if err := r.plotGrowth(filepath.Join(dir, "growth.png")); err != nil {
+			return err
+		}
+		if err := r.plotGrowthDisk(filepath.Join(dir, "growth-disk.png")); err != nil {
 			return err
 		}
 	}
@@ -454,4 +545,100 @@ func procField(path, key string) string {
 		}
 	}
 	return "unknown"
+}
+
+// floorLines say how far above its round-trip floor each peer's brief lies.
+func (r *report) floorLines() []string {
+	var lines []string
+	for _, f := range []struct{ peer, op, what string }{{"redis", "floor-get", "GET"}, {"postgres", "floor-select1", "SELECT 1"}} {
+		fl, br := r.find(f.peer, f.op), r.find(f.peer, "brief")
+		if fl == nil || br == nil {
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("%s: a brief p50 %s is %.2f× its floor, %s p50 %s, measured in this run", f.peer,
+			dur(br.Quantile(50)), float64(br.Quantile(50))/float64(max(fl.Quantile(50), 1)), f.what, dur(fl.Quantile(50))))
+	}
+	return lines
+}
+
+// plotRatios draws herken's factor over each peer for the headline's rows,
+// on a log scale with 1× (as fast) marked; it reports whether it drew one.
+func (r *report) plotRatios(path string, rows []side) bool {
+	p := plot.New()
+	p.Title.Text = "herken against each peer, same run: times faster (log scale)"
+	p.Y.Label.Text = "× (peer latency / herken, herken throughput / peer)"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	var ticks []plot.Tick
+	series := map[string]plotter.XYs{}
+	k := 0
+	for _, x := range rows {
+		if x.herken == nil {
+			continue
+		}
+		k++
+		ticks = append(ticks, plot.Tick{Value: float64(k), Label: x.short})
+		for i, peer := range peers {
+			if f := x.factor(peer); f > 0 {
+				series[peer] = append(series[peer], plotter.XY{X: float64(k) + 0.12*float64(2*i-1), Y: f})
+			}
+		}
+	}
+	if k == 0 {
+		return false
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	p.X.Min, p.X.Max = 0.5, float64(k)+0.5
+	one, err := plotter.NewLine(plotter.XYs{{X: 0.5, Y: 1}, {X: float64(k) + 0.5, Y: 1}})
+	if err != nil {
+		return false
+	}
+	one.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
+	p.Add(one)
+	p.Legend.Add("1× (as fast)", one)
+	var args []any
+	for _, peer := range peers {
+		if len(series[peer]) > 0 {
+			args = append(args, peer, series[peer])
+		}
+	}
+	if err := plotutil.AddScatters(p, args...); err != nil {
+		return false
+	}
+	p.Legend.Top = true
+	return p.Save(10*vg.Inch, 5*vg.Inch, path) == nil
+}
+
+// plotGrowthDisk draws herken's bytes on disk per customer as the store
+// grows.
+func (r *report) plotGrowthDisk(path string) error {
+	p := plot.New()
+	p.Title.Text = "herken on disk per customer as the store grows"
+	p.X.Label.Text = "customers (log scale)"
+	p.Y.Label.Text = "bytes per customer"
+	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{}
+	p.Y.Min = 0
+	var xys plotter.XYs
+	for _, g := range r.growth {
+		xys = append(xys, plotter.XY{X: float64(g.customers), Y: float64(g.disk) / float64(g.customers)})
+	}
+	if err := plotutil.AddLinePoints(p, "bytes per customer", xys); err != nil {
+		return err
+	}
+	p.Legend.Top = true
+	return p.Save(8*vg.Inch, 4*vg.Inch, path)
+}
+
+// loadAverage returns the first three fields of /proc/loadavg, or
+// "unknown".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
