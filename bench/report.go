@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +20,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/herken/herken/memory"
 )
@@ -301,11 +305,11 @@ func (r *report) writeText(w io.Writer) {
 	for _, line := range r.pgLines() {
 		fmt.Fprintln(w, line)
 	}
-	for sys, d := range r.loads {
-		fmt.Fprintf(w, "loading %d customers into %s: %s\n", r.customers, sys, dur(d))
+	for _, sys := range slices.Sorted(maps.Keys(r.loads)) {
+		fmt.Fprintf(w, "loading %d customers into %s: %s\n", r.customers, sys, dur(r.loads[sys]))
 	}
 	if r.disk > 0 && r.customers > 0 {
-		fmt.Fprintf(w, "herken on disk: %s, %s per customer; resident memory after the warm lookups: %s\n",
+		fmt.Fprintf(w, "herken on disk after the write measurements: %s, %s per customer (-growth measures a store as loaded); resident memory after the warm lookups: %s\n",
 			bytesStr(r.disk), bytesStr(r.disk/int64(r.customers)), bytesStr(r.rss))
 	}
 	if f := r.forgets; f.p99Alone > 0 {
@@ -382,7 +386,7 @@ func (r *report) writeMarkdown(dir string, cfg *config) error {
 	}
 	b.WriteString("\n")
 	if r.disk > 0 {
-		fmt.Fprintf(&b, "herken on disk: %s, %s per customer. Resident memory after the warm lookups: %s.\n\n", bytesStr(r.disk), bytesStr(r.disk/int64(max(r.customers, 1))), bytesStr(r.rss))
+		fmt.Fprintf(&b, "herken on disk after the write measurements: %s, %s per customer (-growth measures a store as loaded). Resident memory after the warm lookups: %s.\n\n", bytesStr(r.disk), bytesStr(r.disk/int64(max(r.customers, 1))), bytesStr(r.rss))
 	}
 	if r.wasmRaw > 0 {
 		fmt.Fprintf(&b, "wasm module: %s raw, %s gzip, %s brotli.\n\n", bytesStr(int64(r.wasmRaw)), bytesStr(int64(r.wasmGzip)), bytesStr(int64(r.wasmBrotli)))
@@ -481,8 +485,9 @@ func (r *report) plotGrowth(path string) error {
 	p.X.Label.Text = "customers (log scale)"
 	p.Y.Label.Text = "latency (µs, log scale)"
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
-	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{}, plot.LogTicks{}
+	r.growthAxis(p)
 	series := map[string]plotter.XYs{}
+	lo, hi := math.Inf(1), 0.0
 	var names []string
 	for _, g := range r.growth {
 		for _, s := range []struct {
@@ -493,9 +498,14 @@ func (r *report) plotGrowth(path string) error {
 			if _, ok := series[s.name]; !ok {
 				names = append(names, s.name)
 			}
-			series[s.name] = append(series[s.name], plotter.XY{X: float64(g.customers), Y: max(float64(s.res.Quantile(s.q))/1e3, 0.01)})
+			y := max(float64(s.res.Quantile(s.q))/1e3, 0.01)
+			series[s.name] = append(series[s.name], plotter.XY{X: float64(g.customers), Y: y})
+			lo, hi = min(lo, y), max(hi, y)
 		}
 	}
+	// Room above the lines for the legend.
+	p.Y.Min, p.Y.Max = lo/2, hi*8
+	p.Y.Tick.Marker = decadeTicks(p.Y.Min, p.Y.Max, "")
 	sort.Strings(names)
 	var lines []any
 	for _, n := range names {
@@ -568,7 +578,6 @@ func (r *report) plotRatios(path string, rows []side) bool {
 	p.Title.Text = "herken against each peer, same run: times faster (log scale)"
 	p.Y.Label.Text = "× (peer latency / herken, herken throughput / peer)"
 	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	var ticks []plot.Tick
 	series := map[string]plotter.XYs{}
 	k := 0
@@ -580,7 +589,7 @@ func (r *report) plotRatios(path string, rows []side) bool {
 		ticks = append(ticks, plot.Tick{Value: float64(k), Label: x.short})
 		for i, peer := range peers {
 			if f := x.factor(peer); f > 0 {
-				series[peer] = append(series[peer], plotter.XY{X: float64(k) + 0.12*float64(2*i-1), Y: f})
+				series[peer] = append(series[peer], plotter.XY{X: float64(k) + 0.2*float64(2*i-1), Y: f})
 			}
 		}
 	}
@@ -596,17 +605,38 @@ func (r *report) plotRatios(path string, rows []side) bool {
 	one.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
 	p.Add(one)
 	p.Legend.Add("1× (as fast)", one)
-	var args []any
-	for _, peer := range peers {
-		if len(series[peer]) > 0 {
-			args = append(args, peer, series[peer])
+	lo, hi := 1.0, 1.0
+	for i, peer := range peers {
+		xys := series[peer]
+		if len(xys) == 0 {
+			continue
 		}
+		sc, err := plotter.NewScatter(xys)
+		if err != nil {
+			return false
+		}
+		sc.GlyphStyle = draw.GlyphStyle{Color: plotutil.Color(i), Radius: vg.Points(5), Shape: []draw.GlyphDrawer{draw.CircleGlyph{}, draw.SquareGlyph{}}[i%2]}
+		labels := make([]string, len(xys))
+		for k, xy := range xys {
+			labels[k] = factorStr(xy.Y)
+			lo, hi = min(lo, xy.Y), max(hi, xy.Y)
+		}
+		ls, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
+		if err != nil {
+			return false
+		}
+		for k := range ls.TextStyle {
+			ls.TextStyle[k].XAlign = draw.XCenter
+		}
+		ls.Offset = vg.Point{Y: vg.Points(8)}
+		p.Add(sc, ls)
+		p.Legend.Add(peer, sc)
 	}
-	if err := plotutil.AddScatters(p, args...); err != nil {
-		return false
-	}
-	p.Legend.Top = true
-	return p.Save(10*vg.Inch, 5*vg.Inch, path) == nil
+	p.Y.Min, p.Y.Max = lo/2, hi*3
+	p.Y.Tick.Marker = decadeTicks(p.Y.Min, p.Y.Max, "×")
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.YOffs = -vg.Points(4)
+	return p.Save(10*vg.Inch, 6*vg.Inch, path) == nil
 }
 
 // plotGrowthDisk draws herken's bytes on disk per customer as the store
@@ -616,17 +646,65 @@ func (r *report) plotGrowthDisk(path string) error {
 	p.Title.Text = "herken on disk per customer as the store grows"
 	p.X.Label.Text = "customers (log scale)"
 	p.Y.Label.Text = "bytes per customer"
-	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{}
-	p.Y.Min = 0
+	p.X.Scale = plot.LogScale{}
+	r.growthAxis(p)
 	var xys plotter.XYs
+	peak := 1024.0
 	for _, g := range r.growth {
 		xys = append(xys, plotter.XY{X: float64(g.customers), Y: float64(g.disk) / float64(g.customers)})
+		peak = max(peak, xys[len(xys)-1].Y)
 	}
-	if err := plotutil.AddLinePoints(p, "bytes per customer", xys); err != nil {
+	if err := plotutil.AddLinePoints(p, "bytes on disk per customer", xys); err != nil {
 		return err
 	}
+	goal, err := plotter.NewLine(plotter.XYs{{X: p.X.Min, Y: 1024}, {X: p.X.Max, Y: 1024}})
+	if err != nil {
+		return err
+	}
+	goal.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
+	p.Add(goal)
+	p.Legend.Add("the goal, 1 KiB", goal)
+	p.Y.Min, p.Y.Max = 0, peak*1.4
 	p.Legend.Top = true
 	return p.Save(8*vg.Inch, 4*vg.Inch, path)
+}
+
+// growthAxis sets the x axis of a growth plot: a tick at each size, with
+// room either side.
+func (r *report) growthAxis(p *plot.Plot) {
+	var ticks []plot.Tick
+	for _, g := range r.growth {
+		ticks = append(ticks, plot.Tick{Value: float64(g.customers), Label: countStr(g.customers)})
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	if len(r.growth) > 0 {
+		p.X.Min, p.X.Max = float64(r.growth[0].customers)/1.5, float64(r.growth[len(r.growth)-1].customers)*1.5
+	}
+}
+
+// countStr writes n as 10k or 1M where it is round.
+func countStr(n int) string {
+	switch {
+	case n >= 1e6 && n%1e6 == 0:
+		return strconv.Itoa(n/1e6) + "M"
+	case n >= 1e3 && n%1e3 == 0:
+		return strconv.Itoa(n/1e3) + "k"
+	}
+	return strconv.Itoa(n)
+}
+
+// decadeTicks are ticks at 1, 2 and 5 of each decade from lo to hi, each
+// labelled with unit.
+func decadeTicks(lo, hi float64, unit string) plot.ConstantTicks {
+	var ts []plot.Tick
+	for d := math.Pow(10, math.Floor(math.Log10(lo))); d <= hi; d *= 10 {
+		for _, m := range []float64{1, 2, 5} {
+			if v := d * m; v >= lo && v <= hi {
+				ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64) + unit})
+			}
+		}
+	}
+	return ts
 }
 
 // loadAverage returns the first three fields of /proc/loadavg, or
