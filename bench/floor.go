@@ -7,11 +7,23 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// floorScenarios measures each peer's round-trip floor on this machine, in
-// the same run as the briefs: Redis's PING and a GET of a short string, and
-// PostgreSQL's SELECT 1, prepared. No brief from a server can be faster
-// than its floor; how far above it a peer's brief lies is its own work.
+// floorScenarios measures each peer's round-trip floor on this machine:
+// Redis's PING and a GET of a short string, and PostgreSQL's SELECT 1,
+// prepared. No brief from a server can be faster than its floor; how far
+// above it a peer's brief lies is its own work. A peer whose scenario runs
+// measures its floor there, right before its briefs, on the same
+// connections (redisRun, postgresRun); this measures the others', as for
+// -only floor.
 func floorScenarios(ctx context.Context, cfg *config, rep *report) {
+	if !cfg.want("redis") {
+		floorRedis(ctx, cfg, rep)
+	}
+	if !cfg.want("postgres") {
+		floorPostgres(ctx, cfg, rep)
+	}
+}
+
+func floorRedis(ctx context.Context, cfg *config, rep *report) {
 	rdb := redisClient(cfg)
 	defer rdb.Close()
 	if err := redisUp(ctx, rdb); err != nil {
@@ -19,6 +31,9 @@ func floorScenarios(ctx context.Context, cfg *config, rep *report) {
 	} else if err := redisFloors(ctx, cfg, rdb, rep); err != nil {
 		rep.add(&result{Name: "redis floor", System: "redis", Op: "floor-get", Skipped: "failed: " + err.Error()})
 	}
+}
+
+func floorPostgres(ctx context.Context, cfg *config, rep *report) {
 	pool, err := pgPool(ctx, cfg, true)
 	if err != nil {
 		rep.add(&result{Name: "postgres SELECT 1 (floor)", System: "postgres", Op: "floor-select1", Skipped: "not run: no PostgreSQL at " + cfg.postgres})

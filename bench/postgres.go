@@ -43,7 +43,7 @@ func postgresPath() string {
 		"then the document and each last contact decoded from msgpack, expired facts left out, last contacts sorted newest first, negatives in the at-risk window counted.\n" +
 		"record-contact: one round trip, the prepared statement\n" + indent(pgContact) +
 		"sync writes on: synchronous_commit on (the reply after the commit reached the WAL on disk); off: synchronous_commit off.\n" +
-		"floor: SELECT 1, prepared (one round trip, nothing to decode)."
+		"floor: SELECT 1, prepared (one round trip, nothing to decode), right before the briefs, on the same connections."
 }
 
 func postgresScenarios(ctx context.Context, cfg *config, n int, rep *report) {
@@ -129,6 +129,11 @@ func postgresRun(ctx context.Context, cfg *config, pool *pgxpool.Pool, n int, re
 		return err
 	}
 
+	if cfg.want("floor") {
+		if err := pgFloor(ctx, cfg, pool, rep); err != nil {
+			return err
+		}
+	}
 	brief := func(email string) error {
 		_, err := pgBriefOf(ctx, pool, email, time.Now())
 		return err

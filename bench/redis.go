@@ -45,7 +45,7 @@ func redisPath() string {
 		"then the document and each l:<channel> value decoded from msgpack, expired facts left out, last contacts sorted newest first, negatives in the at-risk window counted.\n" +
 		"record-contact: one round trip, EVALSHA " + redisContact.Hash() + " 2 k:<n> c:<n> <contact in msgpack> l:chat, of\n" + indent(redisContactLua) +
 		"sync writes on: appendonly yes, appendfsync always (the reply after the write reached the disk); off: appendfsync no.\n" +
-		"floor: PING; GET of an identifier key (one round trip each, nothing to decode)."
+		"floor: PING; GET of a short string (one round trip each, nothing to decode), right before the briefs, on the same connections."
 }
 
 func indent(code string) string {
@@ -127,6 +127,11 @@ func redisRun(ctx context.Context, cfg *config, rdb *redis.Client, n int, rep *r
 		return err
 	}
 
+	if cfg.want("floor") {
+		if err := redisFloors(ctx, cfg, rdb, rep); err != nil {
+			return err
+		}
+	}
 	brief := func(email string) error {
 		_, err := redisBriefOf(ctx, rdb, email, time.Now())
 		return err
