@@ -5,10 +5,12 @@
 // also measures the plugin's wasm module in wazero, and the plugin on a page
 // in headless Chromium, when there is one.
 //
-//	go run ./bench                      # 100,000 customers, about a minute
+//	go run ./bench                      # 100,000 customers: 6.4 minutes on 2 busy cores (load 8-10)
 //	go run ./bench -quick               # under 20 seconds
+//	go run ./bench -customers 10000     # 1.8-2.1 minutes on the same machine
 //	go run ./bench -customers 1000000   # the cold goal is stated at 1M
-//	go run ./bench -growth              # 10k, 100k and 1M customers
+//	go run ./bench -growth              # then 10k, 100k and 1M customers (herken loads ~1,000 a second there)
+//	go run ./bench -only floor          # the peers' round trips alone: Redis PING and GET, PostgreSQL SELECT 1
 //	go run ./bench -only brief-warm -cpuprofile cpu.out
 //	go run ./bench -out report          # report.md, plots, results.json
 //	go run ./bench -engine both         # herken on Badger and on PostgreSQL (-postgres)

@@ -20,6 +20,8 @@ import (
 // k:<n>; and a key per identifier, i:<kind>:<value>, holding <n>. Each
 // operation is one round trip, EVALSHA of a Lua script loaded once
 // (go-redis's Script sends EVAL only when the server answers NOSCRIPT).
+// The brief's script reads a key it derives, c:<n>, which one server
+// allows; on a cluster the customer's keys would share a hash tag.
 const (
 	// redisBriefLua reads the identifier and the customer's hash: a brief,
 	// or nil for an unknown identifier.
