@@ -397,7 +397,26 @@ func (r *report) writeMarkdown(dir string, cfg *config) error {
 	if line := r.browserLine(); line != "" {
 		b.WriteString(line + ".\n\n")
 	}
-	b.WriteString("![lookup latency](lookups.png)\n\n![write latency](writes.png)\n\n")
+	isWrite := func(res *result) bool {
+		return strings.Contains(res.Op, "contact") || strings.Contains(res.Op, "remember")
+	}
+	for _, pl := range []struct {
+		file, title string
+		keep        func(*result) bool
+	}{
+		{"lookups.png", "Lookups and wasm calls: latency percentiles", func(res *result) bool {
+			return !isWrite(res) && res.Op != "compile-cached" && res.Op != "instantiate" && res.Op != "open" && res.System != "browser"
+		}},
+		{"writes.png", "Writes: latency percentiles", isWrite},
+	} {
+		drawn, err := r.plotLatency(filepath.Join(dir, pl.file), pl.title, pl.keep)
+		if err != nil {
+			return err
+		}
+		if drawn {
+			fmt.Fprintf(&b, "![%s](%s)\n\n", pl.title, pl.file)
+		}
+	}
 	if len(r.growth) > 0 {
 		b.WriteString("## Growth\n\n| customers | warm p50 | warm p99 | cold p50 | cold p99 | disk per customer |\n|---|---|---|---|---|---|\n")
 		for _, g := range r.growth {
@@ -411,17 +430,6 @@ func (r *report) writeMarkdown(dir string, cfg *config) error {
 		if err := r.plotGrowthDisk(filepath.Join(dir, "growth-disk.png")); err != nil {
 			return err
 		}
-	}
-	isWrite := func(res *result) bool {
-		return strings.Contains(res.Op, "contact") || strings.Contains(res.Op, "remember")
-	}
-	if err := r.plotLatency(filepath.Join(dir, "lookups.png"), "Lookups and wasm calls: latency percentiles", func(res *result) bool {
-		return !isWrite(res) && res.Op != "compile-cached" && res.Op != "instantiate" && res.Op != "open" && res.System != "browser"
-	}); err != nil {
-		return err
-	}
-	if err := r.plotLatency(filepath.Join(dir, "writes.png"), "Writes: latency percentiles", isWrite); err != nil {
-		return err
 	}
 	js, _ := json.MarshalIndent(r.summary(), "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, "results.json"), js, 0o644); err != nil {
@@ -451,7 +459,9 @@ func (r *report) summary() []map[string]any {
 
 var quantiles = []float64{50, 90, 99, 99.9}
 
-func (r *report) plotLatency(path, title string, keep func(*result) bool) error {
+// plotLatency draws the percentiles of the results keep chooses; it
+// reports whether there were any (a log scale has no empty plot).
+func (r *report) plotLatency(path, title string, keep func(*result) bool) (bool, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "percentile"
@@ -471,12 +481,15 @@ func (r *report) plotLatency(path, title string, keep func(*result) bool) error 
 		}
 		lines = append(lines, res.Name, xys)
 	}
+	if len(lines) == 0 {
+		return false, nil
+	}
 	if err := plotutil.AddLinePoints(p, lines...); err != nil {
-		return err
+		return false, err
 	}
 	p.Legend.Top = true
 	p.Legend.Left = true
-	return p.Save(10*vg.Inch, 7*vg.Inch, path)
+	return true, p.Save(10*vg.Inch, 7*vg.Inch, path)
 }
 
 func (r *report) plotGrowth(path string) error {
