@@ -72,9 +72,13 @@ func generate(seed uint64, i int) customer {
 	if rng.IntN(3) == 0 {
 		c.prefs = append(c.prefs, [2]string{memory.PrefLanguage, []string{"nl", "en", "de"}[rng.IntN(3)]})
 	}
-	for range rng.IntN(4) {
+	// Each issue about another subject: one about the subject of an open
+	// one would be the customer coming back about it (see memory's
+	// matchIssue).
+	subject := rng.Perm(len(subjects))
+	for k := range rng.IntN(4) {
 		c.issues = append(c.issues, genIssue{
-			subject: subjects[rng.IntN(len(subjects))], channel: channels[rng.IntN(len(channels))],
+			subject: subjects[subject[k]], channel: channels[rng.IntN(len(channels))],
 			repeats: rng.IntN(3), resolved: rng.IntN(2) == 0,
 		})
 	}

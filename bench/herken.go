@@ -8,9 +8,10 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/herken/herken/memory"
 )
@@ -47,37 +48,28 @@ func herkenFill(ctx context.Context, cfg *config, s *memory.Store, n int, what s
 	bar := cfg.bar(n, what)
 	t0 := time.Now()
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 1)
+	g, gctx := errgroup.WithContext(ctx)
 	for range 4 * runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
+		g.Go(func() error {
+			for gctx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= n {
-					return
+					return nil
 				}
-				if err := herkenPut(ctx, s, generate(cfg.seed, i)); err != nil {
-					select {
-					case errs <- fmt.Errorf("customer %d: %w", i, err):
-					default:
-					}
-					next.Store(int64(n)) // the others stop too
-					return
+				if err := herkenPut(gctx, s, generate(cfg.seed, i)); err != nil {
+					return fmt.Errorf("customer %d: %w", i, err)
 				}
 				_ = bar.Add(1)
 			}
-		}()
+			return gctx.Err()
+		})
 	}
-	wg.Wait()
+	err := g.Wait()
 	_ = bar.Finish()
-	took := time.Since(t0)
-	select {
-	case err := <-errs:
+	if err != nil {
 		return 0, err
-	default:
 	}
+	took := time.Since(t0)
 	return took, nil
 }
 

@@ -5,10 +5,12 @@
 // also measures the plugin's wasm module in wazero, and the plugin on a page
 // in headless Chromium, when there is one.
 //
-//	go run ./bench                      # 100,000 customers, about a minute
+//	go run ./bench                      # 100,000 customers: 6.4 minutes on 2 busy cores (load 8-10)
 //	go run ./bench -quick               # under 20 seconds
+//	go run ./bench -customers 10000     # 1.8-2.1 minutes on the same machine
 //	go run ./bench -customers 1000000   # the cold goal is stated at 1M
-//	go run ./bench -growth              # 10k, 100k and 1M customers
+//	go run ./bench -growth              # then 10k, 100k and 1M customers (herken loads ~1,000 a second there)
+//	go run ./bench -only floor          # the peers' round trips alone: Redis PING and GET, PostgreSQL SELECT 1
 //	go run ./bench -only brief-warm -cpuprofile cpu.out
 //	go run ./bench -out report          # report.md, plots, results.json
 //	go run ./bench -engine both         # herken on Badger and on PostgreSQL (-postgres)
@@ -81,7 +83,7 @@ type config struct {
 	w           io.Writer
 }
 
-var scenarios = []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember", "forget", "visibility", "claims", "redis", "postgres", "wasm", "browser"}
+var scenarios = []string{"open", "brief-warm", "scaling", "miss", "brief-cold", "contact", "remember", "forget", "visibility", "claims", "floor", "redis", "postgres", "wasm", "browser"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -252,7 +254,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep := &report{started: time.Now(), customers: cfg.customers, loads: map[string]time.Duration{}}
+	rep := &report{started: time.Now(), customers: cfg.customers, loads: map[string]time.Duration{}, paths: map[string]string{}, loadStart: loadAverage()}
 
 	dir := cfg.dir
 	if dir == "" {
@@ -295,6 +297,9 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	if pgWanted {
 		herkenPGScenarios(ctx, cfg, rep)
 	}
+	if !cfg.noPeers && cfg.want("floor") {
+		floorScenarios(ctx, cfg, rep)
+	}
 	if !cfg.noPeers && cfg.want("redis") {
 		t0 := time.Now()
 		redisScenarios(ctx, cfg, cfg.customers, rep)
@@ -324,6 +329,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	stopProfiles()
+	rep.loadEnd = loadAverage()
 	rep.writeText(out)
 	if cfg.out != "" {
 		if err := rep.writeMarkdown(cfg.out, cfg); err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -51,4 +53,26 @@ func TestGenerateIsDeterministic(t *testing.T) {
 		require.LessOrEqual(t, len(c.issues), 3)
 		require.LessOrEqual(t, len(c.contacts), 20)
 	}
+}
+
+// TestBenchGrowthAlone checks that a run of the growth steps alone (no
+// other scenario measured anything) writes its report and plots, and no
+// empty latency plot: a log scale has none.
+func TestBenchGrowthAlone(t *testing.T) {
+	out := t.TempDir()
+	var buf bytes.Buffer
+	err := bench(context.Background(), []string{"-quiet", "-only", "floor", "-no-peers", "-customers", "100", "-duration", "50ms",
+		"-growth", "-growth-sizes", "200,300", "-out", out}, &buf)
+	require.NoError(t, err, buf.String())
+	require.Contains(t, buf.String(), "growth:      200 customers")
+	require.Contains(t, buf.String(), "growth:      300 customers")
+	for _, f := range []string{"report.md", "growth.png", "growth-disk.png"} {
+		fi, err := os.Stat(filepath.Join(out, f))
+		require.NoError(t, err, f)
+		require.Positive(t, fi.Size(), f)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "## Growth")
+	require.NotContains(t, string(md), "lookups.png")
 }

@@ -9,19 +9,42 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/herken/herken/memory"
 )
 
-// PostgreSQL, as a user would keep customers there: a customers table with
-// the profile as JSONB and the last contacts as JSONB, an identifiers table
-// with its primary key as the index, and a contacts table.
+// PostgreSQL, as a skilled user would keep customers there (see peer.go):
+// a customers table with the document (msgpack, bytea) and the newest
+// contact of each channel in an array indexed by the channel's number
+// (msgpack, bytea[]), an identifiers table with its primary key as the
+// index, and a contacts table. Each operation is one statement, which pgx
+// prepares once on each connection (its default statement cache) and then
+// sends as Bind and Execute: one round trip.
 const pgSchema = `
 DROP TABLE IF EXISTS bench_identifiers, bench_contacts, bench_customers;
-CREATE TABLE bench_customers (id bigint PRIMARY KEY, doc jsonb NOT NULL, last jsonb NOT NULL DEFAULT '{}');
+CREATE TABLE bench_customers (id bigint PRIMARY KEY, doc bytea NOT NULL, last bytea[] NOT NULL);
 CREATE TABLE bench_identifiers (kind text, value text, customer bigint NOT NULL, PRIMARY KEY (kind, value));
-CREATE TABLE bench_contacts (customer bigint NOT NULL, at timestamptz NOT NULL, contact jsonb NOT NULL);
+CREATE TABLE bench_contacts (customer bigint NOT NULL, at timestamptz NOT NULL, contact bytea NOT NULL);
 CREATE INDEX ON bench_contacts (customer, at);`
+
+const (
+	// pgBrief is a brief, or no row for an unknown email.
+	pgBrief = `SELECT c.doc, c.last FROM bench_identifiers i JOIN bench_customers c ON c.id = i.customer WHERE i.kind = 'email' AND i.value = $1`
+	// pgContact appends a contact to the timeline and makes it its
+	// channel's newest.
+	pgContact = `WITH t AS (INSERT INTO bench_contacts (customer, at, contact) VALUES ($1, now(), $2))
+UPDATE bench_customers SET last[$3] = $2 WHERE id = $1`
+)
+
+// postgresPath is the code path the report shows for PostgreSQL.
+func postgresPath() string {
+	return "brief and miss: one round trip, the prepared statement\n" + indent(pgBrief) +
+		"then the document and each last contact decoded from msgpack, expired facts left out, last contacts sorted newest first, negatives in the at-risk window counted.\n" +
+		"record-contact: one round trip, the prepared statement\n" + indent(pgContact) +
+		"sync writes on: synchronous_commit on (the reply after the commit reached the WAL on disk); off: synchronous_commit off.\n" +
+		"floor: SELECT 1, prepared (one round trip, nothing to decode), right before the briefs, on the same connections."
+}
 
 func postgresScenarios(ctx context.Context, cfg *config, n int, rep *report) {
 	skip := func(why string) {
@@ -35,6 +58,7 @@ func postgresScenarios(ctx context.Context, cfg *config, n int, rep *report) {
 		return
 	}
 	defer pool.Close()
+	rep.paths["postgres"] = postgresPath()
 	if err := postgresRun(ctx, cfg, pool, n, rep); err != nil {
 		skip("failed: " + err.Error())
 	}
@@ -71,23 +95,18 @@ func postgresRun(ctx context.Context, cfg *config, pool *pgxpool.Pool, n int, re
 		var customers, idents, contacts [][]any
 		for i := start; i < min(n, start+batch); i++ {
 			c := generate(cfg.seed, i)
-			profile, last, timeline := docOf(c)
-			lastJSON := []byte("{")
+			doc, last, timeline := peerDocOf(c)
+			lasts := make([][]byte, len(channels))
 			for ch, b := range last {
-				if len(lastJSON) > 1 {
-					lastJSON = append(lastJSON, ',')
-				}
-				lastJSON = append(append(append(lastJSON, '"'), ch...), `":`...)
-				lastJSON = append(lastJSON, b...)
+				lasts[channelIndex(ch)-1] = b
 			}
-			lastJSON = append(lastJSON, '}')
-			customers = append(customers, []any{int64(i), string(profile), string(lastJSON)})
+			customers = append(customers, []any{int64(i), doc, lasts})
 			for _, id := range c.ids {
 				kind, value, _ := strings.Cut(identKeyOf(id), ":")
 				idents = append(idents, []any{kind, value, int64(i)})
 			}
 			for _, b := range timeline {
-				contacts = append(contacts, []any{int64(i), epoch, string(b)})
+				contacts = append(contacts, []any{int64(i), epoch, b})
 			}
 		}
 		for _, cp := range []struct {
@@ -110,28 +129,19 @@ func postgresRun(ctx context.Context, cfg *config, pool *pgxpool.Pool, n int, re
 		return err
 	}
 
-	const lookup = `SELECT c.doc, c.last FROM bench_identifiers i JOIN bench_customers c ON c.id = i.customer WHERE i.kind = 'email' AND i.value = $1`
-	brief := func(email string) error {
-		var profile []byte
-		var last map[string]any
-		err := pool.QueryRow(ctx, lookup, strings.ToLower(strings.TrimSpace(email))).Scan(&profile, &last)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return memory.ErrNotFound
-		}
-		if err != nil {
+	if cfg.want("floor") {
+		if err := pgFloor(ctx, cfg, pool, rep); err != nil {
 			return err
 		}
-		raw := map[string]string{}
-		for ch, v := range last {
-			b, _ := jsonMarshal(v)
-			raw[ch] = string(b)
-		}
-		_, err = peerBrief(profile, raw, time.Now())
+	}
+	brief := func(email string) error {
+		_, err := pgBriefOf(ctx, pool, email, time.Now())
 		return err
 	}
 	if err := cfg.measurePeerLookups(rep, "postgres", n, brief); err != nil {
 		return err
 	}
+	chat := channelIndex(memory.ChannelChat)
 	for _, sync := range []bool{false, true} {
 		p, err := pgPool(ctx, cfg, sync)
 		if err != nil {
@@ -140,11 +150,12 @@ func postgresRun(ctx context.Context, cfg *config, pool *pgxpool.Pool, n int, re
 		mode := "sync writes " + map[bool]string{false: "off", true: "on"}[sync]
 		err = cfg.measure(rep, fmt.Sprintf("postgres record-contact, %s, %d writers", mode, cfg.writers), "postgres", "contact-"+mode, cfg.writers, 0, func(_ int, i int64) error {
 			id := int64(uint64(i) * 2654435761 % uint64(n))
-			ct := `{"channel":"chat","at":"` + time.Now().UTC().Format(time.RFC3339Nano) + `","outcome":"neutral","summary":"bench"}`
-			b := &pgx.Batch{}
-			b.Queue(`INSERT INTO bench_contacts (customer, at, contact) VALUES ($1, now(), $2)`, id, ct)
-			b.Queue(`UPDATE bench_customers SET last = jsonb_set(last, '{chat}', $2::jsonb) WHERE id = $1`, id, ct)
-			return p.SendBatch(ctx, b).Close()
+			ct, err := msgpack.Marshal(&memory.Contact{Channel: memory.ChannelChat, At: time.Now().UTC(), Outcome: memory.OutcomeNeutral, Summary: "bench"})
+			if err != nil {
+				return err
+			}
+			_, err = p.Exec(ctx, pgContact, id, ct, chat)
+			return err
 		})
 		p.Close()
 		if err != nil {
@@ -152,4 +163,19 @@ func postgresRun(ctx context.Context, cfg *config, pool *pgxpool.Pool, n int, re
 		}
 	}
 	return nil
+}
+
+// pgBriefOf is a brief from PostgreSQL: one prepared statement, then the
+// decoding.
+func pgBriefOf(ctx context.Context, pool *pgxpool.Pool, email string, now time.Time) (memory.Brief, error) {
+	var doc []byte
+	var last [][]byte
+	err := pool.QueryRow(ctx, pgBrief, strings.ToLower(strings.TrimSpace(email))).Scan(&doc, &last)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return memory.Brief{}, memory.ErrNotFound
+	}
+	if err != nil {
+		return memory.Brief{}, err
+	}
+	return peerBrief(doc, last, now)
 }

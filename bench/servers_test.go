@@ -160,12 +160,14 @@ func TestBenchAgainstPeers(t *testing.T) {
 		"redis recognize+brief", "postgres recognize+brief", "postgres record-contact, sync writes on",
 		"wasm brief", "wasm compile", "herken against the alternatives", "per customer", "wasm module:",
 		"growth:      300 customers", "growth:      600 customers",
+		"redis GET (floor)", "postgres SELECT 1 (floor)", "× its floor",
+		"redis's code path", "EVALSHA", "postgres's code path", "load average",
 	} {
 		require.Contains(t, text, want)
 	}
 	require.NotContains(t, text, "not run")
 	require.NotContains(t, text, "failed:")
-	for _, f := range []string{"report.md", "lookups.png", "writes.png", "growth.png", "results.json"} {
+	for _, f := range []string{"report.md", "lookups.png", "writes.png", "growth.png", "growth-disk.png", "ratios.png", "results.json"} {
 		fi, err := os.Stat(filepath.Join(out, f))
 		require.NoError(t, err, f)
 		require.Positive(t, fi.Size(), f)
@@ -173,6 +175,25 @@ func TestBenchAgainstPeers(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(out, "report.md"))
 	require.NoError(t, err)
 	require.Contains(t, string(md), "## Machine")
-	require.Contains(t, string(md), "| recognize+brief, warm (p50) | redis |")
+	require.Contains(t, string(md), "## Headline")
+	require.Contains(t, string(md), "| recognize+brief, warm (p50) |")
+	require.Contains(t, string(md), "| round-trip floor: GET / SELECT 1 (p50) | - |")
+	require.Contains(t, string(md), "![herken's speed over each peer's](ratios.png)")
 	t.Log("\n" + text)
+}
+
+// TestBenchFloorAlone checks that -only floor measures the peers' round
+// trips and nothing else: no store is loaded, no peer filled.
+func TestBenchFloorAlone(t *testing.T) {
+	redisAddr, pg := startRedis(t), startPostgres(t)
+	var buf bytes.Buffer
+	err := bench(context.Background(), []string{"-quiet", "-only", "floor", "-duration", "100ms", "-redis", redisAddr, "-postgres", pg}, &buf)
+	require.NoError(t, err, buf.String())
+	text := buf.String()
+	for _, want := range []string{"redis PING (floor)", "redis GET (floor)", "postgres SELECT 1 (floor)"} {
+		require.Contains(t, text, want)
+	}
+	for _, not := range []string{"recognize+brief", "record-contact", "not run", "failed:", "loading"} {
+		require.NotContains(t, text, not)
+	}
 }
