@@ -76,7 +76,7 @@ func TestMergeDataRefusesWhatItCannotRead(t *testing.T) {
 	for _, bad := range [][]byte{
 		nil,
 		[]byte("not wasm at all"),
-		append([]byte("\x00asm\x01\x00\x00\x00"), 11, 0x80), // a size cut off
+		append([]byte("\x00asm\x01\x00\x00\x00"), 11, 0x80),                // a size cut off
 		append([]byte("\x00asm\x01\x00\x00\x00"), 11, 5, 1, 1, 0, 0x0b, 0), // a passive segment
 		append([]byte("\x00asm\x01\x00\x00\x00"), 11, 4, 9, 0, 0x41, 0),    // more segments than bytes
 		append([]byte("\x00asm\x01\x00\x00\x00"), 12, 1, 0),                // a data-count section
