@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,11 +58,25 @@ longTaskObserver.observe({type: "longtask", buffered: true});`
 
 // loadTimes reads a loaded page's marks and long tasks (those the observer
 // has not been told of yet included).
-const loadTimes = `(() => {
+var loadTimes = `((browserPhases) => {
 	const at = (n) => performance.getEntriesByName(n)[0].startTime;
 	for (const e of longTaskObserver.takeRecords()) longTasks.push(e.duration);
-	return {start: at("herken:start"), ready: at("herken:ready"), long: longTasks};
-})()`
+	const phases = {};
+	for (const n of browserPhases) { const e = performance.getEntriesByName("herken:" + n)[0]; if (e) phases[n] = e.startTime - at("herken:start"); }
+	return {start: at("herken:start"), ready: at("herken:ready"), long: longTasks, phases};
+})(` + phaseList() + `)`
+
+func phaseList() string {
+	b, _ := json.Marshal(browserPhases)
+	return string(b)
+}
+
+// browserPhases are the steps of the plugin's start that it marks on the
+// page's timeline (herken.js, herken-worker.js): the worker running, the
+// module downloaded, compiled and instantiated, the Go runtime started, the
+// saved memory read, the session's answer applied, the start answered, the
+// form filled.
+var browserPhases = []string{"worker", "module", "init", "state", "session", "started", "filled"}
 
 const browserLoadTimeout = 30 * time.Second // bounds a hang, not a goal
 
@@ -134,6 +149,15 @@ func browserRun(ctx context.Context, cfg *config, exe string, rep *report) error
 			res.Ops++
 		}
 		rep.browserLoads++
+		if rep.browserPhases == nil {
+			rep.browserPhases, rep.browserBriefs = map[string][]float64{}, map[string][]float64{}
+		}
+		rep.browserBriefs[visit] = append(rep.browserBriefs[visit], m.Ready-m.Start)
+		for _, n := range browserPhases {
+			if at, ok := m.Phases[n]; ok {
+				rep.browserPhases[visit+" "+n] = append(rep.browserPhases[visit+" "+n], at)
+			}
+		}
 		longest := 0.0
 		for _, l := range m.Long {
 			longest = max(longest, l)
@@ -170,9 +194,10 @@ func browserRun(ctx context.Context, cfg *config, exe string, rep *report) error
 }
 
 type pageTimes struct {
-	Start float64   `json:"start"` // ms since the navigation's start
-	Ready float64   `json:"ready"`
-	Long  []float64 `json:"long"` // ms
+	Start  float64            `json:"start"` // ms since the navigation's start
+	Ready  float64            `json:"ready"`
+	Long   []float64          `json:"long"`   // ms
+	Phases map[string]float64 `json:"phases"` // ms since Start, by browserPhases
 }
 
 // browserVisit is one visitor: a first visit in a new browser context,
@@ -362,5 +387,29 @@ func (r *report) browserLine() string {
 	} else {
 		fmt.Fprintf(&b, "in %d loads, the longest %s", r.browserLongLoads, dur(r.browserLongest))
 	}
+	for _, visit := range []string{"first-visit", "return-visit"} {
+		var parts []string
+		for _, n := range browserPhases {
+			if at := r.browserPhases[visit+" "+n]; len(at) > 0 {
+				parts = append(parts, fmt.Sprintf("%s %.0f", n, median(at)))
+			}
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(&b, "\nbrowser, %s: the plugin's start, p50 ms after it began: %s, first brief %.0f",
+				strings.ReplaceAll(visit, "-", " "), strings.Join(parts, ", "), median(r.browserBriefs[visit]))
+		}
+	}
 	return b.String()
+}
+
+// median returns the median of xs, which it sorts.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	if n := len(xs); n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return xs[len(xs)/2]
 }

@@ -49,6 +49,8 @@ type report struct {
 	browserLoads     int    // pages loaded in it
 	browserLongLoads int    // of which had a main-thread task of 50 ms or more
 	browserLongest   time.Duration
+	browserPhases    map[string][]float64 // "first-visit module": ms after the plugin's start, a load each
+	browserBriefs    map[string][]float64 // by visit: ms from the plugin's start to its first brief
 }
 
 type growthPoint struct {

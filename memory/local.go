@@ -51,6 +51,7 @@ func NewLocal(now func() time.Time, region string) *Local {
 	}
 	l := &Local{lim: DefaultLimits(), now: now, region: region, next: 1}
 	l.p = l.base.profile()
+	l.p.memo = new(briefMemo)
 	return l
 }
 
@@ -172,6 +173,7 @@ func (l *Local) rebuild() {
 	for i := range l.pending {
 		l.p.apply(&l.pending[i], nil)
 	}
+	l.p.memo = new(briefMemo)
 }
 
 // Snapshot returns what the memory holds now, local changes included: the
@@ -188,10 +190,38 @@ func (l *Local) Snapshot() Snapshot {
 
 // Brief returns the visitor's brief.
 func (l *Local) Brief(q BriefQuery) Brief {
-	if q.Now.IsZero() {
+	b, _ := l.SharedBrief(q)
+	b.OpenIssues = slices.Clone(b.OpenIssues)
+	b.LastContacts = slices.Clone(b.LastContacts)
+	b.Facts = slices.Clone(b.Facts)
+	b.Preferences = slices.Clone(b.Preferences)
+	return b
+}
+
+// BriefKey names a brief a Local memory keeps (see SharedBrief); the zero
+// key names none.
+type BriefKey struct{ e *memoEntry }
+
+// SharedBrief returns the visitor's brief as Brief does, with its slices
+// shared with the memory: they must not be changed, and they hold only
+// until the memory's next change. When q.Now is zero the memory keeps the
+// brief, a repeated one is a lookup, and key names it (see Holds).
+func (l *Local) SharedBrief(q BriefQuery) (b Brief, key BriefKey) {
+	keep := q.Now.IsZero()
+	if keep {
 		q.Now = l.clock()
 	}
-	return l.p.brief(q, DefaultAtRiskWindow)
+	b, e := l.p.memoBrief(q, keep, DefaultAtRiskWindow)
+	return b, BriefKey{e}
+}
+
+// Holds reports whether the brief key names is still the brief of its
+// query: the memory has not changed since, and time has not changed the
+// brief (a fact's expiry, a pause's end, the contact hours). The wasm
+// module keeps the answers it encoded from a brief while it holds.
+func (l *Local) Holds(key BriefKey) bool {
+	e := key.e
+	return e != nil && e.memo == l.p.memo && e.holds(e.purpose, e.channel, unixNano(l.clock()))
 }
 
 // Prefill returns the values of the facts named by keys that may be used to
@@ -199,7 +229,7 @@ func (l *Local) Brief(q BriefQuery) Brief {
 // Keys without such a fact are left out.
 func (l *Local) Prefill(keys []string) map[string]string {
 	out := map[string]string{}
-	b := l.Brief(BriefQuery{})
+	b, _ := l.SharedBrief(BriefQuery{})
 	for _, k := range keys {
 		if v, ok := b.Fact(k); ok {
 			out[k] = v
@@ -333,6 +363,7 @@ func (l *Local) record(e Event) error {
 	}
 	l.next++
 	l.p.apply(&e, nil)
+	l.p.memo = new(briefMemo) // the briefs kept share the slices apply changed
 	l.pending = append(l.pending, e)
 	return nil
 }

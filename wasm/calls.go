@@ -15,12 +15,12 @@ var okNull = []byte("null")
 //
 //go:wasmexport herken_load
 func herkenLoad(p, n uint32) uint64 {
-	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+	return call(p, n, func(b []byte, req *wire.Value) ([]byte, *callError) {
 		st, err := wire.DecodeLocalState(req)
 		if err != nil {
 			return nil, fromErr(err)
 		}
-		return okNull, fromErr(local.Restore(st))
+		return append(b, okNull...), fromErr(local.Restore(st))
 	})
 }
 
@@ -28,9 +28,9 @@ func herkenLoad(p, n uint32) uint64 {
 //
 //go:wasmexport herken_save
 func herkenSave(p, n uint32) uint64 {
-	return call(p, n, func(*wire.Value) ([]byte, *callError) {
+	return call(p, n, func(b []byte, _ *wire.Value) ([]byte, *callError) {
 		st := local.State()
-		return wire.AppendLocalState(nil, &st), nil
+		return wire.AppendLocalState(b, &st), nil
 	})
 }
 
@@ -39,7 +39,7 @@ func herkenSave(p, n uint32) uint64 {
 //
 //go:wasmexport herken_recognize
 func herkenRecognize(p, n uint32) uint64 {
-	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+	return call(p, n, func(b []byte, req *wire.Value) ([]byte, *callError) {
 		ids, err := wire.Identifiers(req, "identifiers")
 		if err != nil {
 			return nil, fromErr(err)
@@ -49,8 +49,8 @@ func herkenRecognize(p, n uint32) uint64 {
 				return nil, fromErr(err)
 			}
 		}
-		b := local.Brief(memory.BriefQuery{})
-		return wire.AppendBrief(nil, &b), nil
+		br := local.Brief(memory.BriefQuery{})
+		return wire.AppendBrief(b, &br), nil
 	})
 }
 
@@ -58,18 +58,18 @@ func herkenRecognize(p, n uint32) uint64 {
 //
 //go:wasmexport herken_brief
 func herkenBrief(p, n uint32) uint64 {
-	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+	return callKept(p, n, "brief", func(b []byte, req *wire.Value) ([]byte, memory.BriefKey, *callError) {
 		purpose, err := wire.Str(req, "purpose")
 		if err != nil {
-			return nil, fromErr(err)
+			return nil, memory.BriefKey{}, fromErr(err)
 		}
 		q := memory.BriefQuery{Purpose: memory.Purpose(purpose)}
 		if q.Purpose != "" && q.Purpose != memory.PurposeService && q.Purpose != memory.PurposePersonalization &&
 			q.Purpose != memory.PurposeMarketing && q.Purpose != memory.PurposeProfiling {
-			return nil, &callError{code: "invalid_input", msg: "unknown purpose"}
+			return nil, memory.BriefKey{}, &callError{code: "invalid_input", msg: "unknown purpose"}
 		}
-		b := local.Brief(q)
-		return wire.AppendBrief(nil, &b), nil
+		br, key := local.SharedBrief(q)
+		return wire.AppendBrief(b, &br), key, nil
 	})
 }
 
@@ -78,12 +78,22 @@ func herkenBrief(p, n uint32) uint64 {
 //
 //go:wasmexport herken_prefill
 func herkenPrefill(p, n uint32) uint64 {
-	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+	return callKept(p, n, "prefill", func(b []byte, req *wire.Value) ([]byte, memory.BriefKey, *callError) {
 		keys, err := wire.Strings(req, "fields")
 		if err != nil {
-			return nil, fromErr(err)
+			return nil, memory.BriefKey{}, fromErr(err)
 		}
-		return wire.AppendStrings(nil, keys, local.Prefill(keys)), nil
+		// As local.Prefill, from the brief it reads.
+		br, key := local.SharedBrief(memory.BriefQuery{})
+		w := &wire.Writer{B: b}
+		w.BeginObject()
+		for _, k := range keys {
+			if v, ok := br.Fact(k); ok {
+				w.Str(k, v)
+			}
+		}
+		w.EndObject()
+		return w.B, key, nil
 	})
 }
 
@@ -91,12 +101,12 @@ func herkenPrefill(p, n uint32) uint64 {
 //
 //go:wasmexport herken_remember
 func herkenRemember(p, n uint32) uint64 {
-	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+	return call(p, n, func(b []byte, req *wire.Value) ([]byte, *callError) {
 		fs, err := wire.Facts(req, "facts")
 		if err != nil {
 			return nil, fromErr(err)
 		}
-		return okNull, fromErr(local.Remember(fs...))
+		return append(b, okNull...), fromErr(local.Remember(fs...))
 	})
 }
 
@@ -104,12 +114,12 @@ func herkenRemember(p, n uint32) uint64 {
 //
 //go:wasmexport herken_forget_fact
 func herkenForgetFact(p, n uint32) uint64 {
-	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+	return call(p, n, func(b []byte, req *wire.Value) ([]byte, *callError) {
 		key, err := wire.Str(req, "key")
 		if err != nil {
 			return nil, fromErr(err)
 		}
-		return okNull, fromErr(local.ForgetFact(key))
+		return append(b, okNull...), fromErr(local.ForgetFact(key))
 	})
 }
 
@@ -117,12 +127,12 @@ func herkenForgetFact(p, n uint32) uint64 {
 //
 //go:wasmexport herken_consent
 func herkenConsent(p, n uint32) uint64 {
-	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+	return call(p, n, func(b []byte, req *wire.Value) ([]byte, *callError) {
 		c, err := wire.Consent(req, "consent")
 		if err != nil {
 			return nil, fromErr(err)
 		}
-		return okNull, fromErr(local.RecordConsent(c))
+		return append(b, okNull...), fromErr(local.RecordConsent(c))
 	})
 }
 
@@ -130,7 +140,7 @@ func herkenConsent(p, n uint32) uint64 {
 //
 //go:wasmexport herken_open_issue
 func herkenOpenIssue(p, n uint32) uint64 {
-	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+	return call(p, n, func(b []byte, req *wire.Value) ([]byte, *callError) {
 		subject, err := wire.Str(req, "subject")
 		if err != nil {
 			return nil, fromErr(err)
@@ -139,17 +149,11 @@ func herkenOpenIssue(p, n uint32) uint64 {
 		if err != nil {
 			return nil, fromErr(err)
 		}
-		is, err := local.OpenIssue(subject, memory.Channel(ch))
-		if err != nil {
+		if _, err := local.OpenIssue(subject, memory.Channel(ch)); err != nil {
 			return nil, fromErr(err)
 		}
-		b := local.Brief(memory.BriefQuery{})
-		for _, o := range b.OpenIssues {
-			if o.ID == is.ID {
-				return wire.AppendBrief(nil, &b), nil
-			}
-		}
-		return wire.AppendBrief(nil, &b), nil
+		br := local.Brief(memory.BriefQuery{})
+		return wire.AppendBrief(b, &br), nil
 	})
 }
 
@@ -158,7 +162,7 @@ func herkenOpenIssue(p, n uint32) uint64 {
 //
 //go:wasmexport herken_contact
 func herkenContact(p, n uint32) uint64 {
-	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+	return call(p, n, func(b []byte, req *wire.Value) ([]byte, *callError) {
 		c, err := wire.Contact(req, "contact")
 		if err != nil {
 			return nil, fromErr(err)
@@ -167,7 +171,7 @@ func herkenContact(p, n uint32) uint64 {
 		if err != nil {
 			return nil, fromErr(err)
 		}
-		w := &wire.Writer{}
+		w := &wire.Writer{B: b}
 		w.BeginObject()
 		w.BoolMember("escalated", res.Escalated)
 		w.EndObject()
@@ -179,8 +183,8 @@ func herkenContact(p, n uint32) uint64 {
 //
 //go:wasmexport herken_pending
 func herkenPending(p, n uint32) uint64 {
-	return call(p, n, func(*wire.Value) ([]byte, *callError) {
-		return wire.AppendChanges(nil, local.Pending()), nil
+	return call(p, n, func(b []byte, _ *wire.Value) ([]byte, *callError) {
+		return wire.AppendChanges(b, local.Pending()), nil
 	})
 }
 
@@ -190,7 +194,7 @@ func herkenPending(p, n uint32) uint64 {
 //
 //go:wasmexport herken_apply
 func herkenApply(p, n uint32) uint64 {
-	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+	return call(p, n, func(b []byte, req *wire.Value) ([]byte, *callError) {
 		snap, err := wire.DecodeSnapshot(req.Get("snapshot"))
 		if err != nil {
 			return nil, fromErr(err)
@@ -200,7 +204,7 @@ func herkenApply(p, n uint32) uint64 {
 			return nil, fromErr(err)
 		}
 		local.ApplySnapshot(snap, applied)
-		return okNull, nil
+		return append(b, okNull...), nil
 	})
 }
 
@@ -209,8 +213,8 @@ func herkenApply(p, n uint32) uint64 {
 //
 //go:wasmexport herken_synced
 func herkenSynced(p, n uint32) uint64 {
-	return call(p, n, func(*wire.Value) ([]byte, *callError) {
-		return wire.AppendSyncBase(nil, local.Synced()), nil
+	return call(p, n, func(b []byte, _ *wire.Value) ([]byte, *callError) {
+		return wire.AppendSyncBase(b, local.Synced()), nil
 	})
 }
 
@@ -219,12 +223,12 @@ func herkenSynced(p, n uint32) uint64 {
 //
 //go:wasmexport herken_renumber
 func herkenRenumber(p, n uint32) uint64 {
-	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+	return call(p, n, func(b []byte, req *wire.Value) ([]byte, *callError) {
 		base, err := wire.DecodeSyncBase(req)
 		if err != nil {
 			return nil, fromErr(err)
 		}
-		return okNull, fromErr(local.Renumber(base))
+		return append(b, okNull...), fromErr(local.Renumber(base))
 	})
 }
 
@@ -232,12 +236,12 @@ func herkenRenumber(p, n uint32) uint64 {
 //
 //go:wasmexport herken_drop
 func herkenDrop(p, n uint32) uint64 {
-	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+	return call(p, n, func(b []byte, req *wire.Value) ([]byte, *callError) {
 		seq, err := wire.Uint(req, "seq")
 		if err != nil {
 			return nil, fromErr(err)
 		}
-		return okNull, fromErr(local.Drop(seq))
+		return append(b, okNull...), fromErr(local.Drop(seq))
 	})
 }
 
@@ -246,9 +250,9 @@ func herkenDrop(p, n uint32) uint64 {
 //
 //go:wasmexport herken_snapshot
 func herkenSnapshot(p, n uint32) uint64 {
-	return call(p, n, func(*wire.Value) ([]byte, *callError) {
+	return call(p, n, func(b []byte, _ *wire.Value) ([]byte, *callError) {
 		s := local.Snapshot()
-		return wire.AppendSnapshot(nil, &s), nil
+		return wire.AppendSnapshot(b, &s), nil
 	})
 }
 

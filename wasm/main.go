@@ -25,14 +25,24 @@ const maxInput = wire.MaxInput
 // answers of a few calls.
 const maxHeld = 2*maxInput + 8<<20
 
-// buffers holds every buffer handed to the host, by address, so that the
-// garbage collector keeps it and every address the host passes back can be
-// checked; held is the bytes they hold. The module is single-threaded: no
+// slots and buffers hold every buffer handed to the host, by address, so
+// that the garbage collector keeps it and every address the host passes
+// back can be checked; held is the bytes they hold. A host holds a buffer
+// or two at a time: they take a slot, found by a scan (a map's insert and
+// delete cost 1.1-1.7 µs in the module, more than the rest of a kept
+// brief), and buffers takes the rest. The module is single-threaded: no
 // lock.
 var (
+	slots   [8]heldBuffer
 	buffers = map[uint32][]byte{}
 	held    int
 )
+
+// heldBuffer is a slot of a buffer the host holds; p is 0 in a free slot.
+type heldBuffer struct {
+	p uint32
+	b []byte
+}
 
 // local is the visitor's memory; herken_configure replaces it.
 var local = memory.NewLocal(nil, "")
@@ -49,21 +59,63 @@ func herkenAlloc(size uint32) uint32 {
 	if size == 0 || size > maxInput || held+int(size) > maxHeld {
 		return 0
 	}
-	collect()
-	b := make([]byte, size)
-	return hold(b)
+	collect(int(size))
+	if b := spareIn; cap(b) >= int(size) {
+		spareIn = nil
+		b = b[:size]
+		clear(b)
+		return hold(b)
+	}
+	return hold(make([]byte, size))
+}
+
+// keepSpare is the largest buffer kept for reuse. A call reuses the input
+// buffer of the call before it for its own input, and an answer freed for
+// its answer: a brief then allocates no buffer of its own, and in the
+// module each allocation of a few KiB costs microseconds.
+const keepSpare = 64 << 10
+
+// spareIn is the input buffer of the last call, for the next herken_alloc;
+// spareOut is the answer or input buffer the host freed last, for the next
+// answer. Neither is held: the host has no address of them.
+var spareIn, spareOut []byte
+
+// spare returns b's whole buffer for reuse, or nil when it is too large to
+// keep.
+func spare(b []byte) []byte {
+	if cap(b) > keepSpare {
+		return nil
+	}
+	return b[:0]
 }
 
 // hold hands b to the host.
 func hold(b []byte) uint32 {
 	p := addr(b)
-	buffers[p] = b
 	held += len(b)
+	for i := range slots {
+		if slots[i].p == 0 {
+			slots[i] = heldBuffer{p, b}
+			return p
+		}
+	}
+	buffers[p] = b
 	return p
 }
 
 // release forgets the buffer at p, if any, and returns it.
 func release(p uint32) ([]byte, bool) {
+	if p == 0 {
+		return nil, false
+	}
+	for i := range slots {
+		if slots[i].p == p {
+			b := slots[i].b
+			slots[i] = heldBuffer{}
+			held -= len(b)
+			return b, true
+		}
+	}
 	b, ok := buffers[p]
 	if ok {
 		delete(buffers, p)
@@ -77,8 +129,10 @@ func release(p uint32) ([]byte, bool) {
 //
 //go:wasmexport herken_free
 func herkenFree(p uint32) {
-	release(p)
-	collect()
+	if b, ok := release(p); ok && cap(b) > cap(spareOut) {
+		spareOut = spare(b)
+	}
+	collect(0)
 }
 
 // input returns the bytes at (p, n), which must lie in a buffer from
@@ -115,13 +169,29 @@ var heldAnswer = []byte(`{"error":{"code":"limit","message":"the host holds too 
 type callError struct{ code, msg string }
 
 // call runs fn on the parsed input and encodes its answer as
-// {"ok":…} or {"error":{"code":…,"message":…}}. No input makes it trap.
-func call(p, n uint32, fn func(req *wire.Value) ([]byte, *callError)) (out uint64) {
+// {"ok":…} or {"error":{"code":…,"message":…}}; fn appends the answer's
+// value to b, which holds {"ok": already. No input makes it trap.
+func call(p, n uint32, fn func(b []byte, req *wire.Value) ([]byte, *callError)) uint64 {
+	return run(p, n, "", func(b []byte, req *wire.Value) ([]byte, memory.BriefKey, *callError) {
+		b, cerr := fn(b, req)
+		return b, memory.BriefKey{}, cerr
+	})
+}
+
+// callKept is call for a call named name whose answer follows from its
+// input and a brief alone: fn returns the key of that brief, and while the
+// brief holds (memory.Local.Holds) the same input gets the same answer
+// without running fn again.
+func callKept(p, n uint32, name string, fn func(b []byte, req *wire.Value) ([]byte, memory.BriefKey, *callError)) uint64 {
+	return run(p, n, name, fn)
+}
+
+func run(p, n uint32, name string, fn func(b []byte, req *wire.Value) ([]byte, memory.BriefKey, *callError)) (out uint64) {
 	defer func() {
 		if r := recover(); r != nil {
 			out = output(errorJSON(&callError{code: "internal", msg: "the module failed on this input"}))
 		}
-		collect()
+		collect(int(n) + int(uint32(out)))
 	}()
 	in, cerr := input(p, n)
 	if held > maxHeld {
@@ -130,22 +200,98 @@ func call(p, n uint32, fn func(req *wire.Value) ([]byte, *callError)) (out uint6
 	if cerr != nil {
 		return output(errorJSON(cerr))
 	}
+	b := append(spareOut, `{"ok":`...)
+	spareOut = nil
+	if name != "" {
+		if k := findKept(name, in); k != nil {
+			reuseInput(in)
+			return output(append(append(b, k.answer...), '}'))
+		}
+	}
 	var req *wire.Value
 	if len(in) > 0 {
 		v, err := wire.Parse(in)
 		if err != nil {
+			spareOut = spare(b)
 			return output(errorJSON(&callError{code: "bad_json", msg: err.Error()}))
 		}
 		req = v
 	}
-	ok, cerr := fn(req)
+	start := len(b)
+	b, key, cerr := fn(b, req)
 	if cerr != nil {
+		spareOut = spare(b)
 		return output(errorJSON(cerr))
 	}
-	res := make([]byte, 0, len(ok)+8)
-	res = append(res, `{"ok":`...)
-	res = append(res, ok...)
-	return output(append(res, '}'))
+	if name != "" {
+		keep(name, in, key, b[start:])
+	}
+	reuseInput(in)
+	return output(append(b, '}'))
+}
+
+// reuseInput keeps the buffer of a call's input for the next one: the
+// parsed values hold copies of its bytes.
+func reuseInput(in []byte) {
+	if cap(in) > cap(spareIn) {
+		spareIn = spare(in)
+	}
+}
+
+// keptAnswer is the answer of a call that follows from its input and a
+// brief, kept while the brief holds.
+type keptAnswer struct {
+	name, input string
+	key         memory.BriefKey
+	answer      []byte // the value of {"ok":…}
+}
+
+// Answers kept: a page asks the brief for one purpose or two, and prefills
+// a form or two. Inputs and answers past these sizes are not kept.
+const (
+	keptAnswers   = 4
+	keptInputMax  = 4 << 10
+	keptAnswerMax = 64 << 10
+)
+
+var (
+	kept     [keptAnswers]keptAnswer
+	keptNext int
+)
+
+// findKept returns the answer kept for the call name with input in, if its
+// brief still holds.
+func findKept(name string, in []byte) *keptAnswer {
+	for i := range kept {
+		k := &kept[i]
+		if k.name == name && k.input == string(in) {
+			if local.Holds(k.key) {
+				return k
+			}
+			*k = keptAnswer{}
+			return nil
+		}
+	}
+	return nil
+}
+
+// keep keeps answer as the answer of the call name to input in, for as long
+// as the brief of key holds.
+func keep(name string, in []byte, key memory.BriefKey, answer []byte) {
+	if key == (memory.BriefKey{}) || len(in) > keptInputMax || len(answer) > keptAnswerMax {
+		return
+	}
+	slot := &kept[keptNext%keptAnswers]
+	for i := range kept {
+		if kept[i].name == name && kept[i].input == string(in) || kept[i].name == "" {
+			slot = &kept[i]
+			break
+		}
+	}
+	if slot == &kept[keptNext%keptAnswers] {
+		keptNext++
+	}
+	*slot = keptAnswer{name: name, input: string(in), key: key, answer: append(slot.answer[:0], answer...)}
 }
 
 func errorJSON(e *callError) []byte {
@@ -178,7 +324,7 @@ func main() {}
 //
 //go:wasmexport herken_configure
 func herkenConfigure(p, n uint32) uint64 {
-	return call(p, n, func(req *wire.Value) ([]byte, *callError) {
+	return call(p, n, func(b []byte, req *wire.Value) ([]byte, *callError) {
 		region, err := wire.Str(req, "region")
 		if err != nil {
 			return nil, fromErr(err)
@@ -196,6 +342,6 @@ func herkenConfigure(p, n uint32) uint64 {
 			clock = func() time.Time { return t }
 		}
 		local = memory.NewLocal(clock, region)
-		return []byte("null"), nil
+		return append(b, "null"...), nil
 	})
 }

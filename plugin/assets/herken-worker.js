@@ -576,7 +576,14 @@ async function tell() {
 let started = null;
 const start = (msg) => started || (started = begin(msg));
 
+// phases are the instants (ms since the epoch) at which the start reached
+// each of its steps, for the page to mark (see herken.js): where the time to
+// the first brief goes.
+const phases = [];
+const phase = (name) => phases.push([name, performance.timeOrigin + performance.now()]);
+
 async function begin(msg) {
+  phase("worker");
   base = msg.base;
   const url = base + "herken.wasm?v=" + VERSION;
   const imports = { wasi_snapshot_preview1: wasi };
@@ -586,12 +593,16 @@ async function begin(msg) {
   } catch (e) {
     inst = (await WebAssembly.instantiate(await (await fetch(url)).arrayBuffer(), imports)).instance;
   }
+  phase("module");
   x = inst.exports; mem = x.memory;
   x._initialize();
   if (msg.online === false) heard = false;
+  phase("init");
   await withState(() => {}, false); // the saved memory
+  phase("state");
   try {
     await session();
+    phase("session");
     if (msg.identity) {
       // What is pending goes to whom the device belongs to now, before a
       // sign-in may move the device to another customer.
@@ -600,6 +611,7 @@ async function begin(msg) {
     }
   } catch (e) { /* offline: the local memory serves until the next sync */ }
   sync(); // in the background: the page need not wait for it
+  return phases;
 }
 
 async function identify(token) {

@@ -508,11 +508,17 @@
     };
     let resumed = null;
     try { resumed = sessionStorage.getItem(RESUME); sessionStorage.removeItem(RESUME); } catch (e) { /* no storage */ }
-    rpc("start", { base, identity: opt.identity || "", online: navigator.onLine }).catch(() => {}).then(async () => {
+    rpc("start", { base, identity: opt.identity || "", online: navigator.onLine }).catch(() => {}).then(async (phases) => {
+      // The worker's steps, as marks on the page's timeline.
+      for (const [name, at] of Array.isArray(phases) ? phases : []) {
+        try { performance.mark("herken:" + name, { startTime: at - performance.timeOrigin }); } catch (e) { /* no User Timing 3 */ }
+      }
+      performance.mark("herken:started");
       started();
       watchForms();
       watchDrafts();
       await fill().catch(() => {});
+      performance.mark("herken:filled");
       await restoreDrafts(resumed);
       if (opt.widget !== "off") loadWidget();
       herken.brief().then((b) => { performance.mark("herken:ready"); emit("ready", b); }, () => {});

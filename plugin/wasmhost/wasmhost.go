@@ -57,6 +57,10 @@ type Instance struct {
 	mod   api.Module
 	alloc api.Function
 	free  api.Function
+	// calls holds the exports called so far: looking one up costs more
+	// than a call that answers from what the module keeps.
+	calls map[string]api.Function
+	stack [2]uint64 // the parameters and results of the call in progress
 }
 
 // Instance starts a new instance; it runs the Go runtime's start.
@@ -70,7 +74,8 @@ func (rt *Runtime) Instance(ctx context.Context) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wasmhost: instantiate: %w", err)
 	}
-	in := &Instance{mod: mod, alloc: mod.ExportedFunction("herken_alloc"), free: mod.ExportedFunction("herken_free")}
+	in := &Instance{mod: mod, alloc: mod.ExportedFunction("herken_alloc"), free: mod.ExportedFunction("herken_free"),
+		calls: map[string]api.Function{}}
 	if in.alloc == nil || in.free == nil {
 		mod.Close(ctx)
 		return nil, errors.New("wasmhost: the module lacks herken_alloc or herken_free")
@@ -111,17 +116,20 @@ func (in *Instance) Call(ctx context.Context, name string, req []byte) (json.Raw
 
 // Raw calls herken_<name> with req and returns the module's whole answer.
 func (in *Instance) Raw(ctx context.Context, name string, req []byte) ([]byte, error) {
-	f := in.mod.ExportedFunction("herken_" + name)
-	if f == nil {
-		return nil, fmt.Errorf("wasmhost: no export herken_%s", name)
+	f, ok := in.calls[name]
+	if !ok {
+		if f = in.mod.ExportedFunction("herken_" + name); f == nil {
+			return nil, fmt.Errorf("wasmhost: no export herken_%s", name)
+		}
+		in.calls[name] = f
 	}
 	var p uint32
 	if len(req) > 0 {
-		r, err := in.alloc.Call(ctx, uint64(len(req)))
-		if err != nil {
+		in.stack[0] = uint64(len(req))
+		if err := in.alloc.CallWithStack(ctx, in.stack[:]); err != nil {
 			return nil, fmt.Errorf("wasmhost: alloc: %w", err)
 		}
-		p = uint32(r[0])
+		p = uint32(in.stack[0])
 		if p == 0 || !in.mod.Memory().Write(p, req) {
 			return nil, errors.New("wasmhost: the module refused an input buffer")
 		}
@@ -132,17 +140,18 @@ func (in *Instance) Raw(ctx context.Context, name string, req []byte) ([]byte, e
 // CallAt calls f with a raw address and length, as a misbehaving host might,
 // and returns the module's answer.
 func (in *Instance) CallAt(ctx context.Context, f api.Function, p, n uint32) ([]byte, error) {
-	r, err := f.Call(ctx, uint64(p), uint64(n))
-	if err != nil {
+	in.stack[0], in.stack[1] = uint64(p), uint64(n)
+	if err := f.CallWithStack(ctx, in.stack[:]); err != nil {
 		return nil, fmt.Errorf("wasmhost: call: %w", err)
 	}
-	op, on := uint32(r[0]>>32), uint32(r[0])
+	op, on := uint32(in.stack[0]>>32), uint32(in.stack[0])
 	out, ok := in.mod.Memory().Read(op, on)
 	if !ok {
 		return nil, errors.New("wasmhost: the answer lies outside memory")
 	}
 	out = append([]byte(nil), out...)
-	if _, err := in.free.Call(ctx, uint64(op)); err != nil {
+	in.stack[0] = uint64(op)
+	if err := in.free.CallWithStack(ctx, in.stack[:]); err != nil {
 		return nil, fmt.Errorf("wasmhost: free: %w", err)
 	}
 	return out, nil

@@ -64,8 +64,73 @@ func (w *Writer) Null() { w.sep(); w.B = append(w.B, "null"...) }
 func (w *Writer) Time(t time.Time) {
 	w.sep()
 	w.B = append(w.B, '"')
-	w.B = t.AppendFormat(w.B, time.RFC3339Nano)
+	w.B = AppendTime(w.B, t)
 	w.B = append(w.B, '"')
+}
+
+// AppendTime appends t as t.AppendFormat(b, time.RFC3339Nano) does, without
+// its layout interpreter: a time written by Format costs 1.7–2.4 µs in the
+// wasm module, and a brief has about eight.
+func AppendTime(b []byte, t time.Time) []byte {
+	_, offset := t.Zone()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	if year < 0 {
+		b = append(b, '-')
+		year = -year
+	}
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i > 0; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	if offset == 0 {
+		return append(b, 'Z')
+	}
+	zone := offset / 60 // whole minutes, as Format writes them
+	if zone < 0 {
+		b = append(b, '-')
+		zone = -zone
+	} else {
+		b = append(b, '+')
+	}
+	b = appendDigits(b, zone/60, 2)
+	b = append(b, ':')
+	return appendDigits(b, zone%60, 2)
+}
+
+// appendDigits appends n ≥ 0 in decimal, padded with zeros to width.
+func appendDigits(b []byte, n, width int) []byte {
+	var buf [20]byte
+	i := len(buf)
+	for n >= 10 || width > 1 {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+		width--
+	}
+	i--
+	buf[i] = byte('0' + n)
+	return append(b, buf[i:]...)
 }
 
 // Member helpers: write key and value, leaving out empty values where the
@@ -109,11 +174,30 @@ func (w *Writer) UintMember(k string, n uint64) { w.Key(k); w.Uint(n) }
 
 const hexDigits = "0123456789abcdef"
 
+// plain holds the ASCII bytes a JSON string holds as they are.
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString quotes s as encoding/json does, HTML characters escaped.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	for i := 0; i < len(s); {
 		c := s[i]
+		if c < utf8.RuneSelf && plain[c] {
+			// A run of bytes written as they are, appended at once: a byte
+			// at a time costs 20 ns in the wasm module.
+			j := i + 1
+			for j < len(s) && s[j] < utf8.RuneSelf && plain[s[j]] {
+				j++
+			}
+			b = append(b, s[i:j]...)
+			i = j
+			continue
+		}
 		if c < utf8.RuneSelf {
 			switch {
 			case c == '"' || c == '\\':
@@ -124,6 +208,10 @@ func appendString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case c == '\t':
 				b = append(b, '\\', 't')
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\f':
+				b = append(b, '\\', 'f')
 			case c < 0x20 || c == '<' || c == '>' || c == '&':
 				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			default:

