@@ -435,6 +435,19 @@ func (t *badgerTxn) Set(key, val []byte) error {
 	return translate(t.t.Set(key, val))
 }
 
+// SetNew writes key, a value of at most PartSize, without reading it: the
+// caller knows it holds nothing kept in parts.
+func (t *badgerTxn) SetNew(key, val []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if len(val) > PartSize {
+		return fmt.Errorf("%w: a value of %d bytes written as new; at most %d", ErrTooBig, len(val), PartSize)
+	}
+	t.n += entrySize(key, val)
+	return translate(t.t.Set(key, val))
+}
+
 // SetExpiring writes key, a small value, until ttl has passed by the
 // machine's clock: then the engine drops it, and reads no longer see it.
 func (t *badgerTxn) SetExpiring(key, val []byte, ttl time.Duration) error {
