@@ -36,6 +36,9 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // Marshal returns the encoding of v: the version byte, then MessagePack.
 func Marshal(v any) ([]byte, error) {
+	if a, ok := v.(Appender); ok {
+		return marshalAppender(a)
+	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer bufPool.Put(buf)
 	buf.Reset()
