@@ -151,11 +151,19 @@ func BenchmarkProfileCodec(b *testing.B) {
 	})
 	enc, err := codec.Marshal(p)
 	require.NoError(b, err)
-	b.Run("decode", func(b *testing.B) {
+	b.Run("decode=hand", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			var q profile
 			if err := codec.Unmarshal(enc, &q); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode=reflection", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeReflection[profile](enc); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -177,4 +185,117 @@ func typicalProfile(r *rand.Rand) *profile {
 	}
 	_ = r
 	return p
+}
+
+// decodeReflection decodes b as the reflection decoder does, bypassing a
+// Loader.
+func decodeReflection[T any](b []byte) (*T, error) {
+	v := new(T)
+	body, err := codec.Body(b)
+	if err != nil {
+		return nil, err
+	}
+	err = codec.DecodeReflection(body, v)
+	return v, err
+}
+
+// The hand-written decoders read what the reflection decoder reads.
+func TestLoadersDecodeAsReflection(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 3000 {
+		var p profile
+		randomFill(r, reflect.ValueOf(&p).Elem(), 0)
+		var e Event
+		randomFill(r, reflect.ValueOf(&e).Elem(), 0)
+		e.Customer, e.Receipt = "", nil
+		pb, err := codec.Marshal(&p)
+		require.NoError(t, err)
+		eb, err := codec.Marshal(&e)
+		require.NoError(t, err)
+		compareDecoders[profile](t, pb)
+		compareDecoders[Event](t, eb)
+	}
+}
+
+// compareDecoders decodes b both ways and requires the same value or both
+// errors.
+func compareDecoders[T any](t testing.TB, b []byte) {
+	t.Helper()
+	want, werr := decodeReflection[T](b)
+	got := new(T)
+	gerr := codec.Unmarshal(b, any(got))
+	if werr != nil {
+		require.Error(t, gerr, "%x", b)
+		return
+	}
+	require.NoError(t, gerr, "%x", b)
+	require.Equal(t, want, got, "%x", b)
+}
+
+func FuzzProfileDecode(f *testing.F) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 20 {
+		var p profile
+		randomFill(r, reflect.ValueOf(&p).Elem(), 0)
+		b, err := codec.Marshal(&p)
+		require.NoError(f, err)
+		f.Add(b)
+	}
+	b, _ := codec.Marshal(typicalProfile(r))
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) { compareDecoders[profile](t, b) })
+}
+
+func FuzzEventDecode(f *testing.F) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 20 {
+		var e Event
+		randomFill(r, reflect.ValueOf(&e).Elem(), 0)
+		e.Customer, e.Receipt = "", nil
+		b, err := codec.Marshal(&e)
+		require.NoError(f, err)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { compareDecoders[Event](t, b) })
+}
+
+func BenchmarkEventCodec(b *testing.B) {
+	at := time.Unix(1_700_000_000, 123456789).UTC()
+	e := &Event{Seq: 41, Kind: EventContactRecorded, At: at,
+		Contact: &Contact{Channel: ChannelChat, At: at, Outcome: OutcomePositive, Summary: "asked about sizes"}}
+	b.Run("encode=hand", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := codec.Marshal(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encode=reflection", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := codec.AppendValue([]byte{codec.Version}, e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	enc, err := codec.Marshal(e)
+	require.NoError(b, err)
+	b.Run("decode=hand", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var q Event
+			if err := codec.Unmarshal(enc, &q); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode=reflection", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeReflection[Event](enc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -62,3 +62,75 @@ func (e *Event) AppendMsgpack(b []byte) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// LoadMsgpack decodes what AppendMsgpack writes (codec.Loader).
+func (e *Event) LoadMsgpack(r *codec.Reader) bool {
+	if e.load(r) && r.Done() {
+		return true
+	}
+	*e = Event{}
+	return false
+}
+
+func (e *Event) load(r *codec.Reader) bool {
+	var seen fieldSet
+	for range r.MapLen() {
+		k := r.Bytes()
+		if !seen.add(k) {
+			return false
+		}
+		switch string(k) {
+		case "q":
+			e.Seq = r.Uint()
+		case "k":
+			e.Kind = EventKind(r.String())
+		case "t":
+			e.At = r.Time()
+		case "id":
+			e.Identifier = new(Identifier)
+			if !e.Identifier.load(r) {
+				return false
+			}
+		case "nm":
+			e.Name = r.String()
+		case "ky":
+			e.Key = r.String()
+		case "vl":
+			e.Value = r.String()
+		case "rs":
+			e.Reason = r.String()
+		case "fa":
+			e.Fact = new(Fact)
+			if !e.Fact.load(r) {
+				return false
+			}
+		case "co":
+			r.Value(&e.Consent)
+		case "is":
+			e.Issue = new(Issue)
+			if !e.Issue.load(r) {
+				return false
+			}
+		case "ct":
+			e.Contact = new(Contact)
+			if !e.Contact.load(r) {
+				return false
+			}
+		case "dr":
+			r.Value(&e.Draft)
+		case "sg":
+			r.Value(&e.Signal)
+		case "mg":
+			r.Value(&e.Merge)
+		case "cp":
+			r.Value(&e.Compaction)
+		case "er":
+			e.Erased = r.Time()
+		case "mv":
+			r.Value(&e.Moved)
+		default:
+			return false
+		}
+	}
+	return !r.Failed()
+}

@@ -2,7 +2,12 @@
 
 package memory
 
-import "github.com/herken/herken/memory/internal/codec"
+import (
+	"bytes"
+	"time"
+
+	"github.com/herken/herken/memory/internal/codec"
+)
 
 // The stored profile and event are encoded by hand (codec.Appender): the
 // reflection encoder took most of a write's encoding time. What these
@@ -205,4 +210,246 @@ func (c *Contact) appendMsgpack(b []byte) []byte {
 		b = codec.AppendString(codec.AppendString(b, "mt"), string(c.Matched))
 	}
 	return b
+}
+
+// LoadMsgpack decodes what AppendMsgpack writes (codec.Loader).
+func (p *profile) LoadMsgpack(r *codec.Reader) bool {
+	if p.load(r) && r.Done() {
+		return true
+	}
+	*p = profile{}
+	return false
+}
+
+func (p *profile) load(r *codec.Reader) bool {
+	var seen fieldSet
+	for range r.MapLen() {
+		k := r.Bytes()
+		if !seen.add(k) {
+			return false
+		}
+		switch string(k) {
+		case "id":
+			p.ID = CustomerID(r.String())
+		case "cr":
+			p.Created = r.Time()
+		case "sq":
+			p.Seq = r.Uint()
+		case "bs":
+			p.Base = r.Uint()
+		case "mi":
+			p.MergedInto = CustomerID(r.String())
+		case "nm":
+			p.Name = r.String()
+		case "na":
+			p.NameAt = r.Time()
+		case "ids":
+			p.Idents = loadSlice(r, (*link).load)
+		case "fa":
+			p.Facts = loadSlice(r, (*Fact).load)
+		case "pr":
+			r.Value(&p.Prefs)
+		case "co":
+			r.Value(&p.Consents)
+		case "oi":
+			p.Open = loadSlice(r, (*Issue).load)
+		case "lc":
+			p.Last = loadSlice(r, (*Contact).load)
+		case "ng":
+			p.Negatives = loadSlice(r, loadTime)
+		case "sg":
+			r.Value(&p.Signals)
+		case "dr":
+			r.Value(&p.Drafts)
+		case "mg":
+			r.Value(&p.Merges)
+		default:
+			return false
+		}
+	}
+	return !r.Failed()
+}
+
+// fieldSet tells a decoder that a field came twice, which the encoder
+// never writes: the reflection decoder, which merges the two, takes it.
+type fieldSet struct {
+	names [24][]byte
+	n     int
+}
+
+// add records a field's name; it reports false on a repeat.
+func (s *fieldSet) add(k []byte) bool {
+	for _, name := range s.names[:s.n] {
+		if bytes.Equal(name, k) {
+			return false
+		}
+	}
+	if s.n == len(s.names) {
+		return false
+	}
+	s.names[s.n] = k
+	s.n++
+	return true
+}
+
+// loadSlice reads an array of T, none empty: an empty one is left to the
+// reflection decoder, which makes it empty rather than nil.
+func loadSlice[T any](r *codec.Reader, load func(*T, *codec.Reader) bool) []T {
+	n := r.ArrayLen()
+	if n == 0 || r.Failed() {
+		r.Fail()
+		return nil
+	}
+	s := make([]T, n)
+	for i := range s {
+		if !load(&s[i], r) {
+			r.Fail()
+			return nil
+		}
+	}
+	return s
+}
+
+func loadTime(t *time.Time, r *codec.Reader) bool {
+	*t = r.Time()
+	return !r.Failed()
+}
+
+func (l *link) load(r *codec.Reader) bool {
+	var seen fieldSet
+	for range r.MapLen() {
+		k := r.Bytes()
+		if !seen.add(k) {
+			return false
+		}
+		switch string(k) {
+		case "k":
+			l.Kind = Kind(r.String())
+		case "v":
+			l.Value = r.String()
+		case "vf":
+			l.Verified = r.Bool()
+		case "t":
+			l.At = r.Time()
+		case "ty":
+			l.Typed = r.Bool()
+		default:
+			return false
+		}
+	}
+	return !r.Failed()
+}
+
+func (id *Identifier) load(r *codec.Reader) bool {
+	var seen fieldSet
+	for range r.MapLen() {
+		k := r.Bytes()
+		if !seen.add(k) {
+			return false
+		}
+		switch string(k) {
+		case "k":
+			id.Kind = Kind(r.String())
+		case "v":
+			id.Value = r.String()
+		case "vf":
+			id.Verified = r.Bool()
+		default:
+			return false
+		}
+	}
+	return !r.Failed()
+}
+
+func (f *Fact) load(r *codec.Reader) bool {
+	var seen fieldSet
+	for range r.MapLen() {
+		k := r.Bytes()
+		if !seen.add(k) {
+			return false
+		}
+		switch string(k) {
+		case "k":
+			f.Key = r.String()
+		case "v":
+			f.Value = r.String()
+		case "c":
+			f.Channel = Channel(r.String())
+		case "t":
+			f.At = r.Time()
+		case "p":
+			f.Purpose = Purpose(r.String())
+		case "x":
+			f.Expires = r.Time()
+		default:
+			return false
+		}
+	}
+	return !r.Failed()
+}
+
+func (is *Issue) load(r *codec.Reader) bool {
+	var seen fieldSet
+	for range r.MapLen() {
+		k := r.Bytes()
+		if !seen.add(k) {
+			return false
+		}
+		switch string(k) {
+		case "id":
+			is.ID = IssueID(r.String())
+		case "s":
+			is.Subject = r.String()
+		case "c":
+			is.Channel = Channel(r.String())
+		case "o":
+			is.Opened = r.Time()
+		case "st":
+			is.Status = IssueStatus(r.String())
+		case "n":
+			is.Contacts = r.Int()
+		case "e":
+			is.Escalated = r.Bool()
+		case "lt":
+			is.LastContact = r.Time()
+		case "lc":
+			is.LastChannel = Channel(r.String())
+		case "r":
+			is.Resolved = r.Time()
+		case "rn":
+			is.Resolution = r.String()
+		default:
+			return false
+		}
+	}
+	return !r.Failed()
+}
+
+func (c *Contact) load(r *codec.Reader) bool {
+	var seen fieldSet
+	for range r.MapLen() {
+		k := r.Bytes()
+		if !seen.add(k) {
+			return false
+		}
+		switch string(k) {
+		case "c":
+			c.Channel = Channel(r.String())
+		case "t":
+			c.At = r.Time()
+		case "i":
+			c.Issue = IssueID(r.String())
+		case "o":
+			c.Outcome = Outcome(r.String())
+		case "s":
+			c.Summary = r.String()
+		case "sj":
+			c.Subject = r.String()
+		case "mt":
+			c.Matched = Match(r.String())
+		default:
+			return false
+		}
+	}
+	return !r.Failed()
 }
