@@ -120,7 +120,9 @@ func TestAppendersEncodeAsReflection(t *testing.T) {
 		randomFill(r, reflect.ValueOf(&p).Elem(), 0)
 		var e Event
 		randomFill(r, reflect.ValueOf(&e).Elem(), 0)
-		for _, v := range []codec.Appender{&p, &e} {
+		var q queued
+		randomFill(r, reflect.ValueOf(&q).Elem(), 0)
+		for _, v := range []codec.Appender{&p, &e, &q} {
 			want, err := codec.AppendValue([]byte{codec.Version}, v)
 			require.NoError(t, err)
 			got, err := codec.Marshal(v)
@@ -214,6 +216,11 @@ func TestLoadersDecodeAsReflection(t *testing.T) {
 		require.NoError(t, err)
 		compareDecoders[profile](t, pb)
 		compareDecoders[Event](t, eb)
+		var q queued
+		randomFill(r, reflect.ValueOf(&q).Elem(), 0)
+		qb, err := codec.Marshal(&q)
+		require.NoError(t, err)
+		compareDecoders[queued](t, qb)
 	}
 }
 

@@ -453,3 +453,60 @@ func (c *Contact) load(r *codec.Reader) bool {
 	}
 	return !r.Failed()
 }
+
+// AppendMsgpack appends the work-queue entry's encoding.
+func (q *queued) AppendMsgpack(b []byte) ([]byte, error) {
+	n := 1
+	for _, set := range [...]bool{q.Open != 0, q.Escalated, len(q.Negatives) > 0} {
+		if set {
+			n++
+		}
+	}
+	b = codec.AppendMapLen(b, n)
+	b = codec.AppendInt(codec.AppendString(b, "t"), q.At)
+	if q.Open != 0 {
+		b = codec.AppendInt(codec.AppendString(b, "o"), int64(q.Open))
+	}
+	if q.Escalated {
+		b = codec.AppendBool(codec.AppendString(b, "e"), true)
+	}
+	if len(q.Negatives) > 0 {
+		b = codec.AppendArrayLen(codec.AppendString(b, "n"), len(q.Negatives))
+		for _, t := range q.Negatives {
+			b = codec.AppendTime(b, t)
+		}
+	}
+	return b, nil
+}
+
+// LoadMsgpack decodes what AppendMsgpack writes (codec.Loader).
+func (q *queued) LoadMsgpack(r *codec.Reader) bool {
+	if q.load(r) && r.Done() {
+		return true
+	}
+	*q = queued{}
+	return false
+}
+
+func (q *queued) load(r *codec.Reader) bool {
+	var seen fieldSet
+	for range r.MapLen() {
+		k := r.Bytes()
+		if !seen.add(k) {
+			return false
+		}
+		switch string(k) {
+		case "t":
+			q.At = int64(r.Int())
+		case "o":
+			q.Open = r.Int()
+		case "e":
+			q.Escalated = r.Bool()
+		case "n":
+			q.Negatives = loadSlice(r, loadTime)
+		default:
+			return false
+		}
+	}
+	return !r.Failed()
+}

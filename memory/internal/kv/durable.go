@@ -66,8 +66,8 @@ func (d *Badger) Durable() error {
 // syncAll makes everything committed before the call durable: it
 // fdatasyncs the memtable logs that may hold it (logs.go).
 func (d *Badger) syncAll() error {
-	if d.opts.InMemory {
-		return nil
+	if d.opts.InMemory || d.opts.ReadOnly {
+		return nil // nothing written
 	}
 	return d.logs.sync()
 }
