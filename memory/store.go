@@ -45,8 +45,10 @@ type Store struct {
 
 	// commit orders the commits of writes to one customer with their cache
 	// invalidation and their delivery to watchers; a write holds the
-	// stripes of every customer it changes, in index order.
-	commit [256]sync.Mutex
+	// stripes of every customer it changes, in index order. A write with
+	// sync writes holds its stripe while it waits for the sync: so many
+	// that concurrent writers to different customers rarely share one.
+	commit [4096]sync.Mutex
 	seed   maphash.Seed
 
 	feed   *feed  // PostgreSQL's change feed (store_feed.go); nil for Badger

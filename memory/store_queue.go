@@ -366,10 +366,11 @@ func putQueue(t kv.Txn, id CustomerID, p *profile) error {
 	if want == nil {
 		return t.Delete(keys.Queued(string(id)))
 	}
-	if err := t.Set(keys.QueueEntry(e.At, string(id)), want); err != nil {
+	// Queue entries are small, always.
+	if err := t.SetNew(keys.QueueEntry(e.At, string(id)), want); err != nil {
 		return err
 	}
-	return t.Set(keys.Queued(string(id)), want)
+	return t.SetNew(keys.Queued(string(id)), want)
 }
 
 // requeue keeps c's entry in the work queue what the write leaves of it:

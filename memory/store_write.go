@@ -292,7 +292,7 @@ func (w *wtx) emit(c *wcust, e Event, absorbed *profile) error {
 	if len(b) > MaxEventSize {
 		return &LimitError{What: "bytes in one event", Limit: MaxEventSize}
 	}
-	sealed, err := w.put(e.Customer, keys.Event(string(e.Customer), e.Seq), b)
+	sealed, err := w.putNew(e.Customer, keys.Event(string(e.Customer), e.Seq), b)
 	if err != nil {
 		return err
 	}

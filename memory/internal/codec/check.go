@@ -11,6 +11,19 @@ import (
 // on bytes from anywhere, and a value that passes it cannot make the decoder
 // allocate much more than len(b).
 func Check(b []byte, maxDepth int) error {
+	i, err := valueLen(b, maxDepth)
+	if err != nil {
+		return err
+	}
+	if i != len(b) {
+		return fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(b)-i)
+	}
+	return nil
+}
+
+// valueLen returns the bytes of the first value in b, checked as Check
+// checks a value.
+func valueLen(b []byte, maxDepth int) (int, error) {
 	// pending[d] is how many values are still expected at depth d.
 	var stack [MaxDepth + 1]uint64
 	if maxDepth > MaxDepth {
@@ -28,7 +41,7 @@ func Check(b []byte, maxDepth int) error {
 		}
 		stack[depth]--
 		if i >= len(b) {
-			return fmt.Errorf("%w: truncated at byte %d", ErrCorrupt, i)
+			return 0, fmt.Errorf("%w: truncated at byte %d", ErrCorrupt, i)
 		}
 		c := b[i]
 		i++
@@ -46,25 +59,25 @@ func Check(b []byte, maxDepth int) error {
 		case c == 0xc4 || c == 0xd9:
 			l, err := readLen(b, &i, 1)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			n = l
 		case c == 0xc5 || c == 0xda:
 			l, err := readLen(b, &i, 2)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			n = l
 		case c == 0xc6 || c == 0xdb:
 			l, err := readLen(b, &i, 4)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			n = l
 		case c == 0xc7, c == 0xc8, c == 0xc9:
 			l, err := readLen(b, &i, 1<<(c-0xc7))
 			if err != nil {
-				return err
+				return 0, err
 			}
 			n = l + 1 // the ext type byte
 		case c == 0xca:
@@ -80,54 +93,51 @@ func Check(b []byte, maxDepth int) error {
 		case c == 0xdc:
 			l, err := readLen(b, &i, 2)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			items, container = l, true
 		case c == 0xdd:
 			l, err := readLen(b, &i, 4)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			items, container = l, true
 		case c == 0xde:
 			l, err := readLen(b, &i, 2)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			items, container = l*2, true
 		case c == 0xdf:
 			l, err := readLen(b, &i, 4)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			items, container = l*2, true
 		default: // 0xc1 is never used
-			return fmt.Errorf("%w: reserved byte 0x%02x at %d", ErrCorrupt, c, i-1)
+			return 0, fmt.Errorf("%w: reserved byte 0x%02x at %d", ErrCorrupt, c, i-1)
 		}
 		if container {
 			// Every item takes at least one byte.
 			if items > uint64(len(b)-i) {
-				return fmt.Errorf("%w: container at %d declares %d items, %d bytes remain", ErrCorrupt, i-1, items, len(b)-i)
+				return 0, fmt.Errorf("%w: container at %d declares %d items, %d bytes remain", ErrCorrupt, i-1, items, len(b)-i)
 			}
 			if items == 0 {
 				continue
 			}
 			if depth+1 > maxDepth {
-				return fmt.Errorf("%w: nested deeper than %d", ErrCorrupt, maxDepth)
+				return 0, fmt.Errorf("%w: nested deeper than %d", ErrCorrupt, maxDepth)
 			}
 			depth++
 			stack[depth] = items
 			continue
 		}
 		if n > uint64(len(b)-i) {
-			return fmt.Errorf("%w: value at %d declares %d bytes, %d remain", ErrCorrupt, i-1, n, len(b)-i)
+			return 0, fmt.Errorf("%w: value at %d declares %d bytes, %d remain", ErrCorrupt, i-1, n, len(b)-i)
 		}
 		i += int(n)
 	}
-	if i != len(b) {
-		return fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(b)-i)
-	}
-	return nil
+	return i, nil
 }
 
 func readLen(b []byte, i *int, size int) (uint64, error) {

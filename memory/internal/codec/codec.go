@@ -36,6 +36,9 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // Marshal returns the encoding of v: the version byte, then MessagePack.
 func Marshal(v any) ([]byte, error) {
+	if a, ok := v.(Appender); ok {
+		return marshalAppender(a)
+	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer bufPool.Put(buf)
 	buf.Reset()
@@ -84,10 +87,29 @@ func Body(b []byte) ([]byte, error) {
 // after checking that its declared lengths fit in b. Bytes the decoder
 // cannot take are ErrCorrupt, even those on which the MessagePack library
 // panics (it does on some, such as nil where a struct is expected).
-func Decode(b []byte, v any) (err error) {
+func Decode(b []byte, v any) error {
 	if err := Check(b, MaxDepth); err != nil {
 		return err
 	}
+	if l, ok := v.(Loader); ok {
+		r := Reader{b: b}
+		if l.LoadMsgpack(&r) {
+			return nil
+		}
+	}
+	return decodeReflection(b, v)
+}
+
+// DecodeReflection is Decode with the reflection decoder even for a
+// Loader: for tests that compare the two.
+func DecodeReflection(b []byte, v any) error {
+	if err := Check(b, MaxDepth); err != nil {
+		return err
+	}
+	return decodeReflection(b, v)
+}
+
+func decodeReflection(b []byte, v any) (err error) {
 	dec := msgpack.GetDecoder()
 	defer func() {
 		if r := recover(); r != nil {

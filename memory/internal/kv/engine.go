@@ -57,6 +57,10 @@ type Txn interface {
 	Prefetch(keys ...[]byte)
 	// Set writes key.
 	Set(key, val []byte) error
+	// SetNew writes key, a value of at most PartSize, where key is new or
+	// has only ever held such values: the engine need not look for an old
+	// value kept in parts to replace. A longer value is ErrTooBig.
+	SetNew(key, val []byte) error
 	// SetExpiring writes key, a small value, until ttl has passed by the
 	// engine's clock: then reads no longer see it.
 	SetExpiring(key, val []byte, ttl time.Duration) error

@@ -78,6 +78,7 @@ type Badger struct {
 	sync group      // group commit of Durable
 	drop sync.Mutex // one DropPrefixes at a time
 	room *space     // the free-space guard: see space.go
+	logs *logs      // the memtable logs Durable syncs: see logs.go
 
 	// commits is held for reading by every commit, and for writing by a
 	// drop. Badger's DropPrefix stops writes and then waits for every
@@ -121,6 +122,11 @@ func Open(o Options) (*Badger, error) {
 	if o.BlockCacheSize > 0 {
 		bo = bo.WithBlockCacheSize(o.BlockCacheSize)
 	}
+	if bo.ValueThreshold <= PartSize {
+		// Durable syncs the memtable logs only: every value must stay in
+		// them, not in a value log.
+		return nil, fmt.Errorf("kv: open %s: a value threshold of %d bytes would put values of up to %d bytes in the value log, which Durable does not sync", o.Dir, bo.ValueThreshold, PartSize)
+	}
 	if err := checkOpen(bo, freeBytes); err != nil {
 		return nil, err
 	}
@@ -128,7 +134,14 @@ func Open(o Options) (*Badger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kv: open %s: %w", o.Dir, translate(err))
 	}
-	return &Badger{db: db, opts: o, room: newSpace(bo, db)}, nil
+	d := &Badger{db: db, opts: o, room: newSpace(bo, db)}
+	if !o.InMemory {
+		if d.logs, err = openLogs(o.Dir); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("kv: open %s: %w", o.Dir, err)
+		}
+	}
+	return d, nil
 }
 
 // openReadOnly opens the database in o.Dir to read only: nothing in the
@@ -153,7 +166,11 @@ func openReadOnly(o Options) (*Badger, error) {
 }
 
 // Close flushes and closes the database.
-func (d *Badger) Close() error { return translate(d.db.Close()) }
+func (d *Badger) Close() error {
+	err := translate(d.db.Close())
+	d.logs.close()
+	return err
+}
 
 // Begin starts a transaction; update allows writes. Discard it when done.
 func (d *Badger) Begin(update bool) Txn {
@@ -415,6 +432,19 @@ func (t *badgerTxn) Set(key, val []byte) error {
 	if err := t.deleteParts(key, 0, old.parts); err != nil {
 		return err
 	}
+	return translate(t.t.Set(key, val))
+}
+
+// SetNew writes key, a value of at most PartSize, without reading it: the
+// caller knows it holds nothing kept in parts.
+func (t *badgerTxn) SetNew(key, val []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if len(val) > PartSize {
+		return fmt.Errorf("%w: a value of %d bytes written as new; at most %d", ErrTooBig, len(val), PartSize)
+	}
+	t.n += entrySize(key, val)
 	return translate(t.t.Set(key, val))
 }
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/y"
@@ -98,6 +99,7 @@ func openFull(t *testing.T) (*Badger, *atomic.Int64) {
 	free.Store(1 << 40)
 	require.NotNil(t, db.room, "statfs works on linux")
 	db.room.free = func() (int64, error) { return free.Load(), nil }
+	db.room.freeAge = 0 // every commit sees what free says now
 	return db, &free
 }
 
@@ -210,6 +212,34 @@ func TestMaintenanceRefusedWhenDiskFull(t *testing.T) {
 	require.NoError(t, db.Compact())
 	require.NoError(t, db.DropPrefixes([]byte("p/")))
 	require.NoError(t, db.Load(bytes.NewReader(backup.Bytes())))
+}
+
+// A commit with room to spare takes a reading of free space up to freeEvery
+// old, less what was admitted since; near the limit it reads it afresh.
+func TestAdmitTakesARecentReading(t *testing.T) {
+	db, free := openFull(t)
+	db.room.freeAge = time.Hour
+	reads := 0
+	db.room.free = func() (int64, error) { reads++; return free.Load(), nil }
+	require.NoError(t, set(db, "a", "1"))
+	require.Equal(t, 1, reads)
+	require.NoError(t, set(db, "b", "1"))
+	require.Equal(t, 1, reads, "the reading was recent")
+
+	// Near the limit, the reading is taken afresh, and refuses.
+	need := db.room.need(0)
+	db.room.lastFree.Store(need + freeSlack)
+	free.Store(0)
+	require.ErrorIs(t, set(db, "c", "1"), ErrDiskFull)
+	require.Equal(t, 2, reads)
+
+	// An old reading is taken afresh.
+	free.Store(1 << 40)
+	require.NoError(t, set(db, "d", "1"))
+	require.Equal(t, 3, reads)
+	db.room.lastAt.Store(time.Now().Add(-2 * time.Hour).UnixNano())
+	require.NoError(t, set(db, "e", "1"))
+	require.Equal(t, 4, reads)
 }
 
 // A statfs per commit is the guard's cost on the write path.

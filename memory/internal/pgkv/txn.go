@@ -365,6 +365,14 @@ func (t *txn) put(w write) error {
 
 func (t *txn) Set(key, val []byte) error { return t.put(write{key: key, val: val}) }
 
+// SetNew is Set: PostgreSQL keeps every value in one row.
+func (t *txn) SetNew(key, val []byte) error {
+	if len(val) > kv.PartSize {
+		return fmt.Errorf("%w: a value of %d bytes written as new; at most %d", kv.ErrTooBig, len(val), kv.PartSize)
+	}
+	return t.Set(key, val)
+}
+
 func (t *txn) SetExpiring(key, val []byte, ttl time.Duration) error {
 	return t.put(write{key: key, val: val, ttl: max(ttl, time.Microsecond)})
 }
