@@ -3,12 +3,15 @@
 package memory
 
 import (
+	"context"
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/herken/herken/memory/internal/codec"
+	"github.com/herken/herken/memory/internal/keys"
 )
 
 // TestPackDecodeRefusesCorrupt: a pack whose count or lengths do not match
@@ -53,4 +56,40 @@ func FuzzPackDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = decodePack("x", b)
 	})
+}
+
+// TestHistoryIsPacked: one event a write, a history is kept as a pack for
+// each full block and the tail's writes, and an erased value leaves the
+// pack that held it.
+func TestHistoryIsPacked(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, DefaultOptions(t.TempDir()))
+	require.NoError(t, err)
+	defer s.Close()
+	r, err := s.Recognize(ctx, Email("packed@example.com"))
+	require.NoError(t, err)
+	id := r.Customer
+	require.NoError(t, s.Remember(ctx, id, Fact{Key: "size", Value: "XXL-secret"}))
+	for i := range 70 {
+		_, err := s.RecordContact(ctx, id, Contact{Channel: ChannelChat, Summary: fmt.Sprintf("c%d", i)})
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.ForgetFact(ctx, id, "size"))
+	h, err := s.History(ctx, id)
+	require.NoError(t, err)
+	n := 0
+	tx := s.db.Begin(false)
+	defer tx.Discard()
+	require.NoError(t, tx.Scan(keys.Events(string(id)), false, func(k, v []byte) error {
+		n++
+		u, err := s.unsealer(tx, s.epoch.Now(), id)
+		require.NoError(t, err)
+		plain, err := u.open(k, v)
+		require.NoError(t, err)
+		require.NotContains(t, string(plain), "XXL-secret", "the erased value left its pack")
+		return nil
+	}))
+	events := uint64(len(h))
+	full := events / packEvents
+	require.Equal(t, int(full+events%packEvents), n, "%d events: a pack a full block, one a write after", events)
 }
