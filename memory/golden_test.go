@@ -210,7 +210,7 @@ func writeGoldenSet(t *testing.T, dir string) {
 	require.NoError(t, err)
 	tick := func() { c.Advance(time.Hour) }
 
-	want := goldenExpect{Written: "store format 4, value format 1", Customers: map[memory.CustomerID]any{}, Identifiers: map[string]memory.CustomerID{}}
+	want := goldenExpect{Written: "store format 5, value format 1", Customers: map[memory.CustomerID]any{}, Identifiers: map[string]memory.CustomerID{}}
 	idents := map[memory.CustomerID][]memory.Identifier{}
 	rec := func(ids ...memory.Identifier) memory.CustomerID {
 		r, err := s.Recognize(ctx, ids...)
@@ -303,6 +303,14 @@ func writeGoldenSet(t *testing.T, dir string) {
 	_, err = s.RecordContact(ctx, again, memory.Contact{Channel: memory.ChannelChat, Outcome: memory.OutcomeNegative, Summary: "a curt reply"})
 	ok(err)
 
+	// A long history, one contact a write: packs of events, a full one
+	// and the next block's (from store format 5).
+	long := rec(memory.Email("long@example.com").AsVerified())
+	for i := range 40 {
+		_, err = s.RecordContact(ctx, long, memory.Contact{Channel: memory.ChannelPhone, Outcome: memory.OutcomePositive, Summary: fmt.Sprintf("call %d", i)})
+		ok(err)
+	}
+
 	// A customer forgotten.
 	gone := rec(memory.Email("gone@example.com").AsVerified(), memory.Phone("+31 20 555 0199"))
 	ok(s.Remember(ctx, gone, memory.Fact{Key: "secret", Value: "remember me not"}))
@@ -312,7 +320,7 @@ func writeGoldenSet(t *testing.T, dir string) {
 	want.Receipts = 1
 
 	require.NoError(t, s.Compact(ctx)) // the forgotten customer's data purged
-	for _, id := range []memory.CustomerID{ada, grace, linus, torvalds, web, keeper, first, second, again} {
+	for _, id := range []memory.CustomerID{ada, grace, linus, torvalds, web, keeper, first, second, again, long} {
 		e, err := s.Export(ctx, id)
 		require.NoError(t, err)
 		b, err := json.Marshal(e)
@@ -353,4 +361,36 @@ func writeGoldenSet(t *testing.T, dir string) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "expected.json"), append(b, '\n'), 0o644))
 	t.Logf("wrote the golden set %s", dir)
+}
+
+// TestGoldenOldHistoryPacked writes to customers of a store written before
+// packs of events (format 4): their events, kept one a key, are packed with
+// the new ones, and every event before and after reads as it was, in the
+// store and in a backup of it.
+func TestGoldenOldHistoryPacked(t *testing.T) {
+	ctx := context.Background()
+	work := t.TempDir()
+	require.NoError(t, os.CopyFS(work, os.DirFS(filepath.Join("testdata", "golden", "v4", "store"))))
+	s, err := memory.Open(ctx, memory.DefaultOptions(work))
+	require.NoError(t, err)
+	defer s.Close()
+	for _, email := range []string{"ada@example.com", "again@example.com"} {
+		id, err := s.Lookup(ctx, memory.Email(email))
+		require.NoError(t, err)
+		before, err := s.Export(ctx, id)
+		require.NoError(t, err)
+		for i := range 70 { // across three blocks of packs
+			_, err := s.RecordContact(ctx, id, memory.Contact{Channel: memory.ChannelChat, Summary: fmt.Sprintf("packed %d", i)})
+			require.NoError(t, err)
+		}
+		after, err := s.Export(ctx, id)
+		require.NoError(t, err)
+		require.Len(t, after.History, len(before.History)+70)
+		require.Equal(t, before.History, after.History[:len(before.History)], "the old events read as they were")
+		for i, e := range after.History[len(before.History):] {
+			require.Equal(t, memory.EventContactRecorded, e.Kind)
+			require.Equal(t, fmt.Sprintf("packed %d", i), e.Contact.Summary)
+		}
+	}
+	require.NoError(t, s.Check(ctx))
 }

@@ -85,14 +85,11 @@ func (w *wtx) compact(c *wcust, limit int) error {
 		return err
 	}
 	e := Event{Customer: id, Seq: last.Seq, Kind: EventCompacted, At: w.now, Compaction: &sum}
-	if b, err = codec.Marshal(&e); err != nil {
-		return err
-	}
-	if _, err := w.put(id, keys.Event(string(id), e.Seq), b); err != nil {
+	if err := w.putEvent(id, e); err != nil {
 		return err
 	}
 	for _, old := range events[:fold-1] {
-		if err := w.txn.Delete(keys.Event(string(id), old.Seq)); err != nil {
+		if err := w.dropEvent(id, old.Seq); err != nil {
 			return err
 		}
 	}

@@ -105,10 +105,11 @@ func (w *wtx) forget(id CustomerID) (Receipt, []CustomerID, error) {
 			return Receipt{}, nil, err
 		}
 		r.Erased["drafts"] += n
-		if n, err = w.countKeys(keys.Events(cid)); err != nil {
+		events, err := w.history(c.p.ID)
+		if err != nil {
 			return Receipt{}, nil, err
 		}
-		r.Erased["events"] += n
+		r.Erased["events"] += len(events)
 		ref, err := readKeyRef(w.txn, c.p.ID)
 		if err != nil {
 			return Receipt{}, nil, err

@@ -32,7 +32,11 @@ import (
 //   - 4: the work queue (q/<when><id>, Q/<id>; store_queue.go), an index of
 //     the customers with open issues or negative outcomes, newest contact
 //     first.
-const storeFormat = 4
+//   - 5: values compressed with zstd before they are sealed (seal version
+//     3), and a customer's events kept in packs, several to a value
+//     (store_pack.go). Values of format 4 read as they are, each event
+//     alone as a pack of one, until they are written again.
+const storeFormat = 5
 
 // The layout and key-hash scheme of storeFormat, as its manifest names them.
 const (
@@ -66,6 +70,8 @@ func migrationFrom(f int) (migration, bool) {
 		return migration{"moves the identifier secret into the key file and drafts under hashed names", migrateSecret}, true
 	case 3:
 		return migration{"builds the work queue from the profiles", migrateQueue}, true
+	case 4:
+		return migration{"raises the format: compressed values and packs of events, which it reads beside the old ones", migratePacks}, true
 	}
 	return migration{}, false
 }
@@ -394,4 +400,20 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// migratePacks brings a store of format 4 to 5: format 5 reads every value
+// of format 4 as it is (a value sealed uncompressed, an event alone), so
+// the migration only raises the format, which keeps the releases before
+// from reading values they cannot open.
+func migratePacks(_ context.Context, s *Store) error {
+	t := s.db.Begin(true)
+	defer t.Discard()
+	if err := putManifest(t, 5); err != nil {
+		return err
+	}
+	if err := t.Commit(); err != nil {
+		return storeErr(err)
+	}
+	return s.db.Durable()
 }

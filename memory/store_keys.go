@@ -268,17 +268,6 @@ func (w *wtx) put(id CustomerID, where, plain []byte) ([]byte, error) {
 	return sealed, w.txn.Set(where, sealed)
 }
 
-// putNew is put for a key that has only ever held values of at most
-// kv.PartSize, such as an event's.
-func (w *wtx) putNew(id CustomerID, where, plain []byte) ([]byte, error) {
-	k, err := w.keysFor(id)
-	if err != nil {
-		return nil, err
-	}
-	sealed := k.Seal(where, plain)
-	return sealed, w.txn.SetNew(where, sealed)
-}
-
 // newCustomer makes the ID and key of a new customer: a fresh key from the
 // key file, already on disk, whose owner is the ID.
 func (w *wtx) newCustomer() (CustomerID, error) {

@@ -3,6 +3,7 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -310,11 +311,7 @@ func (w *wtx) eraseMoved(moves []movedEvent) error {
 		}
 		e.Erased = w.now
 		id := mv.on.p.ID
-		b, err := codec.Marshal(&e)
-		if err != nil {
-			return err
-		}
-		if _, err := w.put(id, keys.Event(string(id), e.Seq), b); err != nil {
+		if err := w.putEvent(id, e); err != nil {
 			return err
 		}
 		if marked[id] {
@@ -417,14 +414,32 @@ func (w *wtx) history(id CustomerID) ([]Event, error) {
 		return nil, err
 	}
 	u := &unsealer{s: w.s, t: w.txn, start: w.start, id: id, keys: k, fresh: true}
-	events, err := readEvents(w.txn, u, id, loadSeq)
+	if w.packs == nil {
+		w.packs = map[CustomerID]map[uint64]uint64{}
+	}
+	where := map[uint64]uint64{}
+	w.packs[id] = where
+	events, err := readPacks(w.txn, u, id, loadSeq, func(pk, seq uint64) { where[seq] = pk })
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range w.out {
-		if e.Customer == id && e.Seq > loadSeq {
+	// What this write changed in its packs so far.
+	for pk, es := range w.edits[id] {
+		events = slices.DeleteFunc(events, func(e Event) bool { return where[e.Seq] == pk })
+		for _, e := range es {
+			if e.Kind == EventCompacted && e.checkpoint == nil {
+				if e.checkpoint, err = readCheckpoint(w.txn, u, id); err != nil {
+					return nil, err
+				}
+			}
 			events = append(events, e)
 		}
+	}
+	if len(w.edits[id]) > 0 {
+		slices.SortFunc(events, func(a, b Event) int { return cmp.Compare(a.Seq, b.Seq) })
+	}
+	for _, p := range w.pend[id] {
+		events = append(events, p.e)
 	}
 	return events, nil
 }

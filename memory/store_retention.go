@@ -195,11 +195,7 @@ func (w *wtx) eraseFrom(c *wcust, in *eraseIntent, own bool) (bool, error) {
 		f := *e.Fact
 		f.Value = ""
 		e.Fact, e.Erased = &f, w.now
-		b, err := codec.Marshal(e)
-		if err != nil {
-			return false, err
-		}
-		if _, err := w.put(id, keys.Event(string(id), e.Seq), b); err != nil {
+		if err := w.putEvent(id, *e); err != nil {
 			return false, err
 		}
 		// Watchers get the event as it is kept.

@@ -147,29 +147,45 @@ func (s *Store) readHistory(t kv.Txn, start uint64, id CustomerID) ([]Event, err
 
 // readEvents reads customer id's events up to seq last, opening them with u.
 func readEvents(t kv.Txn, u *unsealer, id CustomerID, last uint64) ([]Event, error) {
+	return readPacks(t, u, id, last, nil)
+}
+
+// readPacks is readEvents, calling in, when not nil, with the sequence
+// number of each event read and that of the key of the pack that holds it
+// (store_pack.go).
+func readPacks(t kv.Txn, u *unsealer, id CustomerID, last uint64, in func(pk, seq uint64)) ([]Event, error) {
 	var es []Event
 	err := t.Scan(keys.Events(string(id)), false, func(key, v []byte) error {
-		if keys.EventSeq(key) > last {
+		pk := keys.EventSeq(key)
+		if pk > last {
 			return nil
 		}
 		plain, err := u.open(key, v)
 		if err != nil {
 			return err
 		}
-		var e Event
-		if err := codec.Unmarshal(plain, &e); err != nil {
-			return storeErr(err)
-		}
-		e.Customer = id
-		if e.Kind == EventCompacted {
-			cp, err := readCheckpoint(t, u, id)
-			if err != nil {
-				return err
+		return decodeEvents(plain, func(b []byte) error {
+			var e Event
+			if err := codec.Unmarshal(b, &e); err != nil {
+				return storeErr(err)
 			}
-			e.checkpoint = cp
-		}
-		es = append(es, e)
-		return nil
+			if e.Seq > last {
+				return nil
+			}
+			e.Customer = id
+			if e.Kind == EventCompacted {
+				cp, err := readCheckpoint(t, u, id)
+				if err != nil {
+					return err
+				}
+				e.checkpoint = cp
+			}
+			if in != nil {
+				in(pk, e.Seq)
+			}
+			es = append(es, e)
+			return nil
+		})
 	})
 	return es, err
 }

@@ -73,6 +73,13 @@ type wtx struct {
 	// erase is what the write must take out of histories (retention.go)
 	erase   map[CustomerID]*eraseIntent
 	rekeyed bool // customers were marked for a new key
+	// the events the write appends to each customer's history, stored
+	// at flush (store_pack.go)
+	pend map[CustomerID][]pendEvent
+	// the pack that holds each stored event the write read, by customer
+	// and sequence number, and the packs it changed
+	packs map[CustomerID]map[uint64]uint64
+	edits map[CustomerID]histEdits
 }
 
 // wcust is a customer as a write sees it.
@@ -292,12 +299,18 @@ func (w *wtx) emit(c *wcust, e Event, absorbed *profile) error {
 	if len(b) > MaxEventSize {
 		return &LimitError{What: "bytes in one event", Limit: MaxEventSize}
 	}
-	sealed, err := w.putNew(e.Customer, keys.Event(string(e.Customer), e.Seq), b)
-	if err != nil {
-		return err
+	if w.pend == nil {
+		w.pend = map[CustomerID][]pendEvent{}
 	}
+	w.pend[e.Customer] = append(w.pend[e.Customer], pendEvent{e: e, b: b})
 	w.out = append(w.out, e)
 	if w.s.feed != nil {
+		// Other instances' watchers get it sealed alone.
+		k, err := w.keysFor(e.Customer)
+		if err != nil {
+			return err
+		}
+		sealed := k.Seal(keys.Event(string(e.Customer), e.Seq), b)
 		w.sealedOut = append(w.sealedOut, sealedOut{e.Customer, e.Seq, sealed})
 	}
 	return nil
@@ -332,8 +345,9 @@ func (w *wtx) deleteIndex(id Identifier) error {
 }
 
 // flush takes erased values out of histories, and writes the profiles and
-// timelines of the customers the write changed, and their entries in the
-// work queue (store_queue.go): this is the one place profiles are written.
+// histories of the customers the write changed, and their entries in the
+// work queue (store_queue.go): this is the one place profiles and events
+// are written.
 func (w *wtx) flush() error {
 	if err := w.eraseNow(); err != nil {
 		return err
@@ -345,11 +359,16 @@ func (w *wtx) flush() error {
 			}
 			continue
 		}
+		if c.dirty {
+			if err := w.maybeCompact(c); err != nil {
+				return err
+			}
+		}
+		if err := w.storeEvents(c); err != nil {
+			return err
+		}
 		if !c.dirty {
 			continue
-		}
-		if err := w.maybeCompact(c); err != nil {
-			return err
 		}
 		id := string(c.p.ID)
 		b, err := codec.Marshal(c.p)

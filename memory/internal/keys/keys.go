@@ -10,7 +10,7 @@
 //	c/<id>/p          the profile, sealed: the projection a brief reads
 //	c/<id>/w/<h>      a draft's data, sealed (h: a keyed hash of the customer and the draft's name; the name is in the profile)
 //	c/<id>/h          the state the history's compacted events left, sealed
-//	e/<id>/<seq>      an event of the customer's history, sealed; seq is big-endian
+//	e/<id>/<seq>      events of the customer's history from seq on, sealed: a pack of those of one block of sequence numbers (store format 5), or one event (format 4 and before); seq is big-endian
 //	i/<kind>\x00<h>   an identifier (kind: email, phone, account, device or a kind the application named; h: a keyed hash of its value): the customer it points at, whether verified, the last change a device synced
 //	s/<id>            where the customer's keys are kept in the key file: slots and generations
 //	r/<receipt>       a forget receipt: the customer ID, when, and counts of what was erased
@@ -74,7 +74,8 @@ func NamedDraft(id, name string) []byte { return join("c/", id, "/d/", name) }
 // Events is the prefix of a customer's history.
 func Events(id string) []byte { return join("e/", id, "/") }
 
-// Event is the key of event seq of a customer.
+// Event is the key of the pack of a customer's events whose first is seq
+// (in store format 4 and before, of event seq alone).
 func Event(id string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(Events(id), seq)
 }

@@ -23,9 +23,13 @@ const KeySize = 32
 // A sealed value starts with its version. Version 1, [1][nonce][sealed],
 // is bound to where it is kept and was sealed by generation 0. Version 2,
 // [2][generation][nonce][sealed], is bound to its generation and where.
+// Version 3 is version 2 of the value compressed (compress.go), bound to its
+// version too; Seal writes it where compression makes the value shorter,
+// and version 2 where it does not.
 const (
 	version1 = 1
 	version2 = 2
+	version3 = 3
 )
 
 // ErrOpen is returned for a value that does not open with the keys: it was
@@ -86,6 +90,12 @@ func (k *Keys) Gen() byte { return k.gen }
 func (k *Keys) Seal(where, plain []byte) []byte {
 	c := k.cur
 	n := c.NonceSize()
+	if small, ok := compress(make([]byte, 0, len(plain)), plain); ok {
+		out := make([]byte, 2+n, 2+n+len(small)+c.Overhead())
+		out[0], out[1] = version3, k.gen
+		_, _ = rand.Read(out[2 : 2+n])
+		return c.Seal(out, out[2:2+n], small, ad3(k.gen, where))
+	}
 	out := make([]byte, 2+n, 2+n+len(plain)+c.Overhead())
 	out[0], out[1] = version2, k.gen
 	_, _ = rand.Read(out[2 : 2+n])
@@ -112,12 +122,20 @@ func (k *Keys) Open(where, sealed []byte) ([]byte, error) {
 		return nil, ErrOpen
 	}
 	data := where
-	if sealed[0] == version2 {
+	switch sealed[0] {
+	case version2:
 		data = ad(gen, where)
+	case version3:
+		data = ad3(gen, where)
 	}
 	plain, err := c.Open(nil, body[:n], body[n:], data)
 	if err != nil {
 		return nil, ErrOpen
+	}
+	if sealed[0] == version3 {
+		if plain, err = decompress(plain); err != nil {
+			return nil, ErrOpen
+		}
 	}
 	return plain, nil
 }
@@ -134,7 +152,7 @@ func split(sealed []byte) (byte, []byte, bool) {
 	switch {
 	case len(sealed) >= 1 && sealed[0] == version1:
 		return 0, sealed[1:], true
-	case len(sealed) >= 2 && sealed[0] == version2:
+	case len(sealed) >= 2 && (sealed[0] == version2 || sealed[0] == version3):
 		return sealed[1], sealed[2:], true
 	}
 	return 0, nil, false
@@ -143,6 +161,13 @@ func split(sealed []byte) (byte, []byte, bool) {
 func ad(gen byte, where []byte) []byte {
 	b := make([]byte, 0, 1+len(where))
 	return append(append(b, gen), where...)
+}
+
+// ad3 is what a value of version 3 is bound to: its version, generation
+// and where it is kept.
+func ad3(gen byte, where []byte) []byte {
+	b := make([]byte, 0, 2+len(where))
+	return append(append(b, version3, gen), where...)
 }
 
 // SealVersion1 seals plain as format 1 of the store did, for tests of data

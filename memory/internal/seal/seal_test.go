@@ -4,6 +4,7 @@ package seal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -89,4 +90,65 @@ func TestVersion1(t *testing.T) {
 	require.Equal(t, "kept", string(got))
 	_, err = k.Open([]byte("c/y/p"), v1)
 	require.ErrorIs(t, err, ErrOpen)
+}
+
+// TestSealCompresses: a value that compresses is sealed compressed
+// (version 3) and opens to what was sealed; one that does not stays
+// version 2. A compressed value is bound to its version: told it is
+// version 2, it does not open.
+func TestSealCompresses(t *testing.T) {
+	k, err := NewKeys(NewKey(), 4, nil, 0)
+	require.NoError(t, err)
+	where := []byte("e/x/1")
+	plain := bytes.Repeat([]byte("contact.recorded asked about parcel late "), 20)
+	s := k.Seal(where, plain)
+	require.Equal(t, byte(version3), s[0])
+	require.Less(t, len(s), len(plain)/4)
+	got, err := k.Open(where, s)
+	require.NoError(t, err)
+	require.Equal(t, plain, got)
+	gen, ok := Gen(s)
+	require.True(t, ok)
+	require.Equal(t, byte(4), gen)
+
+	flipped := bytes.Clone(s)
+	flipped[0] = version2
+	_, err = k.Open(where, flipped)
+	require.ErrorIs(t, err, ErrOpen)
+	_, err = k.Open([]byte("e/x/2"), s)
+	require.ErrorIs(t, err, ErrOpen)
+	_, err = k.Open(where, s[:len(s)-1])
+	require.ErrorIs(t, err, ErrOpen)
+
+	random := NewKey()
+	require.Equal(t, byte(version2), k.Seal(where, random)[0], "what does not compress is sealed as it is")
+	got, err = k.Open(where, k.Seal(where, random))
+	require.NoError(t, err)
+	require.Equal(t, random, got)
+}
+
+// TestDecompressRefusesGarbage: bytes that are not a zstd frame of ours
+// are an error, even under a valid seal.
+func TestDecompressRefusesGarbage(t *testing.T) {
+	for _, b := range [][]byte{nil, {0}, {0x24, 0, 1, 2}, bytes.Repeat([]byte{0xff}, 64)} {
+		_, err := decompress(b)
+		require.Error(t, err)
+	}
+	small, ok := compress(nil, bytes.Repeat([]byte("abc"), 100))
+	require.True(t, ok)
+	got, err := decompress(small)
+	require.NoError(t, err)
+	require.Equal(t, bytes.Repeat([]byte("abc"), 100), got)
+}
+
+// TestDictionariesLoad: every dictionary shipped is a zstd dictionary with
+// the ID it is listed under, so that what it compressed keeps opening.
+func TestDictionariesLoad(t *testing.T) {
+	_, _, err := zstdCodec()
+	require.NoError(t, err)
+	for i, d := range Dictionaries() {
+		require.GreaterOrEqual(t, len(d), 8)
+		require.Equal(t, []byte{0x37, 0xa4, 0x30, 0xec}, d[:4], "dictionary %d has zstd's dictionary magic", i+1)
+		require.Equal(t, DictionaryID(i+1), binary.LittleEndian.Uint32(d[4:8]), "dictionary %d has its ID", i+1)
+	}
 }
