@@ -8,8 +8,11 @@ import (
 )
 
 // memoQueries is how many distinct queries (purpose and channel) a cached
-// profile keeps a brief for.
-const memoQueries = 4
+// profile keeps a brief for: a widget's and an agent screen's. Each slot is
+// counted in the profile's cost (cache_size.go) whether it is used or not;
+// with 4, the bench's 10,000 hot customers no longer fitted the default
+// 64 MiB and one warm brief in ten was read from disk.
+const memoQueries = 2
 
 // briefMemo keeps the briefs built from one cached profile, so that a
 // repeated brief is a lookup, not a rebuild. A cached profile never

@@ -108,8 +108,9 @@ const DefaultCacheBytes = 64 << 20
 // caches off. The sizes are estimated, conservatively, from what each entry
 // holds: a customer at every default limit about 1.5 MiB, a typical one a
 // few KiB. A profile larger than 1/64 of n (1 MiB by default) is not cached:
-// its briefs read it from the store. Default DefaultCacheBytes, 64 MiB,
-// which with the other two makes at most 96 MiB.
+// its briefs read it from the store. Identifiers of no one take at most
+// n/16 more. Default DefaultCacheBytes, 64 MiB, which with the others makes
+// at most 100 MiB.
 func (o Options) WithCacheBytes(n int64) Options {
 	o.cacheBytes = n
 	return o

@@ -136,7 +136,7 @@
 // The handler's own state is bounded in number and so in bytes: rate
 // buckets for at most 32,768 addresses and 32,768 devices, and export
 // buckets for 4,096 devices (about 20 MiB full). The store's caches are bounded in bytes too (see
-// memory.Options.WithCacheBytes; 96 MiB at most by default). Measured in
+// memory.Options.WithCacheBytes; 100 MiB at most by default). Measured in
 // TestBoundedAttackHeap: an attack from one address over loopback, 1,000
 // requests with made-up cookies and then 80 new devices each filling a
 // customer to the fact limit in 64 KiB syncs, created 60 customers, and
