@@ -4,6 +4,7 @@ package memory_test
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -275,7 +276,10 @@ func TestWriteTooBig(t *testing.T) {
 			before := state(t, s, id)
 			err := s.Update(ctx, id, func(tx *memory.Tx) error {
 				for i := range 16 {
-					if err := tx.SaveDraft(fmt.Sprintf("d%d", i), make([]byte, 1<<20)); err != nil {
+					// Random bytes: zeros would compress to almost nothing.
+					data := make([]byte, 1<<20)
+					_, _ = crand.Read(data)
+					if err := tx.SaveDraft(fmt.Sprintf("d%d", i), data); err != nil {
 						return err
 					}
 				}
