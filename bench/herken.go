@@ -56,7 +56,17 @@ func herkenFill(ctx context.Context, cfg *config, s *memory.Store, n int, what s
 				if i >= n {
 					return nil
 				}
-				if err := herkenPut(gctx, s, generate(cfg.seed, i)); err != nil {
+				c := generate(cfg.seed, i)
+				err := herkenPut(gctx, s, c)
+				// On PostgreSQL, serializable writes of different customers
+				// conflict on shared index pages, and under the race
+				// detector a write can lose 64 rounds in a row: ErrBusy
+				// says it changed nothing, so the loader tries it again,
+				// as an application would.
+				for try := 0; errors.Is(err, memory.ErrBusy) && try < 8 && gctx.Err() == nil; try++ {
+					err = herkenPut(gctx, s, c)
+				}
+				if err != nil {
 					return fmt.Errorf("customer %d: %w", i, err)
 				}
 				_ = bar.Add(1)
