@@ -29,9 +29,11 @@ type Store struct {
 	profiles *cache.Cache[CustomerID, *profile]
 	idents   *cache.Cache[identRef, indexEntry]
 	absent   *cache.Cache[identRef, struct{}] // identifiers of no one, apart so that they evict no one's
+	known    known                            // the filter of identifiers someone has (known.go)
 	flight   singleflight.Group               // reads in flight (store_flight.go)
 	ciphers  *cache.Cache[CustomerID, keyed]  // of the customers' keys
 	secret   []byte                           // keys the hashes of identifiers and draft names
+	hashers  *sync.Pool                       // of *identHasher, keyed by secret (store_keys.go)
 	keyfile  keyStore                         // the customers' keys
 
 	eraser    eraser    // erases in the background what Forget left
@@ -127,6 +129,11 @@ func open(ctx context.Context, opts Options, load func(db kv.DB) error, keys *re
 	if err == nil && pg != nil {
 		err = s.startFeed()
 	}
+	if err == nil && pg == nil {
+		s.known.on, s.known.minimum = true, knownMinimum
+		s.known.rebuilding.Store(true)
+		s.startKnownBuild()
+	}
 	if err != nil {
 		if s.keyfile != nil {
 			err = errors.Join(err, s.keyfile.Close())
@@ -177,6 +184,9 @@ func (s *Store) Close() error {
 	}
 	s.gate.Lock()
 	defer s.gate.Unlock()
+	// No call is in the store, so no build of the filter of known
+	// identifiers starts; one in progress holds no gate.
+	s.known.builds.Wait()
 	// What Forget left to erase in the background is erased now.
 	err := s.erasePass()
 	s.profiles.Purge()

@@ -271,6 +271,7 @@ func (s *Store) openKeysIn(t kv.Txn, f int, create, fresh bool) error {
 		return err
 	}
 	s.secret = secret
+	s.hashers = newHashers(secret)
 	return nil
 }
 

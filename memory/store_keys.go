@@ -8,7 +8,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/herken/herken/memory/internal/codec"
@@ -54,11 +56,34 @@ func (r keyRef) slots() []uint32 {
 
 // identifierKey returns the store key of a normalized identifier.
 func (s *Store) identifierKey(id Identifier) []byte {
-	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte(id.Kind))
-	m.Write([]byte{0})
-	m.Write([]byte(id.Value))
-	return keys.Identifier(string(id.Kind), m.Sum(nil)[:hashLen])
+	var h identHash
+	s.identHash(id.Kind, id.Value, &h)
+	return keys.Identifier(string(id.Kind), h[:])
+}
+
+// identHash sets h to the keyed hash of the normalized identifier of kind
+// and value that its store key ends in, without allocating.
+func (s *Store) identHash(kind Kind, value string, h *identHash) {
+	x := s.hashers.Get().(*identHasher)
+	x.h.Reset()
+	x.buf = append(append(append(x.buf[:0], kind...), 0), value...)
+	x.h.Write(x.buf)
+	copy(h[:], x.h.Sum(x.sum[:0]))
+	if cap(x.buf) <= 1024 {
+		s.hashers.Put(x)
+	}
+}
+
+// identHasher is an HMAC of the store's secret with its buffers, reused
+// through Store.hashers: made anew, an HMAC costs more than hashing.
+type identHasher struct {
+	h   hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
+}
+
+func newHashers(secret []byte) *sync.Pool {
+	return &sync.Pool{New: func() any { return &identHasher{h: hmac.New(sha256.New, secret)} }}
 }
 
 // draftKey returns the store key of the draft owner saved under name. The

@@ -252,6 +252,16 @@ func (s *Store) identMissed(ctx context.Context, n Identifier, key identRef) (*p
 		}
 		return nil, unknown(n.Kind)
 	}
+	if s.known.on {
+		var h identHash
+		s.identHash(n.Kind, n.Value, &h)
+		if s.known.lacks(&h) {
+			if s.closed.Load() {
+				return nil, ErrClosed
+			}
+			return nil, unknown(n.Kind)
+		}
+	}
 	return s.readIdent(ctx, n, key)
 }
 

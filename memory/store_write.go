@@ -56,6 +56,7 @@ type wtx struct {
 	custs map[CustomerID]*wcust
 	order []*wcust          // in load order, for deterministic writes
 	keys  map[identRef]bool // identifiers written, to invalidate
+	added []identHash       // hashes of the identifiers set, for the filter of known ones (known.go)
 	out   []Event           // events to deliver to watchers after commit
 	// the same events as stored, for the change feed of PostgreSQL
 	sealedOut []sealedOut
@@ -336,7 +337,9 @@ func (w *wtx) putIndex(id Identifier, e indexEntry) error {
 		return err
 	}
 	w.keys[identKey(id)] = true
-	return w.txn.Set(w.s.identifierKey(id), b)
+	k := w.s.identifierKey(id)
+	w.added = append(w.added, identHash(k[len(k)-hashLen:]))
+	return w.txn.Set(k, b)
 }
 
 func (w *wtx) deleteIndex(id Identifier) error {
@@ -445,7 +448,10 @@ func (w *wtx) commit() error {
 		}
 	}()
 	w.committing = true
-	if err := w.txn.Commit(); err != nil {
+	added := w.s.knownAdding(w.added)
+	err := w.txn.Commit()
+	added()
+	if err != nil {
 		return err
 	}
 	w.committed = true

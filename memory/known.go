@@ -1,0 +1,210 @@
+//go:build !wasip1
+
+package memory
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"math/bits"
+	"sync"
+	"sync/atomic"
+
+	"github.com/herken/herken/memory/internal/keys"
+)
+
+// A store one process holds (Badger) keeps in memory a filter of every
+// identifier it holds: a blocked Bloom filter of their keyed hashes (the
+// hashes their store keys end in), about 2 bytes an identifier. An
+// identifier the filter lacks belongs to no one, and saying so costs its
+// hash and one cache line, not a read of the store: it is what a new
+// visitor and a page guessing identifiers cost. The filter never lacks an
+// identifier a reader could find in the store:
+//
+//   - It is built by a scan of the store's identifiers, in the background
+//     at open and again when it fills up; until the first build ends, no
+//     one asks it.
+//   - A write adds the identifiers it sets to the filter in use before it
+//     commits, holding known.mu for reading until the commit is done; while
+//     a build runs it records them for the build too.
+//   - A build starts by taking known.mu, so that every write in progress
+//     has committed (and is in the scan that follows) and every later one
+//     records its identifiers for it; it publishes its filter holding
+//     known.mu again, with those identifiers in it.
+//
+// Identifiers deleted (Forget, unmerge, a retired device) stay in the
+// filter until the next build: a lookup of one reads the store, as a
+// false positive does. The hash is keyed by the store's secret, so a page
+// cannot choose identifiers that hit the same bits. In PostgreSQL other
+// instances add identifiers that only the change feed tells of, after the
+// fact, so there is no filter: misses are served by the cache of absent
+// identifiers.
+type known struct {
+	on      bool                  // the store keeps a filter (Badger)
+	minimum int                   // the fewest identifiers a filter is sized for
+	mu      sync.RWMutex          // held for reading by writes from their adds to their commit
+	filter  atomic.Pointer[bloom] // nil until the first build ends
+
+	building bool       // a build runs; guarded by mu (read under RLock, written under Lock)
+	pmu      sync.Mutex // guards pending
+	pending  []identHash
+
+	rebuilding atomic.Bool // a build is running or about to
+	builds     sync.WaitGroup
+}
+
+// identHash is the keyed hash of a normalized identifier, as its store key
+// ends.
+type identHash [hashLen]byte
+
+// knownMinimum is the fewest identifiers a filter is sized for.
+const knownMinimum = 1 << 15
+
+// lacks says whether the identifier with hash h surely belongs to no one.
+func (k *known) lacks(h *identHash) bool {
+	f := k.filter.Load()
+	return f != nil && !f.has(h)
+}
+
+// adding adds the identifiers a write sets, before it commits; the write
+// calls done once its commit returned.
+func (s *Store) knownAdding(hs []identHash) (done func()) {
+	k := &s.known
+	if !k.on || len(hs) == 0 {
+		return func() {}
+	}
+	k.mu.RLock()
+	if f := k.filter.Load(); f != nil {
+		for i := range hs {
+			f.add(&hs[i])
+		}
+		if f.full() && k.rebuilding.CompareAndSwap(false, true) {
+			s.startKnownBuild()
+		}
+	}
+	if k.building {
+		k.pmu.Lock()
+		k.pending = append(k.pending, hs...)
+		k.pmu.Unlock()
+	}
+	return k.mu.RUnlock
+}
+
+// startKnownBuild builds the filter anew in the background; the caller set
+// k.rebuilding.
+func (s *Store) startKnownBuild() {
+	s.known.builds.Go(func() {
+		defer s.known.rebuilding.Store(false)
+		if err := s.buildKnown(); err != nil && !s.closed.Load() {
+			s.logf(context.Background(), slog.LevelWarn, "memory: the filter of known identifiers was not built; lookups of unknown ones read the store", "err", err)
+		}
+	})
+}
+
+// buildKnown scans the store's identifiers into a new filter and puts it
+// in use (see known).
+func (s *Store) buildKnown() error {
+	k := &s.known
+	k.mu.Lock()
+	k.building = true
+	k.mu.Unlock()
+	defer func() {
+		k.mu.Lock()
+		k.building = false
+		k.pending = nil
+		k.mu.Unlock()
+	}()
+	// Close waits for builds holding the gate: a build must not wait for
+	// the gate behind it.
+	if s.closed.Load() || !s.gate.TryRLock() {
+		return ErrClosed
+	}
+	var hs []identHash
+	t := s.db.Begin(false)
+	err := t.Scan(keys.Identifiers, true, func(key, _ []byte) error {
+		if s.closed.Load() {
+			return ErrClosed
+		}
+		if len(key) < len(keys.Identifiers)+2+hashLen || key[len(key)-hashLen-1] != 0 {
+			return fmt.Errorf("%w: identifier key %q is not a kind and a hash", ErrFormat, key)
+		}
+		hs = append(hs, identHash(key[len(key)-hashLen:]))
+		return nil
+	})
+	t.Discard()
+	s.leave()
+	if err != nil {
+		return storeErr(err)
+	}
+	f := newBloom(max(2*len(hs), k.minimum))
+	for i := range hs {
+		f.add(&hs[i])
+	}
+	k.mu.Lock()
+	for i := range k.pending {
+		f.add(&k.pending[i])
+	}
+	k.filter.Store(f)
+	k.mu.Unlock()
+	return nil
+}
+
+// bloom is a blocked Bloom filter: each hash sets bloomBits bits of one
+// 512-bit block, so that a lookup reads one cache line. Its bits are set
+// atomically; it is safe for concurrent use.
+type bloom struct {
+	blocks   [][8]atomic.Uint64
+	capacity int          // how many hashes it holds before it is full
+	count    atomic.Int64 // how many added hashes set a new bit
+}
+
+// bloomBits is how many bits a hash sets; 16 bits a hash at capacity make
+// about 1 in 300 lookups of an absent identifier a false positive, and a
+// new filter is built at half its capacity.
+const (
+	bloomBits    = 7
+	bitsPerEntry = 16
+)
+
+func newBloom(capacity int) *bloom {
+	n := 1 << bits.Len(uint(capacity*bitsPerEntry/512))
+	return &bloom{blocks: make([][8]atomic.Uint64, n), capacity: n * 512 / bitsPerEntry}
+}
+
+// words splits h into the block it falls in and the bits it sets there.
+func (f *bloom) words(h *identHash) (*[8]atomic.Uint64, uint64) {
+	b := binary.LittleEndian.Uint64(h[0:8])
+	return &f.blocks[b&uint64(len(f.blocks)-1)], binary.LittleEndian.Uint64(h[8:16])
+}
+
+func (f *bloom) add(h *identHash) {
+	block, bitsOf := f.words(h)
+	fresh := false
+	for range bloomBits {
+		i := bitsOf & 511
+		bitsOf >>= 9
+		m := uint64(1) << (i & 63)
+		if block[i>>6].Or(m)&m == 0 {
+			fresh = true
+		}
+	}
+	if fresh {
+		f.count.Add(1)
+	}
+}
+
+func (f *bloom) has(h *identHash) bool {
+	block, bitsOf := f.words(h)
+	for range bloomBits {
+		i := bitsOf & 511
+		bitsOf >>= 9
+		if block[i>>6].Load()&(uint64(1)<<(i&63)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// full says whether the filter holds as many hashes as it was sized for.
+func (f *bloom) full() bool { return f.count.Load() > int64(f.capacity) }
