@@ -184,7 +184,7 @@ func herkenScenarios(ctx context.Context, cfg *config, dir string, n int, rep *r
 	}
 	if cfg.want("miss") {
 		if err := cfg.measure(rep, "lookup of an unknown email", "herken", "miss", 1, 0, func(_ int, i int64) error {
-			_, err := s.Lookup(ctx, memory.Email(fmt.Sprintf("nobody%d@example.com", i)))
+			_, err := s.Lookup(ctx, memory.Email(unknownEmailOf(i)))
 			if errors.Is(err, memory.ErrNotFound) {
 				return nil
 			}

@@ -152,7 +152,7 @@ func herkenPGRun(ctx context.Context, cfg *config, dsn string, rep *report) erro
 	}
 	if cfg.want("miss") {
 		if err := cfg.measure(rep, "herken-pg lookup of an unknown email", "herken-pg", "miss", 1, 0, func(_ int, i int64) error {
-			_, err := a.Lookup(ctx, memory.Email(fmt.Sprintf("nobody%d@example.com", i)))
+			_, err := a.Lookup(ctx, memory.Email(unknownEmailOf(i)))
 			if errors.Is(err, memory.ErrNotFound) {
 				return nil
 			}

@@ -212,7 +212,7 @@ func (cfg *config) measurePeerLookups(rep *report, peer string, n int, brief fun
 		return err
 	}
 	return cfg.measure(rep, peer+" lookup of an unknown email", peer, "miss", 1, 0, func(_ int, i int64) error {
-		if err := brief(fmt.Sprintf("nobody%d@example.com", i)); !errors.Is(err, memory.ErrNotFound) {
+		if err := brief(unknownEmailOf(i)); !errors.Is(err, memory.ErrNotFound) {
 			return fmt.Errorf("a miss found something: %v", err)
 		}
 		return nil

@@ -16,7 +16,7 @@ import (
 
 // A store one process holds (Badger) keeps in memory a filter of every
 // identifier it holds: a blocked Bloom filter of their keyed hashes (the
-// hashes their store keys end in), about 2 bytes an identifier. An
+// hashes their store keys end in), 2 to 8 bytes an identifier. An
 // identifier the filter lacks belongs to no one, and saying so costs its
 // hash and one cache line, not a read of the store: it is what a new
 // visitor and a page guessing identifiers cost. The filter never lacks an
@@ -167,8 +167,11 @@ const (
 	bitsPerEntry = 16
 )
 
+// newBloom returns a filter for at least capacity hashes: its blocks are a
+// power of two, so that a hash's block is a mask of it.
 func newBloom(capacity int) *bloom {
-	n := 1 << bits.Len(uint(capacity*bitsPerEntry/512))
+	need := max(1, (capacity*bitsPerEntry+511)/512)
+	n := 1 << bits.Len(uint(need-1))
 	return &bloom{blocks: make([][8]atomic.Uint64, n), capacity: n * 512 / bitsPerEntry}
 }
 
