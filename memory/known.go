@@ -10,6 +10,7 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/herken/herken/memory/internal/keys"
 )
@@ -33,13 +34,24 @@ import (
 //     records its identifiers for it; it publishes its filter holding
 //     known.mu again, with those identifiers in it.
 //
-// Identifiers deleted (Forget, unmerge, a retired device) stay in the
-// filter until the next build: a lookup of one reads the store, as a
-// false positive does. The hash is keyed by the store's secret, so a page
-// cannot choose identifiers that hit the same bits. In PostgreSQL other
-// instances add identifiers that only the change feed tells of, after the
-// fact, so there is no filter: misses are served by the cache of absent
-// identifiers.
+// An identifier deleted (Forget, unmerge, a retired device, an unlink)
+// stays in the filter until the next build, and a lookup of one reads the
+// store, as a false positive does: that costs more than a lookup of an
+// identifier that never was anyone's, and so would tell, by its time,
+// that someone had it. So a write that deletes identifiers asks for a
+// build once it committed, and Compact, which erases what Forget left,
+// builds the filter before it returns. Builds asked for while one runs
+// make one more, not one each, and a background build starts knownGap,
+// or four times as long as the last one took, after the last began: a
+// stream of forgets costs a scan every quarter of a second at most (each
+// build makes the writes of the moment wait twice for the ones in
+// progress), and a forgotten identifier answers as a stranger's within
+// about that.
+//
+// The hash is keyed by the store's secret, so a page cannot choose
+// identifiers that hit the same bits. In PostgreSQL other instances add
+// identifiers that only the change feed tells of, after the fact, so there
+// is no filter: misses are served by the cache of absent identifiers.
 type known struct {
 	on      bool                  // the store keeps a filter (Badger)
 	minimum int                   // the fewest identifiers a filter is sized for
@@ -50,8 +62,15 @@ type known struct {
 	pmu      sync.Mutex // guards pending
 	pending  []identHash
 
-	rebuilding atomic.Bool // a build is running or about to
+	buildMu    sync.Mutex  // held by a build from start to end: one at a time
+	rebuilding atomic.Bool // the background builds run or are about to
+	again      atomic.Bool // a build was asked for since the last one started
 	builds     sync.WaitGroup
+	stop       chan struct{} // closed by Close: the builds waiting for their turn end
+	// When the last background build began, and how long after it the
+	// next may: the background builds' own, one goroutine at a time.
+	began time.Time
+	next  time.Duration
 }
 
 // identHash is the keyed hash of a normalized identifier, as its store key
@@ -60,6 +79,10 @@ type identHash [hashLen]byte
 
 // knownMinimum is the fewest identifiers a filter is sized for.
 const knownMinimum = 1 << 15
+
+// knownGap is the shortest time between the starts of two background
+// builds.
+const knownGap = 250 * time.Millisecond
 
 // lacks says whether the identifier with hash h surely belongs to no one.
 func (k *known) lacks(h *identHash) bool {
@@ -79,8 +102,8 @@ func (s *Store) knownAdding(hs []identHash) (done func()) {
 		for i := range hs {
 			f.add(&hs[i])
 		}
-		if f.full() && k.rebuilding.CompareAndSwap(false, true) {
-			s.startKnownBuild()
+		if f.full() {
+			s.rebuildKnown()
 		}
 	}
 	if k.building {
@@ -91,13 +114,46 @@ func (s *Store) knownAdding(hs []identHash) (done func()) {
 	return k.mu.RUnlock
 }
 
-// startKnownBuild builds the filter anew in the background; the caller set
-// k.rebuilding.
-func (s *Store) startKnownBuild() {
-	s.known.builds.Go(func() {
-		defer s.known.rebuilding.Store(false)
-		if err := s.buildKnown(); err != nil && !s.closed.Load() {
-			s.logf(context.Background(), slog.LevelWarn, "memory: the filter of known identifiers was not built; lookups of unknown ones read the store", "err", err)
+// rebuildKnown builds the filter anew in the background, after what the
+// caller committed: a build that starts after the call. A caller is in the
+// store's gate, so that Close, which waits for the builds, comes after.
+func (s *Store) rebuildKnown() {
+	k := &s.known
+	if !k.on {
+		return
+	}
+	k.again.Store(true)
+	if !k.rebuilding.CompareAndSwap(false, true) {
+		return // the builds running see again
+	}
+	k.builds.Go(func() {
+		for {
+			for k.again.Load() {
+				if wait := k.next - time.Since(k.began); !k.began.IsZero() && wait > 0 {
+					select {
+					case <-time.After(wait):
+					case <-k.stop:
+						k.rebuilding.Store(false)
+						return
+					}
+				}
+				k.again.Store(false)
+				k.began = time.Now()
+				err := s.buildKnown()
+				k.next = max(knownGap, 4*time.Since(k.began))
+				if err != nil {
+					if !s.closed.Load() {
+						s.logf(context.Background(), slog.LevelWarn, "memory: the filter of known identifiers was not built; lookups of unknown ones read the store", "err", err)
+					}
+					k.again.Store(false)
+				}
+			}
+			k.rebuilding.Store(false)
+			// Asked for between the last build and the line above, by a
+			// caller that saw these builds running.
+			if !k.again.Load() || !k.rebuilding.CompareAndSwap(false, true) {
+				return
+			}
 		}
 	})
 }
@@ -106,6 +162,8 @@ func (s *Store) startKnownBuild() {
 // in use (see known).
 func (s *Store) buildKnown() error {
 	k := &s.known
+	k.buildMu.Lock()
+	defer k.buildMu.Unlock()
 	k.mu.Lock()
 	k.building = true
 	k.mu.Unlock()

@@ -130,9 +130,8 @@ func open(ctx context.Context, opts Options, load func(db kv.DB) error, keys *re
 		err = s.startFeed()
 	}
 	if err == nil && pg == nil {
-		s.known.on, s.known.minimum = true, knownMinimum
-		s.known.rebuilding.Store(true)
-		s.startKnownBuild()
+		s.known.on, s.known.minimum, s.known.stop = true, knownMinimum, make(chan struct{})
+		s.rebuildKnown()
 	}
 	if err != nil {
 		if s.keyfile != nil {
@@ -186,6 +185,9 @@ func (s *Store) Close() error {
 	defer s.gate.Unlock()
 	// No call is in the store, so no build of the filter of known
 	// identifiers starts; one in progress holds no gate.
+	if s.known.stop != nil {
+		close(s.known.stop)
+	}
 	s.known.builds.Wait()
 	// What Forget left to erase in the background is erased now.
 	err := s.erasePass()
@@ -267,6 +269,10 @@ func (s *Store) Compact(ctx context.Context) error {
 		return err
 	}
 	if s.pg == nil {
+		// The filter of known identifiers forgets the deleted ones too.
+		if err := s.buildKnown(); err != nil {
+			return err
+		}
 		return storeErr(s.db.Compact())
 	}
 	return s.compactPostgres()

@@ -57,6 +57,7 @@ type wtx struct {
 	order []*wcust          // in load order, for deterministic writes
 	keys  map[identRef]bool // identifiers written, to invalidate
 	added []identHash       // hashes of the identifiers set, for the filter of known ones (known.go)
+	drops bool              // whether it deletes identifiers, which the filter then forgets
 	out   []Event           // events to deliver to watchers after commit
 	// the same events as stored, for the change feed of PostgreSQL
 	sealedOut []sealedOut
@@ -344,6 +345,7 @@ func (w *wtx) putIndex(id Identifier, e indexEntry) error {
 
 func (w *wtx) deleteIndex(id Identifier) error {
 	w.keys[identKey(id)] = true
+	w.drops = true
 	return w.txn.Delete(w.s.identifierKey(id))
 }
 
@@ -455,6 +457,9 @@ func (w *wtx) commit() error {
 		return err
 	}
 	w.committed = true
+	if w.drops {
+		w.s.rebuildKnown()
+	}
 	// Acknowledged only once on disk; concurrent writers share the sync.
 	if err := w.s.db.Durable(); err != nil {
 		return fmt.Errorf("memory: the write was committed but could not be synced to disk: %w", err)
