@@ -121,4 +121,19 @@ func TestBrowserHostilePageCannotGrowTheLabels(t *testing.T) {
 	var ok bool
 	eval(t, tab, `herken.remember([{key: "hostile.k1", value: "w", label: "Friendly"}]).then(() => herken.snapshot()).then(s => s.labels["hostile.k1"] === "Friendly")`, &ok)
 	require.True(t, ok)
+	// A change refused changes no label, though the labels are stored
+	// while the change is made.
+	var after struct {
+		Refused      bool
+		Label, Fresh string
+	}
+	eval(t, tab, `herken.remember([{key: "hostile.k1", value: "x", label: "Changed"}, {key: "hostile.fresh", value: "y", label: "New"}, {key: "Not A Key", value: "v"}])
+		.then(() => false, () => true).then(refused => new Promise(ok => { const r = indexedDB.open("herken", 1); r.onsuccess = () => {
+			const g = r.result.transaction("state").objectStore("state").get("notes"); g.onsuccess = () => {
+				const l = g.result.labels;
+				ok({refused, label: l.get("hostile.k1") || "", fresh: l.get("hostile.fresh") || ""});
+			}; }; }))`, &after)
+	require.True(t, after.Refused, "a change with an invalid key is refused")
+	require.Equal(t, "Friendly", after.Label, "a refused change put a label back as it was")
+	require.Empty(t, after.Fresh, "a refused change left a label of a field it did not keep")
 }

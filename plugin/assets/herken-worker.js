@@ -400,7 +400,10 @@ function keepLabel(labels, k, l) {
 }
 
 // remember keeps answers; each may carry the label of its field, which
-// stays in this browser.
+// stays in this browser. The labels are stored while the change is made,
+// not after it: a page that submits a form waits for both at most a
+// second before it leaves, and what is still to start then is lost. A
+// change refused puts the labels back as they were.
 async function remember(facts) {
   if (!Array.isArray(facts)) throw coded("herken: remember takes a list of facts", "bad_request");
   const labels = [];
@@ -410,8 +413,21 @@ async function remember(facts) {
     if (label !== undefined) labels.push([rest.key, label]);
     return rest;
   });
-  const out = await changed("remember", { facts: plain });
-  if (labels.length) await notes((n) => { for (const [k, l] of labels) keepLabel(n.labels, k, l); });
+  const before = new Map();
+  const kept = labels.length
+    ? notes((n) => { for (const [k, l] of labels) { if (!before.has(k)) before.set(k, n.labels.get(k)); keepLabel(n.labels, k, l); } })
+    : Promise.resolve();
+  kept.catch(() => {}); // handled below, after the change
+  let out;
+  try {
+    out = await changed("remember", { facts: plain });
+  } catch (e) {
+    if (labels.length && await kept.then(() => true, () => false)) {
+      await notes((n) => { for (const [k, l] of before) { if (l === undefined) n.labels.delete(k); else n.labels.set(k, l); } }).catch(() => {});
+    }
+    throw e;
+  }
+  await kept;
   return out;
 }
 
