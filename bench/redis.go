@@ -77,7 +77,7 @@ func redisScenarios(ctx context.Context, cfg *config, n int, rep *report) {
 	rdb := redisClient(cfg)
 	defer rdb.Close()
 	if err := redisUp(ctx, rdb); err != nil {
-		skip("not run: no Redis at " + cfg.redis + " (apt-get install redis-server; redis-server --port 6379 --save '')")
+		skip("not run: no Redis at " + cfg.redis + " (apt-get install redis-server; redis-server --port 6379 --save '' --dir /tmp)")
 		return
 	}
 	rep.paths["redis"] = redisPath()
