@@ -169,11 +169,13 @@ func (s *Store) buildKnown() error {
 	k.mu.Lock()
 	k.building = true
 	k.mu.Unlock()
+	published := false
 	defer func() {
-		k.mu.Lock()
-		k.building = false
-		k.pending = nil
-		k.mu.Unlock()
+		if !published {
+			k.mu.Lock()
+			k.building, k.pending = false, nil
+			k.mu.Unlock()
+		}
 	}()
 	// Close waits for builds holding the gate: a build must not wait for
 	// the gate behind it.
@@ -206,7 +208,9 @@ func (s *Store) buildKnown() error {
 		f.add(&k.pending[i])
 	}
 	k.filter.Store(f)
+	k.building, k.pending = false, nil
 	k.mu.Unlock()
+	published = true
 	return nil
 }
 
