@@ -73,12 +73,20 @@ func randomFill(r *rand.Rand, v reflect.Value, depth int) {
 	}
 }
 
+// randomString returns an empty string, one of a length where msgpack's
+// string header grows, or short random bytes. The longest (str32 from
+// 65,536 bytes) come once in 512 strings, still in about a third of the
+// random profiles (162 strings each): more made every profile megabytes,
+// and the two tests of the codecs took a minute under the race detector.
 func randomString(r *rand.Rand) string {
+	if r.IntN(512) == 0 {
+		return strings.Repeat("x", []int{65535, 65536}[r.IntN(2)])
+	}
 	switch r.IntN(8) {
 	case 0:
 		return ""
 	case 1:
-		return strings.Repeat("x", []int{31, 32, 255, 256, 65535, 65536}[r.IntN(6)])
+		return strings.Repeat("x", []int{31, 32, 255, 256}[r.IntN(4)])
 	}
 	b := make([]byte, r.IntN(40))
 	for i := range b {
