@@ -207,8 +207,12 @@ async function api(path, body, method = "POST") {
   return res;
 }
 
-async function session() {
-  const res = await api("session");
+// session starts a session with the server and applies its answer; early,
+// when given, is the answer of a request begin sent already.
+async function session(early) {
+  const got = early ? await early : { res: await api("session") };
+  if (got.err) throw got.err;
+  const res = got.res;
   csrf = res.csrf;
   if (res.limits) limits = { changes: res.limits.changes || limits.changes, body: res.limits.body || limits.body };
   await onDevice(res.device);
@@ -591,6 +595,9 @@ async function tell() {
 // answer as the first.
 let started = null;
 const start = (msg) => started || (started = begin(msg));
+// fromPage is the module the page compiled, or null where it could not.
+let takeModule = null;
+const fromPage = new Promise((ok) => { takeModule = ok; });
 
 // phases are the instants (ms since the epoch) at which the start reached
 // each of its steps, for the page to mark (see herken.js): where the time to
@@ -601,13 +608,25 @@ const phase = (name) => phases.push([name, performance.timeOrigin + performance.
 async function begin(msg) {
   phase("worker");
   base = msg.base;
+  // What needs no module goes first, beside the module's download and
+  // compilation: the session's request (its body is empty) and the
+  // storage's open. Both are taken up, in their turn, below; an open that
+  // fails leaves the memory in this worker, as it would there.
+  const early = api("session").then((res) => ({ res }), (err) => ({ err }));
+  db().catch(() => { noDB = true; });
   const url = base + "herken.wasm?v=" + VERSION;
   const imports = { wasi_snapshot_preview1: wasi };
-  let inst;
-  try {
-    inst = (await WebAssembly.instantiateStreaming(fetch(url), imports)).instance;
-  } catch (e) {
-    inst = (await WebAssembly.instantiate(await (await fetch(url)).arrayBuffer(), imports)).instance;
+  let inst = null;
+  const given = msg.module === VERSION ? await fromPage : null; // compiled by the page, beside this worker's start
+  if (given instanceof WebAssembly.Module) {
+    try { inst = await WebAssembly.instantiate(given, imports); } catch (e) { /* fetched below */ }
+  }
+  if (!inst) {
+    try {
+      inst = (await WebAssembly.instantiateStreaming(fetch(url), imports)).instance;
+    } catch (e) {
+      inst = (await WebAssembly.instantiate(await (await fetch(url)).arrayBuffer(), imports)).instance;
+    }
   }
   phase("module");
   x = inst.exports; mem = x.memory;
@@ -617,7 +636,7 @@ async function begin(msg) {
   await withState(() => {}, false); // the saved memory
   phase("state");
   try {
-    await session();
+    await session(early);
     phase("session");
     if (msg.identity) {
       // What is pending goes to whom the device belongs to now, before a
@@ -683,6 +702,7 @@ const ops = {
 
 const post = (m) => self.postMessage(m);
 self.onmessage = async (ev) => {
+  if (ev.data && ev.data.op === undefined && "module" in ev.data) { takeModule(ev.data.module); return; }
   const { id, op, arg } = ev.data;
   try {
     if (!Object.hasOwn(ops, op)) throw new Error("herken: unknown call " + op);
