@@ -498,6 +498,7 @@
 
   function start() {
     performance.mark("herken:start");
+    worker = new Worker(base + "herken-worker.js");
     // The module downloads and compiles here, beside the worker's own
     // start, and goes to the worker compiled (the worker takes it only
     // for its own version, and fetches the module itself if none comes).
@@ -505,7 +506,6 @@
     try {
       compiled = WebAssembly.compileStreaming(fetch(base + "herken.wasm?v=" + VERSION, { credentials: "same-origin" }));
     } catch (e) { /* no streaming compilation here */ }
-    worker = new Worker(base + "herken-worker.js");
     worker.onmessage = (ev) => {
       const m = ev.data;
       if (m.event) return emit(m.event, m.detail);
