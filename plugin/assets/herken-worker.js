@@ -608,6 +608,7 @@ const phase = (name) => phases.push([name, performance.timeOrigin + performance.
 async function begin(msg) {
   phase("worker");
   base = msg.base;
+  if (msg.online === false) heard = false; // until the server answers
   // What needs no module goes first, beside the module's download and
   // compilation: the session's request (its body is empty) and the
   // storage's open. Both are taken up, in their turn, below; an open that
@@ -631,7 +632,6 @@ async function begin(msg) {
   phase("module");
   x = inst.exports; mem = x.memory;
   x._initialize();
-  if (msg.online === false) heard = false;
   phase("init");
   await withState(() => {}, false); // the saved memory
   phase("state");
