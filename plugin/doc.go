@@ -150,8 +150,6 @@
 // # Content-Security-Policy
 //
 // The script uses no eval. Compiling WebAssembly needs
-// script-src 'wasm-unsafe-eval' (with 'self' for the scripts; the page
-// compiles the module while its worker starts, and without it the worker
-// compiles the module itself, a little later), and the
+// script-src 'wasm-unsafe-eval' (with 'self' for the scripts), and the
 // worker needs worker-src 'self'; connect-src 'self' covers its calls.
 package plugin

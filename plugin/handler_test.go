@@ -260,7 +260,6 @@ func TestAssets(t *testing.T) {
 	require.Equal(t, "text/javascript; charset=utf-8", r.Header.Get("Content-Type"))
 	js, _ := io.ReadAll(r.Body)
 	require.NotContains(t, string(js), "eval(")
-	require.NotContains(t, string(js), "__HERKEN_WASM_VERSION__", "the page compiles the module by its version")
 	r = get("/herken-worker.js", "")
 	w, _ := io.ReadAll(r.Body)
 	require.NotContains(t, string(w), "__HERKEN_WASM_VERSION__")

@@ -595,9 +595,6 @@ async function tell() {
 // answer as the first.
 let started = null;
 const start = (msg) => started || (started = begin(msg));
-// fromPage is the module the page compiled, or null where it could not.
-let takeModule = null;
-const fromPage = new Promise((ok) => { takeModule = ok; });
 
 // phases are the instants (ms since the epoch) at which the start reached
 // each of its steps, for the page to mark (see herken.js): where the time to
@@ -617,34 +614,33 @@ async function begin(msg) {
   db().catch(() => { noDB = true; });
   const url = base + "herken.wasm?v=" + VERSION;
   const imports = { wasi_snapshot_preview1: wasi };
-  let inst = null;
-  const given = msg.module === VERSION ? await fromPage : null; // compiled by the page, beside this worker's start
-  if (given instanceof WebAssembly.Module) {
-    try { inst = await WebAssembly.instantiate(given, imports); } catch (e) { /* fetched below */ }
-  }
-  if (!inst) {
-    try {
-      inst = (await WebAssembly.instantiateStreaming(fetch(url), imports)).instance;
-    } catch (e) {
-      inst = (await WebAssembly.instantiate(await (await fetch(url)).arrayBuffer(), imports)).instance;
-    }
+  let inst;
+  try {
+    inst = (await WebAssembly.instantiateStreaming(fetch(url), imports)).instance;
+  } catch (e) {
+    inst = (await WebAssembly.instantiate(await (await fetch(url)).arrayBuffer(), imports)).instance;
   }
   phase("module");
   x = inst.exports; mem = x.memory;
   x._initialize();
   phase("init");
-  await withState(() => {}, false); // the saved memory
-  phase("state");
+  // The saved memory is read in the transaction that applies the session's
+  // answer (session, withState); offline, on its own.
+  let answered = false;
   try {
     await session(early);
-    phase("session");
-    if (msg.identity) {
+    answered = true;
+  } catch (e) { /* offline: the local memory serves until the next sync */ }
+  if (!answered) await withState(() => {}, false);
+  phase("session");
+  if (answered && msg.identity) {
+    try {
       // What is pending goes to whom the device belongs to now, before a
       // sign-in may move the device to another customer.
       await sync();
       await identify(msg.identity);
-    }
-  } catch (e) { /* offline: the local memory serves until the next sync */ }
+    } catch (e) { /* offline: signed in at the next start */ }
+  }
   sync(); // in the background: the page need not wait for it
   return phases;
 }
@@ -702,7 +698,6 @@ const ops = {
 
 const post = (m) => self.postMessage(m);
 self.onmessage = async (ev) => {
-  if (ev.data && ev.data.op === undefined && "module" in ev.data) { takeModule(ev.data.module); return; }
   const { id, op, arg } = ev.data;
   try {
     if (!Object.hasOwn(ops, op)) throw new Error("herken: unknown call " + op);

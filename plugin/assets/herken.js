@@ -129,7 +129,6 @@
   "use strict";
   const tag = document.currentScript;
   const base = new URL(".", tag ? tag.src : location.href).href;
-  const VERSION = "__HERKEN_WASM_VERSION__"; // the module's, as the worker asks for it
   const opt = (tag && tag.dataset) || {};
   let worker, seq = 0;
   const waiting = new Map();
@@ -499,13 +498,6 @@
   function start() {
     performance.mark("herken:start");
     worker = new Worker(base + "herken-worker.js");
-    // The module downloads and compiles here, beside the worker's own
-    // start, and goes to the worker compiled (the worker takes it only
-    // for its own version, and fetches the module itself if none comes).
-    let compiled = null;
-    try {
-      compiled = WebAssembly.compileStreaming(fetch(base + "herken.wasm?v=" + VERSION, { credentials: "same-origin" }));
-    } catch (e) { /* no streaming compilation here */ }
     worker.onmessage = (ev) => {
       const m = ev.data;
       if (m.event) return emit(m.event, m.detail);
@@ -516,7 +508,7 @@
     };
     let resumed = null;
     try { resumed = sessionStorage.getItem(RESUME); sessionStorage.removeItem(RESUME); } catch (e) { /* no storage */ }
-    rpc("start", { base, identity: opt.identity || "", online: navigator.onLine, module: compiled ? VERSION : "" }).catch(() => {}).then(async (phases) => {
+    rpc("start", { base, identity: opt.identity || "", online: navigator.onLine }).catch(() => {}).then(async (phases) => {
       // The worker's steps, as marks on the page's timeline.
       for (const [name, at] of Array.isArray(phases) ? phases : []) {
         try { performance.mark("herken:" + name, { startTime: at - performance.timeOrigin }); } catch (e) { /* no User Timing 3 */ }
@@ -536,7 +528,6 @@
       if (opt.widget !== "off") loadWidget();
       first.then((b) => { performance.mark("herken:ready"); emit("ready", b); }, () => {});
     });
-    if (compiled) compiled.then((module) => worker.postMessage({ module }), () => worker.postMessage({ module: null }));
     // The worker hears of the network from the page too: a worker's own
     // online events are not sent by every browser.
     addEventListener("online", () => { rpc("network", true).catch(() => {}); });
