@@ -74,10 +74,9 @@ func phaseList() string {
 // browserPhases are the steps of the plugin's start that it marks on the
 // page's timeline (herken.js, herken-worker.js): the worker running, the
 // module downloaded, compiled and instantiated, the Go runtime started, the
-// saved memory read with the session's answer applied to it (asked for
-// when the worker started, beside the module), the start answered, the
+// saved memory read, the session's answer applied, the start answered, the
 // form filled.
-var browserPhases = []string{"worker", "module", "init", "session", "started", "filled"}
+var browserPhases = []string{"worker", "module", "init", "state", "session", "started", "filled"}
 
 const browserLoadTimeout = 30 * time.Second // bounds a hang, not a goal
 

@@ -207,12 +207,8 @@ async function api(path, body, method = "POST") {
   return res;
 }
 
-// session starts a session with the server and applies its answer; early,
-// when given, is the answer of a request begin sent already.
-async function session(early) {
-  const got = early ? await early : { res: await api("session") };
-  if (got.err) throw got.err;
-  const res = got.res;
+async function session() {
+  const res = await api("session");
   csrf = res.csrf;
   if (res.limits) limits = { changes: res.limits.changes || limits.changes, body: res.limits.body || limits.body };
   await onDevice(res.device);
@@ -605,13 +601,6 @@ const phase = (name) => phases.push([name, performance.timeOrigin + performance.
 async function begin(msg) {
   phase("worker");
   base = msg.base;
-  if (msg.online === false) heard = false; // until the server answers
-  // What needs no module goes first, beside the module's download and
-  // compilation: the session's request (its body is empty) and the
-  // storage's open. Both are taken up, in their turn, below; an open that
-  // fails leaves the memory in this worker, as it would there.
-  const early = api("session").then((res) => ({ res }), (err) => ({ err }));
-  db().catch(() => { noDB = true; });
   const url = base + "herken.wasm?v=" + VERSION;
   const imports = { wasi_snapshot_preview1: wasi };
   let inst;
@@ -623,24 +612,20 @@ async function begin(msg) {
   phase("module");
   x = inst.exports; mem = x.memory;
   x._initialize();
+  if (msg.online === false) heard = false;
   phase("init");
-  // The saved memory is read in the transaction that applies the session's
-  // answer (session, withState); offline, on its own.
-  let answered = false;
+  await withState(() => {}, false); // the saved memory
+  phase("state");
   try {
-    await session(early);
-    answered = true;
-  } catch (e) { /* offline: the local memory serves until the next sync */ }
-  if (!answered) await withState(() => {}, false);
-  phase("session");
-  if (answered && msg.identity) {
-    try {
+    await session();
+    phase("session");
+    if (msg.identity) {
       // What is pending goes to whom the device belongs to now, before a
       // sign-in may move the device to another customer.
       await sync();
       await identify(msg.identity);
-    } catch (e) { /* offline: signed in at the next start */ }
-  }
+    }
+  } catch (e) { /* offline: the local memory serves until the next sync */ }
   sync(); // in the background: the page need not wait for it
   return phases;
 }

@@ -517,16 +517,11 @@
       started();
       watchForms();
       watchDrafts();
-      // The first brief is read beside the form's prefill (the two reads
-      // of the saved memory run at once); it is told after the form is
-      // filled and the drafts restored, as before.
-      const first = herken.brief();
-      first.catch(() => {});
       await fill().catch(() => {});
       performance.mark("herken:filled");
       await restoreDrafts(resumed);
       if (opt.widget !== "off") loadWidget();
-      first.then((b) => { performance.mark("herken:ready"); emit("ready", b); }, () => {});
+      herken.brief().then((b) => { performance.mark("herken:ready"); emit("ready", b); }, () => {});
     });
     // The worker hears of the network from the page too: a worker's own
     // online events are not sent by every browser.
