@@ -37,6 +37,14 @@ type change struct {
 	Ciphers  []CustomerID `msgpack:"c,omitempty"`
 	Events   []sealedOut  `msgpack:"e,omitempty"`
 	Plain    []Event      `msgpack:"v,omitempty"` // events that are never stored
+	// PlainOf is, for each of Plain, what Event's encoding leaves out:
+	// its customer and its receipt. A release before it sent neither.
+	PlainOf []plainOf `msgpack:"w,omitempty"`
+}
+
+type plainOf struct {
+	Customer CustomerID `msgpack:"c"`
+	Receipt  *Receipt   `msgpack:"r,omitempty"`
 }
 
 type wireIdent struct {
@@ -194,7 +202,12 @@ func (fd *feed) release(bodies [][]byte) {
 			continue
 		}
 		out = append(out, fd.open(c.Events)...)
-		out = append(out, c.Plain...)
+		for i, e := range c.Plain {
+			if i < len(c.PlainOf) {
+				e.Customer, e.Receipt = c.PlainOf[i].Customer, c.PlainOf[i].Receipt
+			}
+			out = append(out, e)
+		}
 	}
 	fd.s.publish(out)
 }
@@ -222,6 +235,7 @@ func (fd *feed) open(sealed []sealedOut) []Event {
 		}
 		var ev Event
 		if codec.Unmarshal(plain, &ev) == nil {
+			ev.Customer = e.Customer // not in the event's encoding: its key names it
 			out = append(out, ev)
 		}
 	}
@@ -256,6 +270,7 @@ func (w *wtx) announce() (token uint64, err error) {
 	for _, e := range w.out {
 		if e.Kind == EventForgotten {
 			c.Plain = append(c.Plain, e)
+			c.PlainOf = append(c.PlainOf, plainOf{Customer: e.Customer, Receipt: e.Receipt})
 		}
 	}
 	b, err := codec.Marshal(&c)
