@@ -3,6 +3,7 @@
 package memory
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,13 +17,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/herken/herken/memory/internal/keys"
 	"github.com/herken/herken/memory/internal/kv"
 )
 
-// gatedDB counts the read-only transactions that BriefFor begins, and
-// holds the first of them at their start until the gate opens.
+// gatedDB counts the read-only transactions that BriefFor (or the call
+// named by from) begins, and holds the first of them until the gate opens:
+// at their start or, with after set, once they have read that key, so that
+// the held read goes on with what the store held then.
 type gatedDB struct {
 	kv.DB
+	from  string       // the call whose reads are counted; BriefFor when empty
+	after []byte       // hold a read once it read this key, not at its start
 	reads atomic.Int64 // BriefFor's
 	holds atomic.Int64 // how many more of them to hold
 	gate  chan struct{}
@@ -30,13 +36,36 @@ type gatedDB struct {
 }
 
 func (d *gatedDB) Begin(update bool) kv.Txn {
-	if !update && calledFrom("(*Store).BriefFor") {
-		d.reads.Add(1)
-		if d.holds.Add(-1) >= 0 {
-			<-d.gate
-		}
+	from := d.from
+	if from == "" {
+		from = "(*Store).BriefFor"
 	}
-	return d.DB.Begin(update)
+	if update || !calledFrom(from) {
+		return d.DB.Begin(update)
+	}
+	d.reads.Add(1)
+	if d.holds.Add(-1) < 0 {
+		return d.DB.Begin(update)
+	}
+	if d.after == nil {
+		<-d.gate
+		return d.DB.Begin(update)
+	}
+	return &gatedTxn{Txn: d.DB.Begin(update), d: d}
+}
+
+// gatedTxn holds its caller once it has read its gate's key.
+type gatedTxn struct {
+	kv.Txn
+	d *gatedDB
+}
+
+func (t *gatedTxn) Get(key []byte, fn func([]byte) error) error {
+	err := t.Txn.Get(key, fn)
+	if bytes.Equal(key, t.d.after) {
+		<-t.d.gate
+	}
+	return err
 }
 
 // calledFrom reports whether the function named is among the caller's
@@ -185,6 +214,67 @@ func TestMissAfterAWriteReadsAgain(t *testing.T) {
 	require.EqualValues(t, 2, d.reads.Load())
 	d.open()
 	<-early // either answer is right for a call concurrent with the write
+}
+
+// TestMissAfterAProfileWriteReadsAgain: a brief by identifier that comes
+// after a write to the customer was acknowledged never takes the answer of
+// a read by the same identifier that began before the write, although the
+// identifier itself did not change; nor does a brief of a merged customer
+// take a read's that began before a write to the customer that holds it.
+func TestMissAfterAProfileWriteReadsAgain(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, DefaultOptions(t.TempDir()))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	id := Email("often@example.com").AsVerified()
+	r, err := s.Recognize(ctx, id)
+	require.NoError(t, err)
+	absorbed, err := s.Recognize(ctx, Email("once@example.com").AsVerified())
+	require.NoError(t, err)
+	_, err = s.Merge(ctx, r.Customer, absorbed.Customer, "the same person")
+	require.NoError(t, err)
+
+	n, err := s.normalize(id)
+	require.NoError(t, err)
+	for i, tc := range []struct {
+		from  string
+		brief func() (Brief, error)
+		after []byte // the key after whose read the early read is held
+	}{
+		// Held before it caches the identifier, and so before the brief
+		// after the write looks there.
+		{"(*Store).BriefFor", func() (Brief, error) { return s.BriefFor(ctx, id, BriefQuery{}) }, s.identifierKey(n)},
+		{"(*Store).Brief", func() (Brief, error) { return s.Brief(ctx, absorbed.Customer, BriefQuery{}) }, keys.Profile(string(r.Customer))},
+	} {
+		t.Run(tc.from, func(t *testing.T) {
+			before, after := fmt.Sprint(2*i), fmt.Sprint(2*i+1)
+			require.NoError(t, s.Remember(ctx, r.Customer, Fact{Key: "size", Value: before}))
+			d := gateReads(t, s, 1)
+			d.from, d.after = tc.from, tc.after
+			size := func(answer chan<- string) {
+				b, err := tc.brief()
+				v, _ := b.Fact("size")
+				if err != nil {
+					v = err.Error()
+				}
+				answer <- v
+			}
+			early, late := make(chan string, 1), make(chan string, 1)
+			go size(early)
+			require.Eventually(t, func() bool { return d.reads.Load() == 1 }, time.Minute, time.Millisecond)
+			// The early read is held, its transaction begun before the
+			// write.
+			require.NoError(t, s.Remember(ctx, r.Customer, Fact{Key: "size", Value: after}))
+			// The profile the write cached leaves the cache, as a small
+			// cache evicts it: the early read reads the profile of before.
+			s.profiles.Invalidate(r.Customer)
+			go size(late)
+			require.Eventually(t, func() bool { return waitingInFlight() == 1 || len(late) == 1 }, time.Minute, time.Millisecond)
+			d.open()
+			require.Equal(t, after, <-late, "a brief after the write answers from before it")
+			require.Contains(t, []string{before, after}, <-early)
+		})
+	}
 }
 
 // TestStrangersEvictNoCustomer floods a store with lookups of identifiers
