@@ -404,8 +404,24 @@ func TestBrowserSharedComputerSignsOut(t *testing.T) {
 	var snap, stored string
 	eval(t, tab, `herken.snapshot().then(s => JSON.stringify(s))`, &snap)
 	require.NotContains(t, snap, "Alice Street")
-	eval(t, tab, `new Promise(ok => { const r = indexedDB.open("herken", 1); r.onsuccess = () => {
-		const g = r.result.transaction("state").objectStore("state").getAll(); g.onsuccess = () => ok(JSON.stringify(g.result)); }; })`, &stored)
+	// The page reads the plugin's storage itself. Whatever keeps it from
+	// reading is said, not waited on: a database that was never made
+	// (its making aborted, so that the plugin can still make it), one
+	// whose upgrade another connection holds, an error.
+	eval(t, tab, `new Promise(ok => {
+		const r = indexedDB.open("herken", 1);
+		r.onupgradeneeded = () => { r.transaction.abort(); ok("[]"); };
+		r.onblocked = () => ok("blocked: another connection holds the database's upgrade");
+		r.onerror = () => { if (r.error && r.error.name !== "AbortError") ok("error: " + r.error); };
+		r.onsuccess = () => {
+			try {
+				const g = r.result.transaction("state").objectStore("state").getAll();
+				g.onsuccess = () => { r.result.close(); ok(JSON.stringify(g.result)); };
+				g.onerror = () => ok("error: " + g.error);
+			} catch (e) { ok("error: " + e); }
+		};
+	})`, &stored)
+	require.True(t, strings.HasPrefix(stored, "["), "the page cannot read the plugin's storage: %s", stored)
 	require.NotContains(t, stored, "Alice Street", "nothing of alice is stored in the browser")
 	require.NotContains(t, stored, "pending note", "not even what was pending")
 	do(t, tab, watchPrefill(), chromedp.Navigate(base+"/checkout"), ready(), chromedp.Poll(`window.prefilled === true`, nil))
