@@ -293,6 +293,20 @@ func (w *wtx) put(id CustomerID, where, plain []byte) ([]byte, error) {
 	return sealed, w.txn.Set(where, sealed)
 }
 
+// putNew is put for a key that holds nothing: the engine need not look
+// for an old value to replace.
+func (w *wtx) putNew(id CustomerID, where, plain []byte) error {
+	k, err := w.keysFor(id)
+	if err != nil {
+		return err
+	}
+	sealed := k.Seal(where, plain)
+	if len(sealed) > kv.PartSize {
+		return w.txn.Set(where, sealed)
+	}
+	return w.txn.SetNew(where, sealed)
+}
+
 // newCustomer makes the ID and key of a new customer: a fresh key from the
 // key file, already on disk, whose owner is the ID.
 func (w *wtx) newCustomer() (CustomerID, error) {

@@ -235,6 +235,21 @@ func (w *wtx) putPack(id CustomerID, pk uint64, events []pendEvent) error {
 	return err
 }
 
+// putNewPack is putPack for a pack of events that c's write appends, under
+// the key of the first. A key of an event after every event stored when c
+// was loaded holds nothing: sequence numbers only grow.
+func (w *wtx) putNewPack(c *wcust, events []pendEvent) error {
+	pk := events[0].e.Seq
+	if pk <= c.loadSeq {
+		return w.putPack(c.p.ID, pk, events)
+	}
+	b, err := encodePack(events)
+	if err != nil {
+		return err
+	}
+	return w.putNew(c.p.ID, keys.Event(string(c.p.ID), pk), b)
+}
+
 func asPend(es []Event) []pendEvent {
 	out := make([]pendEvent, len(es))
 	for i, e := range es {
@@ -277,7 +292,7 @@ func (w *wtx) storeEvents(c *wcust) error {
 		start := b*packEvents + 1
 		if evs[0].e.Seq == start || evs[len(evs)-1].e.Seq != start+packEvents-1 {
 			// All of the block is this write's, or the block is not full.
-			if err := w.putPack(id, evs[0].e.Seq, evs); err != nil {
+			if err := w.putNewPack(c, evs); err != nil {
 				return err
 			}
 			continue

@@ -346,6 +346,12 @@ func putQueue(t kv.Txn, id CustomerID, p *profile) error {
 	if err != nil && !errors.Is(err, kv.ErrNotFound) {
 		return err
 	}
+	return replaceQueue(t, id, old, p)
+}
+
+// replaceQueue is putQueue for an entry whose stored value is old (nil for
+// none).
+func replaceQueue(t kv.Txn, id CustomerID, old []byte, p *profile) error {
 	want, e, err := queueBytes(p)
 	if err != nil {
 		return err
@@ -380,10 +386,20 @@ func (w *wtx) requeue(c *wcust) error {
 	if !c.queued && (c.erased || !inQueue(c.p)) {
 		return nil
 	}
+	p := c.p
 	if c.erased {
-		return putQueue(w.txn, c.p.ID, nil)
+		p = nil
 	}
-	return putQueue(w.txn, c.p.ID, c.p)
+	if c.stored == nil {
+		return putQueue(w.txn, c.p.ID, p)
+	}
+	// The entry was written with the profile the cache holds: it need not
+	// be read.
+	old, _, err := queueBytes(c.stored)
+	if err != nil {
+		return err
+	}
+	return replaceQueue(w.txn, c.p.ID, old, p)
 }
 
 // migrateQueue brings format 3 to 4: it builds the work queue from every

@@ -93,6 +93,11 @@ type wcust struct {
 	swept   bool // expired facts were dropped
 	erased  bool // forgotten by this write: write nothing for it
 	queued  bool // in the work queue when loaded (store_queue.go)
+	// stored is the cached profile p was copied from, when the write
+	// owns the customer (wtx.owns): what the store holds for it, and so
+	// what its entry in the work queue was written from. Nil when p was
+	// read from the store.
+	stored *profile
 }
 
 // write runs fn in a transaction and commits it, retrying fn from the start
@@ -208,6 +213,15 @@ func (w *wtx) loadExact(id CustomerID) (*wcust, error) {
 		return c, nil
 	}
 	cached, _ := w.s.profiles.Get(id)
+	if cached != nil && w.owns(id) {
+		// No write of id's profile commits while this one holds its
+		// stripe, and the cache held the profile as stored when asked:
+		// reading it again would find the bytes it was read from.
+		c := &wcust{p: cached.clone(), loadSeq: cached.Seq, queued: inQueue(cached), stored: cached}
+		w.custs[id] = c
+		w.order = append(w.order, c)
+		return c, nil
+	}
 	if _, ok := w.ciphers[id]; !ok {
 		// The write reads the key reference after the profile: in one
 		// round trip where there are round trips.
@@ -514,4 +528,13 @@ func (w *wtx) hold(on bool) {
 // stripe returns the index of the commit stripe of customer id.
 func (s *Store) stripe(id CustomerID) int {
 	return int(maphash.String(s.seed, string(id)) % uint64(len(s.commit)))
+}
+
+// owns reports whether no other write can commit a change to customer id
+// while this one runs: the write holds id's commit stripe from its start,
+// which every write that changes id takes to commit, and the store is this
+// process's alone (an engine that other instances write to has no such
+// guard).
+func (w *wtx) owns(id CustomerID) bool {
+	return w.s.pg == nil && slices.Contains(w.held, w.s.stripe(id))
 }
