@@ -207,8 +207,12 @@ async function api(path, body, method = "POST") {
   return res;
 }
 
-async function session() {
-  const res = await api("session");
+// session starts a session with the server and applies its answer; early,
+// when given, is a request for it sent already, answering {res} or {err}.
+async function session(early) {
+  const got = early ? await early : { res: await api("session") };
+  if (got.err) throw got.err;
+  const res = got.res;
   csrf = res.csrf;
   if (res.limits) limits = { changes: res.limits.changes || limits.changes, body: res.limits.body || limits.body };
   await onDevice(res.device);
@@ -601,6 +605,10 @@ const phase = (name) => phases.push([name, performance.timeOrigin + performance.
 async function begin(msg) {
   phase("worker");
   base = msg.base;
+  if (msg.online === false) heard = false; // until the server answers
+  // The session's request needs no module: it goes out now, beside the
+  // module's download and compilation, and is taken up in its turn below.
+  const early = api("session").then((res) => ({ res }), (err) => ({ err }));
   const url = base + "herken.wasm?v=" + VERSION;
   const imports = { wasi_snapshot_preview1: wasi };
   let inst;
@@ -612,12 +620,11 @@ async function begin(msg) {
   phase("module");
   x = inst.exports; mem = x.memory;
   x._initialize();
-  if (msg.online === false) heard = false;
   phase("init");
   await withState(() => {}, false); // the saved memory
   phase("state");
   try {
-    await session();
+    await session(early);
     phase("session");
     if (msg.identity) {
       // What is pending goes to whom the device belongs to now, before a
