@@ -538,6 +538,8 @@ func (t *badgerTxn) Commit() error {
 	defer t.room.done(t.n)
 	t.db.commits.RLock()
 	defer t.db.commits.RUnlock()
+	t.db.sync.committing.Add(1)
+	defer t.db.sync.committing.Add(-1)
 	return translate(t.t.Commit())
 }
 
