@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -90,7 +91,9 @@ func TestDurableAnswersAfterASyncThatSawTheCommit(t *testing.T) {
 	var committed, synced atomic.Int64 // the last commit; the last commit a finished sync had seen start
 	flush := func() error {
 		seen := committed.Load()
-		time.Sleep(time.Duration(rand.IntN(100)) * time.Microsecond) // the disk
+		for range rand.IntN(8) { // the disk: other writers come meanwhile
+			runtime.Gosched()
+		}
 		for {
 			old := synced.Load()
 			if seen <= old || synced.CompareAndSwap(old, seen) {
