@@ -243,26 +243,34 @@ func (s *Store) customerByIdent(ctx context.Context, n Identifier) (*profile, er
 }
 
 // identMissed is customerByIdent for an identifier the identifier cache
-// does not hold: no one's, as the cache of absent identifiers says at the
-// cost of a hit, or read from the store.
+// does not hold: no one's, as the filter of known identifiers or the cache
+// of absent identifiers says, or read from the store. The filter comes
+// first: it answers almost every miss, and a miss then costs its keyed hash
+// whether or not the identifier was asked for before, so that its time
+// tells nothing of others' lookups. The cache of absent identifiers answers
+// the rest again: the filter's false positives, the identifiers forgotten
+// since it was built, and every miss of a store without a filter.
 func (s *Store) identMissed(ctx context.Context, n Identifier, key identRef) (*profile, error) {
-	if _, ok := s.absent.Get(key); ok {
-		if s.closed.Load() {
-			return nil, ErrClosed
-		}
-		return nil, unknown(n.Kind)
-	}
 	if s.known.on {
 		var h identHash
 		s.identHash(n.Kind, n.Value, &h)
 		if s.known.lacks(&h) {
-			if s.closed.Load() {
-				return nil, ErrClosed
-			}
-			return nil, unknown(n.Kind)
+			return nil, s.noOne(n.Kind)
 		}
 	}
+	if _, ok := s.absent.Get(key); ok {
+		return nil, s.noOne(n.Kind)
+	}
 	return s.readIdent(ctx, n, key)
+}
+
+// noOne is the error of an identifier of kind k that the caches say is no
+// one's: ErrClosed once the store is closed.
+func (s *Store) noOne(k Kind) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return unknown(k)
 }
 
 // identChanged drops what the caches hold of identifier k, after a commit
